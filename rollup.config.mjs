@@ -1,0 +1,104 @@
+import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import typescript from '@rollup/plugin-typescript';
+import resolve from '@rollup/plugin-node-resolve';
+import commonjs from '@rollup/plugin-commonjs';
+import terser from '@rollup/plugin-terser';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const external = [...Object.keys(pkg.dependencies ?? {})];
+const isExternal = (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`));
+
+const ts = () =>
+  typescript({ tsconfig: './tsconfig.json', declaration: false, outDir: undefined, rootDir: undefined, noEmitOnError: true });
+
+const version = () => ({
+  name: 'version',
+  transform(code) {
+    return code.includes('__VERSION__') ? code.replaceAll('__VERSION__', JSON.stringify(pkg.version)) : null;
+  },
+});
+
+// The script-tag build loads the model chunk by URL from its own folder instead of bundling it.
+const scriptLoader = () => ({
+  name: 'script-model-loader',
+  async resolveId(source, importer) {
+    if (importer && /model-loader$/.test(source)) {
+      return fileURLToPath(new URL('./src/model-loader.script.ts', import.meta.url));
+    }
+    return null;
+  },
+});
+
+// The wasm backend's binaries ship beside the model chunk so no CDN is ever asked.
+const copyWasm = () => ({
+  name: 'copy-wasm',
+  writeBundle() {
+    const from = new URL('./node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url);
+    mkdirSync(new URL('./dist/', import.meta.url), { recursive: true });
+    for (const file of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+      copyFileSync(new URL(file, from), new URL(`./dist/${file}`, import.meta.url));
+    }
+  },
+});
+
+// dist/chunks.json: each chunk's static and dynamic imports, so the size report can sum what a
+// page really downloads on each path (entry + backend).
+const chunkManifest = () => ({
+  name: 'chunk-manifest',
+  generateBundle(_options, bundle) {
+    const chunks = {};
+    for (const [file, chunk] of Object.entries(bundle)) {
+      if (chunk.type !== 'chunk') continue;
+      chunks[file] = { imports: chunk.imports, dynamicImports: chunk.dynamicImports, modules: Object.keys(chunk.modules).length };
+    }
+    this.emitFile({ type: 'asset', fileName: 'chunks.json', source: JSON.stringify(chunks, null, 2) });
+  },
+});
+
+const min = () =>
+  terser({
+    format: { comments: false },
+    compress: { passes: 2 },
+  });
+
+const onwarn = (warning, warn) => {
+  // tfjs uses `this` at module level in a few CommonJS helpers; harmless.
+  if (warning.code === 'THIS_IS_UNDEFINED') return;
+  if (warning.code === 'CIRCULAR_DEPENDENCY' && /node_modules/.test(warning.message)) return;
+  warn(warning);
+};
+
+export default [
+  // ESM for bundlers: dependencies stay external, the model is its own chunk.
+  {
+    input: { index: 'src/index.ts' },
+    external: isExternal,
+    plugins: [version(), ts()],
+    output: { dir: 'dist/esm', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name].js' },
+    onwarn,
+  },
+  // The script tag: one small self-contained IIFE.
+  {
+    input: 'src/script.ts',
+    plugins: [scriptLoader(), version(), resolve({ browser: true }), ts(), min()],
+    output: { file: 'dist/attnflow.js', format: 'iife', inlineDynamicImports: true },
+    onwarn,
+  },
+  // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.
+  {
+    input: { 'attnflow-model': 'src/model-chunk.ts' },
+    plugins: [version(), resolve({ browser: true }), commonjs(), ts(), min(), copyWasm(), chunkManifest()],
+    output: {
+      dir: 'dist',
+      format: 'es',
+      entryFileNames: '[name].js',
+      chunkFileNames: 'attnflow-[name].js',
+      manualChunks(id) {
+        if (id.includes('/@tensorflow/tfjs-core/')) return 'tfjs-core';
+        return undefined;
+      },
+    },
+    onwarn,
+  },
+];

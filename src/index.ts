@@ -1,0 +1,12 @@
+export { createAttention } from './tracker';
+export { AttnflowConfigError } from './lib/errors';
+export { loadModelChunk } from './model-loader';
+export type {
+  Attention,
+  AttentionEvents,
+  AttentionOptions,
+  AttentionSnapshot,
+  ItemAttention,
+  PageAttention,
+} from './types';
+export type { ModelChunk, BackendInfo, BackendName } from './model-chunk';

@@ -1,0 +1,94 @@
+/**
+ * Script-tag entry: `<script async src=".../attnflow.js" data-idle-after="5000">`.
+ * Reads its own tag, creates one tracker, drains the command queue of the inline stub
+ * (`window.attnflow = window.attnflow || []; attnflow.push(['consent', true])`), then
+ * dispatches `attnflow:ready` on window.
+ */
+import { createAttention } from './tracker';
+import { loadModelChunk, setChunkBase } from './model-loader';
+import { optionsFromDataset } from './options';
+import type { Attention } from './types';
+
+/** A queued call: `[command, ...args]`. */
+export type Command = [string, ...unknown[]];
+
+/** What `window.attnflow` is once the script has run. */
+export interface GlobalAttention extends Attention {
+  /** Runs a command, as the stub's queue does: `attnflow.push(['consent', true])`. */
+  push(...commands: Command[]): number;
+  /** Loads the model chunk (tfjs) from the folder this script came from. */
+  loadModel: typeof loadModelChunk;
+  /** The version of the script. */
+  version: string;
+}
+
+declare global {
+  interface Window {
+    attnflow?: GlobalAttention | Command[];
+  }
+}
+
+declare const __VERSION__: string;
+const MARK = '__attnflow';
+
+function ownScript(): HTMLScriptElement | null {
+  const current = document.currentScript;
+  if (current instanceof HTMLScriptElement) return current;
+  // async scripts run with currentScript set, but be safe when loaded by another loader.
+  const all = document.querySelectorAll<HTMLScriptElement>('script[src*="attnflow"]');
+  return all.length ? all[all.length - 1]! : null;
+}
+
+function boot(): void {
+  const existing = window.attnflow;
+  if (existing && (existing as unknown as Record<string, unknown>)[MARK]) {
+    // Included twice: the first tracker stays the only one.
+    return;
+  }
+  const queue: Command[] = Array.isArray(existing) ? existing.slice() : [];
+  const tag = ownScript();
+  if (tag?.src) setChunkBase(new URL('./', tag.src).href);
+
+  let tracker: Attention;
+  try {
+    tracker = createAttention(tag ? optionsFromDataset(tag.dataset) : {});
+  } catch (error) {
+    // Bad data-* attributes are the integrator's error: say so clearly, but never break the page.
+    console.error(error);
+    return;
+  }
+
+  const run = (command: Command): void => {
+    if (!Array.isArray(command) || typeof command[0] !== 'string') {
+      console.warn('attnflow: ignored a queued call that is not [command, ...args]:', command);
+      return;
+    }
+    const [name, ...args] = command;
+    const fn = (api as unknown as Record<string, unknown>)[name];
+    if (name === 'push' || name.startsWith('_') || typeof fn !== 'function') {
+      console.warn(`attnflow: unknown command "${name}"`);
+      return;
+    }
+    try {
+      (fn as (...a: unknown[]) => unknown).apply(api, args);
+    } catch (error) {
+      console.error(error);
+    }
+  };
+
+  const api: GlobalAttention = {
+    ...tracker,
+    loadModel: loadModelChunk,
+    version: __VERSION__,
+    push(...commands) {
+      for (const command of commands) run(command);
+      return 0;
+    },
+  };
+  Object.defineProperty(api, MARK, { value: true });
+  window.attnflow = api;
+  for (const command of queue) run(command);
+  window.dispatchEvent(new CustomEvent('attnflow:ready', { detail: api }));
+}
+
+if (typeof window !== 'undefined' && typeof document !== 'undefined') boot();
