@@ -10,7 +10,7 @@ const external = [...Object.keys(pkg.dependencies ?? {})];
 const isExternal = (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`));
 
 const ts = () =>
-  typescript({ tsconfig: './tsconfig.json', declaration: false, outDir: undefined, rootDir: undefined, noEmitOnError: true });
+  typescript({ tsconfig: './tsconfig.build.json', declaration: false, outDir: undefined, rootDir: undefined, noEmitOnError: true });
 
 const version = () => ({
   name: 'version',
