@@ -3,7 +3,10 @@ import { systemClock, type Clock } from './lib/clock';
 import { createLogger } from './lib/log';
 import { stopAll } from './lib/on';
 import { resolveOptions } from './options';
-import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot } from './types';
+import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
+
+/** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
+export type ViewSink = (snapshot: AttentionSnapshot, reason: ViewReason) => void;
 
 /** Internal hooks for tests: a fake clock. Not part of the public API. */
 export interface TrackerInternals {
@@ -33,9 +36,24 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   let stopped = false;
 
   const snapshot = (): AttentionSnapshot => ({
-    page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt },
+    page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt, viewId: '', path: '', rageClicks: 0, deadClicks: 0 },
     items: {},
   });
+
+  // The one place a snapshot leaves the tracker: sinks (the on-device store) first, then 'attention' listeners.
+  const sinks: ViewSink[] = [];
+  const handOut = (reason: ViewReason) => {
+    const s = snapshot();
+    for (const sink of sinks) {
+      try {
+        sink(s, reason);
+      } catch (error) {
+        report(error, 'view sink');
+      }
+    }
+    emitter.emit('attention', s);
+  };
+  void handOut;
 
   log('started', { ...opts, onError: undefined, root: undefined });
 

@@ -26,6 +26,14 @@ export interface PageAttention {
   scrollDepth: number;
   /** When this page view started, epoch ms. */
   startedAt: number;
+  /** Random id of this page view; a new one on every SPA navigation. */
+  viewId: string;
+  /** `location.pathname` of the view (never the query string or hash). */
+  path: string;
+  /** Bursts of ≥ 3 clicks within 1 s and 30 px, anywhere on the page. */
+  rageClicks: number;
+  /** Clicks on non-interactive elements followed by no DOM change, scroll or selection within 1 s. */
+  deadClicks: number;
 }
 
 /** Attention numbers of one item in the current page view. */
@@ -48,9 +56,19 @@ export interface ItemAttention {
   skipped: boolean;
   /** Topics from `data-attn-topics`. */
   topics: string[];
+  /** Rage-click bursts inside the item (see `PageAttention.rageClicks`). */
+  rageClicks: number;
+  /** Dead clicks inside the item (see `PageAttention.deadClicks`). */
+  deadClicks: number;
 }
 
-/** What `snapshot()` returns: the current page view. */
+/** Why a snapshot is handed out: the 1 s tick, the page being hidden, or the view ending (SPA navigation, stop). */
+export type ViewReason = 'tick' | 'hide' | 'end';
+
+/**
+ * What `snapshot()` returns: the current page view. `items` holds the items that were on screen,
+ * hovered or clicked during this view (an item never seen has nothing to report).
+ */
 export interface AttentionSnapshot {
   page: PageAttention;
   items: { [itemId: string]: ItemAttention };
