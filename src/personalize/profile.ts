@@ -1,0 +1,116 @@
+/**
+ * The model-free scorer: topic affinities from the visitor's own attention log. It personalizes the
+ * page before (or without) the model chunk, and it is what `explain()` puts into words.
+ */
+import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
+
+/** An item counts as attended (read) from this much attention in one view, ms. */
+export const ATTENDED_MS = 2000;
+/** A click weighs like this much attention, ms. */
+const CLICK_MS = 3000;
+/** A skip costs like this much attention, ms. */
+const SKIP_MS = 1500;
+
+/** An empty profile. */
+export function emptyProfile(): VisitorProfile {
+  return { items: {}, topics: {} };
+}
+
+/** Adds one page view's item numbers to `profile` (in place) and returns it. */
+export function addView(profile: VisitorProfile, views: readonly ItemView[]): VisitorProfile {
+  for (const v of views) {
+    const attentionMs = Math.max(0, v.attentionMs ?? 0);
+    const clicks = Math.max(0, v.clicks ?? 0);
+    const skipped = v.skipped ? 1 : 0;
+    const topics = [...(v.topics ?? [])];
+    const before = profile.items[v.itemId];
+    const wasAttended = before ? isAttended(before) : false;
+    const item = (profile.items[v.itemId] = before ?? { attentionMs: 0, clicks: 0, skipped: 0, views: 0, topics });
+    item.attentionMs += attentionMs;
+    item.clicks += clicks;
+    item.skipped += skipped;
+    item.views += 1;
+    if (topics.length) item.topics = topics;
+    const nowAttended = isAttended(item);
+    for (const topic of item.topics) {
+      const t = (profile.topics[topic] ??= { attentionMs: 0, attended: 0, clicks: 0, skipped: 0 });
+      t.attentionMs += attentionMs;
+      t.clicks += clicks;
+      t.skipped += skipped;
+      if (nowAttended && !wasAttended) t.attended += 1;
+    }
+  }
+  return profile;
+}
+
+/** Builds a profile from a log of item views, oldest first. */
+export function buildProfile(views: readonly ItemView[]): VisitorProfile {
+  return addView(emptyProfile(), views);
+}
+
+/** True when the visitor read or clicked the item. */
+export function isAttended(stat: { attentionMs: number; clicks: number }): boolean {
+  return stat.attentionMs >= ATTENDED_MS || stat.clicks > 0;
+}
+
+/** Items the visitor attended, counted once each. */
+export function attendedCount(profile: VisitorProfile): number {
+  let n = 0;
+  for (const id in profile.items) if (isAttended(profile.items[id]!)) n++;
+  return n;
+}
+
+/**
+ * Affinity of each topic, in -1..1: the topic's share of everything the visitor gave
+ * (attention, clicks weighted as `CLICK_MS`), minus the share of skips. Unknown topics are 0.
+ */
+export function topicAffinities(profile: VisitorProfile): Record<string, number> {
+  let total = 0;
+  for (const t of Object.values(profile.topics)) total += t.attentionMs + CLICK_MS * t.clicks + SKIP_MS * t.skipped;
+  const out: Record<string, number> = {};
+  if (total <= 0) return out;
+  for (const [topic, t] of Object.entries(profile.topics)) {
+    out[topic] = (t.attentionMs + CLICK_MS * t.clicks - SKIP_MS * t.skipped) / total;
+  }
+  return out;
+}
+
+/**
+ * Scores items from topic affinities: the mean affinity of the item's topics, less a small
+ * penalty for an item the visitor skipped before. Items without topics score 0.
+ */
+export function profileScores(profile: VisitorProfile, items: readonly RankItem[]): Scores {
+  const affinity = topicAffinities(profile);
+  const out: Scores = {};
+  for (const item of items) {
+    let s = 0;
+    for (const topic of item.topics) s += affinity[topic] ?? 0;
+    if (item.topics.length) s /= item.topics.length;
+    const own = profile.items[item.id];
+    if (own && own.skipped) s -= 0.05 * Math.min(own.skipped, 4);
+    out[item.id] = Math.round(s * 1e6) / 1e6;
+  }
+  return out;
+}
+
+/** A `ScoreSource` over a profile that can change: it reads `get()` on every call. */
+export function profileScorer(get: () => VisitorProfile): (items: readonly RankItem[]) => Promise<Scores> {
+  return async (items) => profileScores(get(), items);
+}
+
+/**
+ * A fingerprint of the visitor's signals: it changes when they attend, click or skip something,
+ * and not on a reload without new signals, so a seed derived from it does not reshuffle.
+ */
+export function signalsKey(profile: VisitorProfile): string {
+  let attended = 0;
+  let clicks = 0;
+  let skipped = 0;
+  for (const id in profile.items) {
+    const s = profile.items[id]!;
+    if (isAttended(s)) attended++;
+    clicks += s.clicks;
+    skipped += s.skipped;
+  }
+  return `${attended}.${clicks}.${skipped}`;
+}
