@@ -1,0 +1,247 @@
+/**
+ * Attention accounting for one page view: plain data in, plain numbers out. No DOM, no timers;
+ * every call carries its own time `t` (monotonic ms), so the same code runs in the page, in a
+ * Worker and in Node tests with a fake clock. State is piecewise constant between calls: each call
+ * first integrates up to `t` with the old state, then applies its change.
+ */
+import type { AttentionSnapshot, ItemAttention, PageAttention } from '../types';
+
+/** An on-screen item hovered by the pointer weighs this many times its on-screen weight. */
+export const HOVER_BOOST = 2;
+/** Viewable without a break for this long makes an item `viewable` (IAB/MRC), ms. */
+export const VIEWABLE_MS = 1000;
+/** Viewable this long in total counts as recognised, ms (the lower bound of `skipped`). */
+export const SEEN_MS = 200;
+/** Under this much attention a recognised item is `skipped`, ms. */
+export const ATTENDED_MS = 1000;
+
+/** Where an item is on screen, from one intersection measurement. */
+export interface Placement {
+  /** Share of the item's own area in view, 0..1. */
+  ratio: number;
+  /** Share of the viewport's area the item covers, 0..1. */
+  share: number;
+  /** Share of the centre band of the viewport (its middle half) the item covers, 0..1. */
+  band: number;
+}
+
+/** What identifies a view; the tracker fills it from the page. */
+export type ViewMeta = Pick<PageAttention, 'startedAt' | 'viewId' | 'path'>;
+
+interface Item extends Placement, Omit<ItemAttention, 'viewable' | 'skipped'> {
+  /** Intersecting the viewport now. */
+  on: boolean;
+  hover: boolean;
+  /** Current unbroken viewable run, ms. */
+  run: number;
+  viewable: boolean;
+}
+
+export interface Account {
+  /** Registers an item (idempotent); topics are kept from the first call. */
+  add(id: string, topics?: string[]): void;
+  /** Input from the visitor (scroll, wheel, pointer, key, touch) at `t`. */
+  input(t: number): void;
+  /** The page became visible (true) or hidden (false). Becoming visible counts as input. */
+  page(t: number, visible: boolean): void;
+  /** Whether a `<video>`/`<audio>` is playing, which keeps the visitor active. */
+  media(t: number, playing: boolean): void;
+  /** New intersection of item `id`; `null` or a zero ratio and share means off screen. */
+  place(t: number, id: string, p: Placement | null, intersecting?: boolean): void;
+  /** The items under the pointer now (none when it left the page). */
+  hover(t: number, ids: string[]): void;
+  /** A click inside item `id` (or outside every item); rage and dead bursts add to the page and the item. */
+  click(id: string | undefined, kind: 'click' | 'rage' | 'dead'): void;
+  /** Scroll depth reached, 0..1; the page keeps the maximum. */
+  depth(d: number): void;
+  /** Active at `t`: page visible and input less than `idleAfterMs` ago, or media playing. */
+  active(t: number): boolean;
+  /** Integrates to `t`; true when something changed since the previous call to `tick`. */
+  tick(t: number): boolean;
+  /** The view's numbers at `t`. */
+  snapshot(t: number): AttentionSnapshot;
+  /** Ends the view at `t` and starts the next one: every number back to zero, placements kept. */
+  reset(t: number, meta: ViewMeta): void;
+}
+
+const ms = Math.round;
+const ratio = (r: number) => Math.round(r * 100) / 100;
+
+/** Whether a placement is viewable: ≥ 50% of the item, or (tall items) ≥ 50% of the viewport, in view. */
+export const isViewable = (p: Placement): boolean => p.ratio >= 0.5 || p.share >= 0.5;
+
+/** The weight of an on-screen item when the unit of attention is split. */
+export const weight = (p: Placement, hovered: boolean): number =>
+  (p.share + p.band) * (hovered ? HOVER_BOOST : 1);
+
+export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, visible = true): Account {
+  const items = new Map<string, Item>();
+  const on = new Set<Item>();
+  let last = t0;
+  let lastInput = t0;
+  let playing = false;
+  let shown = visible;
+  let changed = false;
+  let ticked = -1;
+  let view: PageAttention;
+  const start = (m: ViewMeta) => {
+    view = { engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0, ...m };
+  };
+  start(meta);
+
+  const advance = (t: number) => {
+    if (!(t > last)) return;
+    const dt = t - last;
+    if (shown) {
+      const adt = playing ? dt : Math.max(0, Math.min(t, lastInput + idleAfterMs) - last);
+      view.visibleMs += dt;
+      view.engagedMs += adt;
+      let sum = 0;
+      for (const it of on) sum += weight(it, it.hover);
+      for (const it of on) {
+        it.visibleMs += dt;
+        if (it.hover) it.hoverMs += dt;
+        if (isViewable(it)) {
+          it.viewableMs += dt;
+          if ((it.run += dt) >= VIEWABLE_MS) it.viewable = true;
+        }
+        it.attentionMs += adt * (sum > 0 ? weight(it, it.hover) / sum : 1 / on.size);
+      }
+    }
+    last = t;
+  };
+
+  const get = (id: string): Item => {
+    let it = items.get(id);
+    if (!it) {
+      it = {
+        ratio: 0, share: 0, band: 0, on: false, hover: false, run: 0, viewable: false, topics: [],
+        attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0,
+        rageClicks: 0, deadClicks: 0,
+      };
+      items.set(id, it);
+    }
+    return it;
+  };
+
+  const account: Account = {
+    add(id, topics) {
+      const it = get(id);
+      if (topics && !it.topics.length) it.topics = topics;
+    },
+    input(t) {
+      // Inside the active window, moving its end changes nothing already integrated.
+      if (t - lastInput >= idleAfterMs) {
+        advance(t);
+        changed = true;
+      }
+      if (t > lastInput) lastInput = t;
+    },
+    page(t, visible) {
+      advance(t);
+      if (visible && !shown) lastInput = Math.max(lastInput, t);
+      if (!visible) for (const it of on) it.run = 0;
+      shown = visible;
+      changed = true;
+    },
+    media(t, p) {
+      advance(t);
+      // The visitor stays active for idleAfterMs after the media stops, as after any input.
+      if (playing && !p) lastInput = Math.max(lastInput, t);
+      playing = p;
+    },
+    place(t, id, p, intersecting) {
+      advance(t);
+      const it = get(id);
+      const now = !!p && (intersecting || p.ratio > 0 || p.share > 0);
+      if (p) {
+        it.ratio = p.ratio;
+        it.share = p.share;
+        it.band = p.band;
+      }
+      if (now) {
+        on.add(it);
+        if (shown && it.ratio > it.maxVisibleRatio) it.maxVisibleRatio = it.ratio;
+      } else {
+        on.delete(it);
+        it.ratio = it.share = it.band = 0;
+        // Off screen means not under the pointer either (an element removed under it gets no pointerout).
+        it.hover = false;
+      }
+      if (!now || !isViewable(it)) it.run = 0;
+      it.on = now;
+      changed = true;
+    },
+    hover(t, ids) {
+      advance(t);
+      for (const it of on) it.hover = false;
+      for (const id of ids) {
+        const it = items.get(id);
+        if (it?.on) it.hover = true;
+      }
+      changed = true;
+    },
+    click(id, kind) {
+      const it = id === undefined ? undefined : get(id);
+      if (kind === 'click') {
+        if (it) it.clicks++;
+      } else {
+        const key = kind === 'rage' ? 'rageClicks' : 'deadClicks';
+        view[key]++;
+        if (it) it[key]++;
+      }
+      changed = true;
+    },
+    depth(d) {
+      if (d > view.scrollDepth) {
+        view.scrollDepth = Math.min(1, d);
+        changed = true;
+      }
+    },
+    active: (t) => shown && (playing || t - lastInput < idleAfterMs),
+    tick(t) {
+      advance(t);
+      const moved = changed || view.engagedMs !== ticked;
+      changed = false;
+      ticked = view.engagedMs;
+      return moved;
+    },
+    snapshot(t) {
+      advance(t);
+      const out: AttentionSnapshot = {
+        page: { ...view, engagedMs: ms(view.engagedMs), visibleMs: ms(view.visibleMs), scrollDepth: ratio(view.scrollDepth) },
+        items: {},
+      };
+      for (const [id, it] of items) {
+        if (!it.on && !it.visibleMs && !it.clicks) continue;
+        out.items[id] = {
+          attentionMs: ms(it.attentionMs),
+          visibleMs: ms(it.visibleMs),
+          viewableMs: ms(it.viewableMs),
+          hoverMs: ms(it.hoverMs),
+          maxVisibleRatio: ratio(it.maxVisibleRatio),
+          clicks: it.clicks,
+          viewable: it.viewable,
+          skipped: it.viewableMs >= SEEN_MS && it.attentionMs < ATTENDED_MS,
+          topics: it.topics.slice(),
+          rageClicks: it.rageClicks,
+          deadClicks: it.deadClicks,
+        };
+      }
+      return out;
+    },
+    reset(t, m) {
+      advance(t);
+      for (const it of items.values()) {
+        it.attentionMs = it.visibleMs = it.viewableMs = it.hoverMs = it.run = 0;
+        it.clicks = it.rageClicks = it.deadClicks = 0;
+        it.maxVisibleRatio = it.on && shown ? it.ratio : 0;
+        it.viewable = false;
+      }
+      start(m);
+      lastInput = t;
+      changed = true;
+    },
+  };
+  return account;
+}
