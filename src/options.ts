@@ -8,9 +8,13 @@ export interface ResolvedOptions {
   debug: boolean;
   onError: ((error: unknown) => void) | undefined;
   root: ParentNode | undefined;
+  retentionDays: number;
+  maxItemRecords: number;
+  respectGpc: boolean;
+  respectDoNotTrack: boolean;
 }
 
-const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root']);
+const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack']);
 
 /** Checks the integrator's options and fills defaults; throws AttnflowConfigError on bad input. */
 export function resolveOptions(options: AttentionOptions | undefined): ResolvedOptions {
@@ -41,12 +45,26 @@ export function resolveOptions(options: AttentionOptions | undefined): ResolvedO
   if (root !== undefined && (root === null || typeof (root as ParentNode).querySelectorAll !== 'function')) {
     throw new AttnflowConfigError(describe('root', 'a Document or Element', root));
   }
-  return { idleAfterMs, requireConsent, debug, onError, root };
+  const { retentionDays = 90, maxItemRecords = 50_000, respectGpc = true, respectDoNotTrack = true } = options;
+  if (typeof retentionDays !== 'number' || !(retentionDays > 0) || retentionDays > 3650) {
+    throw new AttnflowConfigError(describe('retentionDays', 'a number of days > 0 and ≤ 3650', retentionDays));
+  }
+  if (!Number.isInteger(maxItemRecords) || maxItemRecords < 1) {
+    throw new AttnflowConfigError(describe('maxItemRecords', 'an integer ≥ 1', maxItemRecords));
+  }
+  if (typeof respectGpc !== 'boolean') {
+    throw new AttnflowConfigError(describe('respectGpc', 'a boolean', respectGpc));
+  }
+  if (typeof respectDoNotTrack !== 'boolean') {
+    throw new AttnflowConfigError(describe('respectDoNotTrack', 'a boolean', respectDoNotTrack));
+  }
+  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack };
 }
 
 /**
  * Reads options from a script tag's data attributes:
- * `data-idle-after="5000"`, `data-require-consent`, `data-debug`.
+ * `data-idle-after="5000"`, `data-require-consent`, `data-debug`, `data-retention-days="90"`,
+ * `data-max-item-records="50000"`, `data-respect-gpc="false"`, `data-respect-dnt="false"`.
  * A present attribute without a value (or "true") means true; "false" means false.
  */
 export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
@@ -65,5 +83,13 @@ export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
   }
   if (dataset.requireConsent !== undefined) out.requireConsent = flag('require-consent', dataset.requireConsent);
   if (dataset.debug !== undefined) out.debug = flag('debug', dataset.debug);
+  for (const [key, attr] of [['retentionDays', 'retention-days'], ['maxItemRecords', 'max-item-records']] as const) {
+    const v = dataset[key];
+    if (v === undefined) continue;
+    if (v.trim() === '' || !Number.isFinite(Number(v))) throw new AttnflowConfigError(describe(`data-${attr}`, 'a number', v));
+    out[key] = Number(v);
+  }
+  if (dataset.respectGpc !== undefined) out.respectGpc = flag('respect-gpc', dataset.respectGpc);
+  if (dataset.respectDnt !== undefined) out.respectDoNotTrack = flag('respect-dnt', dataset.respectDnt);
   return out;
 }

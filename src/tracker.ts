@@ -3,6 +3,8 @@ import { systemClock, type Clock } from './lib/clock';
 import { createLogger } from './lib/log';
 import { stopAll } from './lib/on';
 import { resolveOptions } from './options';
+import { privacySignal } from './privacy/signals';
+import { createStore, type StoreOptions } from './store';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
 
 /** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
@@ -11,6 +13,8 @@ export type ViewSink = (snapshot: AttentionSnapshot, reason: ViewReason) => void
 /** Internal hooks for tests: a fake clock. Not part of the public API. */
 export interface TrackerInternals {
   clock?: Clock;
+  /** Store settings for tests: flush interval, database name, Web Locks. */
+  store?: Partial<StoreOptions>;
 }
 
 /**
@@ -55,6 +59,13 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   };
   void handOut;
 
+  // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
+  const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
+  const store = createStore({ ...opts, report, log, clock, ...internals.store });
+  store.allow(consented && !signal);
+  sinks.push(store.recordView);
+  stops.push(store.stop);
+
   log('started', { ...opts, onError: undefined, root: undefined });
 
   return {
@@ -62,8 +73,13 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     on: (type, fn) => emitter.on(type, fn),
     consent(granted) {
       consented = Boolean(granted);
-      log('consent', consented);
+      log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');
+      store.allow(consented && !signal);
+      if (!consented) void store.forget();
     },
+    flush: store.flush,
+    export: store.export,
+    forget: store.forget,
     stop() {
       if (stopped) return;
       stopped = true;

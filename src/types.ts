@@ -14,6 +14,17 @@ export interface AttentionOptions {
   onError?: (error: unknown) => void;
   /** Root element whose items are measured. Default `document`. */
   root?: ParentNode;
+  /** Stored records older than this are deleted, days. Default 90. `data-retention-days`. */
+  retentionDays?: number;
+  /** At most this many item records are kept, oldest deleted first. Default 50000. `data-max-item-records`. */
+  maxItemRecords?: number;
+  /**
+   * Global Privacy Control counts as "no consent": nothing is stored and `consent(true)` does not
+   * change that. Default true; false only where the site has another lawful basis. `data-respect-gpc`.
+   */
+  respectGpc?: boolean;
+  /** Do Not Track counts as "no consent", like `respectGpc`. Default true. `data-respect-dnt`. */
+  respectDoNotTrack?: boolean;
 }
 
 /** Attention numbers of the current page view. */
@@ -86,8 +97,133 @@ export interface Attention {
   snapshot(): AttentionSnapshot;
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof AttentionEvents>(type: K, fn: (payload: AttentionEvents[K]) => void): () => void;
-  /** Gives (true) or withdraws (false) the visitor's consent to store data on the device. */
+  /**
+   * Gives (true) or withdraws (false) the visitor's consent to store data on the device.
+   * Withdrawing deletes what was stored, as `forget()` does.
+   */
   consent(granted: boolean): void;
+  /** Resolves once everything measured so far is stored (in memory where IndexedDB is unavailable). Never rejects. */
+  flush(): Promise<void>;
+  /** Everything stored on this device about the visitor, as JSON, with the schema version. */
+  export(): Promise<AttentionExport>;
+  /** Deletes the database and all in-memory state; the view in progress is no longer recorded. */
+  forget(): Promise<void>;
   /** Removes every listener, observer and timer. */
   stop(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// On-device store: what the IndexedDB log holds (see README "Storage"). Only ids, topics,
+// numbers and timestamps — never text content, input values or query strings.
+
+/** One item in one page view, upserted by (viewId, itemId) as the view goes on. */
+export interface ItemRecord {
+  /** The page view (`PageAttention.viewId`). */
+  viewId: string;
+  /** The item (`data-attn-item` or a structural id). */
+  itemId: string;
+  /** Topics of the item. */
+  topics: string[];
+  /** See `ItemAttention`; ms. */
+  attentionMs: number;
+  /** ms. */
+  visibleMs: number;
+  /** ms. */
+  viewableMs: number;
+  /** ms. */
+  hoverMs: number;
+  /** 0..1. */
+  maxVisibleRatio: number;
+  clicks: number;
+  rageClicks: number;
+  deadClicks: number;
+  viewable: boolean;
+  skipped: boolean;
+  /** First and last time this record changed, epoch ms. */
+  firstAt: number;
+  lastAt: number;
+}
+
+/** One page view. */
+export interface ViewRecord {
+  viewId: string;
+  /** `location.pathname` only. */
+  path: string;
+  /** epoch ms. */
+  startedAt: number;
+  /** Last change, epoch ms. */
+  updatedAt: number;
+  /** ms. */
+  engagedMs: number;
+  /** ms. */
+  visibleMs: number;
+  /** 0..1. */
+  scrollDepth: number;
+  rageClicks: number;
+  deadClicks: number;
+  /** Attention of this view per topic, ms (the source of the visitor profile). */
+  topics: { [topic: string]: number };
+}
+
+/** An item the visitor has seen, across views. */
+export interface CatalogueEntry {
+  itemId: string;
+  topics: string[];
+  /** epoch ms. */
+  firstSeen: number;
+  /** epoch ms. */
+  lastSeen: number;
+}
+
+/** The visitor's interests, recomputed from the views by the leader tab. */
+export interface VisitorProfile {
+  id: 'visitor';
+  /** Per topic: attention in ms, each view's share halved every 30 days of age. */
+  affinities: { [topic: string]: number };
+  /** Views it was computed from. */
+  views: number;
+  /** epoch ms. */
+  updatedAt: number;
+}
+
+/** Model weights as saved by the model: raw bytes plus JSON metadata. */
+export interface WeightsRecord {
+  name: string;
+  data: ArrayBuffer;
+  meta: unknown;
+  /** epoch ms. */
+  savedAt: number;
+}
+
+/** Last scores per item, for first paint before the model has loaded. */
+export interface ScoresRecord {
+  name: string;
+  scores: { [itemId: string]: number };
+  /** epoch ms. */
+  savedAt: number;
+}
+
+/** A small setting (e.g. the chosen model backend). */
+export interface SettingRecord {
+  key: string;
+  value: unknown;
+}
+
+/** What `export()` returns: everything stored on this device, as plain JSON. */
+export interface AttentionExport {
+  schema: 'attnflow';
+  /** Database schema version. */
+  version: number;
+  /** epoch ms. */
+  exportedAt: number;
+  /** Where the data lives: IndexedDB, memory (IndexedDB unavailable) or nowhere (no consent). */
+  storage: 'indexeddb' | 'memory' | 'none';
+  records: ItemRecord[];
+  views: ViewRecord[];
+  catalogue: CatalogueEntry[];
+  profile: VisitorProfile | null;
+  /** Weights with `data` as base64. */
+  weights: Array<Omit<WeightsRecord, 'data'> & { data: string }>;
+  scores: ScoresRecord[];
+  settings: SettingRecord[];
 }
