@@ -1,0 +1,42 @@
+/**
+ * Offline evaluation of the attention model (issue 5).
+ *
+ *   npm run eval -- --data FILE        SASRec protocol: baselines, then the model (last line)
+ *   npm run eval -- --ebnerd DIR       EB-NeRD sample: dwell-weighted vs unweighted history
+ *
+ * Progress goes to stderr, results to stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runBeauty } from './eval/beauty';
+import { runEbnerd } from './eval/ebnerd';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    ebnerd: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    budget: { type: 'string' }, // total wall-clock budget, seconds
+    backend: { type: 'string', default: 'wasm' },
+    workers: { type: 'string' },
+    dim: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+const seed = Number(values.seed);
+if (values.data) {
+  const text = readFileSync(values.data, 'utf8');
+  await runBeauty(text, {
+    seed,
+    budgetS: values.budget ? Number(values.budget) : 19 * 60,
+    backend: values.backend as 'wasm' | 'cpu',
+    workers: values.workers ? Number(values.workers) : undefined,
+    dim: values.dim ? Number(values.dim) : undefined,
+  });
+} else if (values.ebnerd) {
+  await runEbnerd(values.ebnerd, { seed, backend: values.backend as 'wasm' | 'cpu' });
+} else {
+  process.stderr.write('usage: npm run eval -- --data FILE | --ebnerd DIR [--seed N] [--budget SECONDS]\n');
+  process.exit(2);
+}

@@ -1,0 +1,54 @@
+/**
+ * String hashing for the item encoder. Ids are hashed into a fixed number of buckets so the model
+ * needs no vocabulary: unseen ids still map somewhere, and the weights have a fixed size.
+ */
+
+/** 32-bit MurmurHash3 of the UTF-16 code units of `s`, seeded. */
+export function hash32(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    let k = s.charCodeAt(i);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= s.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Seeds of the id hash functions; several independent hashes make full collisions rare. */
+export const ID_SEEDS = [0x9747b28c, 0x2f6b7a11, 0x5bd1e995, 0x1b873593] as const;
+/** Seed of the topic hash. */
+export const TOPIC_SEED = 0x3c6ef372;
+
+/** Small, fast, seeded PRNG (mulberry32); returns a function giving floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples from a uniform PRNG (Box–Muller). */
+export function fillNormal(out: Float32Array, rand: () => number, std: number): Float32Array {
+  for (let i = 0; i < out.length; i += 2) {
+    const u = Math.max(rand(), 1e-12);
+    const r = Math.sqrt(-2 * Math.log(u)) * std;
+    const th = 2 * Math.PI * rand();
+    out[i] = r * Math.cos(th);
+    if (i + 1 < out.length) out[i + 1] = r * Math.sin(th);
+  }
+  return out;
+}

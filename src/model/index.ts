@@ -1,0 +1,204 @@
+/**
+ * The attention model, tfjs-models style: `loadModel(config)` → `{ score, train, save, dispose }`.
+ * Imports only `@tensorflow/tfjs-core` and registers no backend: the caller picks one (WebGL in a
+ * worker, WASM, CPU) before loading. The same code runs in a Worker, in the page and in Node.
+ */
+import { AttnflowConfigError, describe } from '../lib/errors';
+import { resolveConfig } from './config';
+import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, type ItemCode, type KeySequence } from './encode';
+import { mulberry32 } from './hash';
+import { Network, weightShapes } from './network';
+import { decodeWeights, encodeWeights } from './serialize';
+import type {
+  AttentionEvent,
+  AttentionModel,
+  ItemRef,
+  LoadModelOptions,
+  ModelConfig,
+  ModelManifest,
+  Quantization,
+  TrainOptions,
+  TrainResult,
+} from './types';
+
+export type * from './types';
+export { AttnflowConfigError } from '../lib/errors';
+export { DEFAULT_CONFIG, resolveConfig } from './config';
+
+/** Maps item ids of one call to integer keys and their codes. */
+class KeyTable {
+  readonly codes: ItemCode[] = [];
+  private keys = new Map<string, number>();
+  constructor(private coder: ItemCoder) {}
+  key(item: ItemRef): number {
+    const id = item.itemId;
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      k = this.codes.length;
+      this.keys.set(id, k);
+      this.codes.push(this.coder.code(item));
+    }
+    return k;
+  }
+}
+
+function checkEvents(events: unknown, what: string): asserts events is readonly AttentionEvent[] {
+  if (!Array.isArray(events)) throw new AttnflowConfigError(describe(what, 'an array of events', events));
+  for (const e of events) {
+    if (!e || typeof (e as AttentionEvent).itemId !== 'string') {
+      throw new AttnflowConfigError(describe(`${what} event`, 'an object with a string itemId', e));
+    }
+  }
+}
+
+function keySequence(events: readonly AttentionEvent[], table: KeyTable, views: Map<string, number>): KeySequence {
+  const n = events.length;
+  const keys = new Int32Array(n);
+  const features = new Float32Array(n * FEATURES);
+  const skipped = new Uint8Array(n);
+  const viewIds = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = events[i];
+    keys[i] = table.key(e);
+    eventFeatures(e, features, i * FEATURES);
+    skipped[i] = e.skipped ? 1 : 0;
+    const v = e.viewId ?? '';
+    let vi = views.get(v);
+    if (vi === undefined) views.set(v, (vi = views.size));
+    viewIds[i] = e.viewId === undefined ? -1 - i : vi; // no view: never shares one
+  }
+  return { keys, features, skipped, views: viewIds };
+}
+
+class Model implements AttentionModel {
+  private coder: ItemCoder;
+  private rand: () => number;
+  constructor(private net: Network) {
+    this.coder = new ItemCoder(net.config);
+    this.rand = mulberry32(net.config.seed ^ 0x7a11);
+  }
+
+  get config(): Readonly<ModelConfig> {
+    return this.net.config;
+  }
+
+  get numParams(): number {
+    return this.net.numParams;
+  }
+
+  async score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[]): Promise<Float32Array> {
+    checkEvents(history, 'score history');
+    if (!Array.isArray(candidates)) throw new AttnflowConfigError(describe('score candidates', 'an array', candidates));
+    const c = this.net.config;
+    const C = candidates.length;
+    if (C === 0) return new Float32Array(0);
+    const table = new KeyTable(this.coder);
+    const recent = history.slice(-c.maxLen);
+    const seq = keySequence(recent, table, new Map());
+    const { batch } = seqBatch([seq], [recent.length], (k) => table.codes[k], c.maxLen, c.itemVectorDim);
+    const cands = codeList(
+      candidates.map((x) => this.coder.code(x)),
+      c.itemVectorDim,
+    );
+    const t = this.net.scoreTensor(batch, cands, C);
+    const out = (await t.data()) as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  async train(sequences: readonly (readonly AttentionEvent[])[], options: TrainOptions = {}): Promise<TrainResult> {
+    if (!Array.isArray(sequences)) throw new AttnflowConfigError(describe('train sequences', 'an array of event arrays', sequences));
+    const c = this.net.config;
+    const table = new KeyTable(this.coder);
+    const views = new Map<string, number>();
+    const seqs: KeySequence[] = [];
+    for (const events of sequences) {
+      checkEvents(events, 'train sequence');
+      if (events.length >= 2) seqs.push(keySequence(events.slice(-(c.maxLen + 1)), table, views));
+    }
+    if (seqs.length === 0) return { loss: NaN, targets: 0 };
+    const pool = options.negativePool?.length ? options.negativePool.map((r) => table.key(r)) : table.codes.map((_, k) => k);
+    const negatives = new Int32Array(Math.min(c.negatives, options.negativePool?.length ? c.negatives : pool.length));
+    for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
+    const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
+    const loss = this.net.step(batch, options.learningRate ?? c.learningRate);
+    return { loss, targets: batch.targetPos.length };
+  }
+
+  save(quantization: Quantization = 'float16'): Uint8Array {
+    const shapes = new Map(weightShapes(this.net.config));
+    const snap = this.net.snapshot();
+    return encodeWeights(
+      this.net.config,
+      [...snap].map(([name, data]) => [name, shapes.get(name) as number[], data]),
+      quantization,
+    );
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+/**
+ * Creates the model, from scratch or from saved weights. Validates the config (throws
+ * `AttnflowConfigError` naming the field); a tfjs backend must already be set.
+ */
+export async function loadModel(options: LoadModelOptions = {}): Promise<AttentionModel> {
+  return new Model(createNetwork(options));
+}
+
+/** The network behind `loadModel`, for offline training and evaluation in Node. */
+export function createNetwork(options: LoadModelOptions = {}): Network {
+  const { weights, ...rest } = options ?? {};
+  if (weights !== undefined) {
+    const decoded = decodeWeights(weights);
+    const overrides: Partial<ModelConfig> = {};
+    // Only settings that do not change weight shapes may be overridden when loading.
+    for (const key of ['dropout', 'learningRate', 'epsilon', 'weightDecay', 'seed', 'trainable', 'negatives', 'skippedNegatives', 'loss'] as const) {
+      if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
+    }
+    return new Network(resolveConfig({ ...decoded.config, ...overrides }), decoded.weights);
+  }
+  return new Network(resolveConfig(rest));
+}
+
+/**
+ * Loads a trained model from a manifest URL (the `modelUrl` option). `fetchFn` is the caller's
+ * fetch (default the global one); the model code itself makes no request.
+ */
+export async function loadModelFromUrl(
+  manifestUrl: string,
+  options: Omit<LoadModelOptions, 'weights'> & { fetch?: typeof fetch } = {},
+): Promise<AttentionModel> {
+  const { fetch: fetchFn = globalThis.fetch, ...rest } = options;
+  if (typeof fetchFn !== 'function') throw new AttnflowConfigError(describe('fetch', 'a function', fetchFn));
+  const res = await fetchFn(manifestUrl);
+  if (!res.ok) throw new Error(`attnflow: model manifest ${manifestUrl}: HTTP ${res.status}`);
+  const manifest = (await res.json()) as ModelManifest;
+  return loadModelFromManifest(manifest, resolveUrl(manifest.weights, manifestUrl), fetchFn, rest);
+}
+
+function resolveUrl(rel: string, base: string): string {
+  try {
+    const page = (globalThis as { location?: { href: string } }).location?.href;
+    return new URL(rel, new URL(base, page)).href;
+  } catch {
+    return /^[a-z]+:|^\//i.test(rel) ? rel : base.replace(/[^/]*$/, '') + rel;
+  }
+}
+
+/** Loads a model given its manifest and where its weights are, fetching them with `fetchFn`. */
+export async function loadModelFromManifest(
+  manifest: ModelManifest,
+  weightsUrl: string,
+  fetchFn: typeof fetch,
+  options: Omit<LoadModelOptions, 'weights'> = {},
+): Promise<AttentionModel> {
+  if (!manifest || manifest.format !== 'attnflow-model') {
+    throw new AttnflowConfigError(describe('model manifest format', '"attnflow-model"', manifest?.format));
+  }
+  const res = await fetchFn(weightsUrl);
+  if (!res.ok) throw new Error(`attnflow: model weights ${weightsUrl}: HTTP ${res.status}`);
+  return loadModel({ ...options, weights: new Uint8Array(await res.arrayBuffer()) });
+}

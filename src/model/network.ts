@@ -1,0 +1,392 @@
+/**
+ * The network: hashed item encoder, SASRec-style causal self-attention visitor encoder, dot-product
+ * scorer with item bias, and its training step (sampled negatives, Adam with explicit epsilon).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { FEATURES, type CodeList, type SeqBatch, type TrainBatch } from './encode';
+import { fillNormal, mulberry32 } from './hash';
+import { bceLoss, layerNorm, lookup, mm, registerGradients, softmaxLoss, takeRows } from './ops';
+
+const TABLES = ['item/id', 'item/bias', 'item/topic'];
+import type { ModelConfig } from './types';
+
+/** Names and shapes of every weight for a config, in a fixed order (the order of saved weights). */
+export function weightShapes(c: ModelConfig): [string, number[]][] {
+  const d = c.dim;
+  const out: [string, number[]][] = [
+    ['item/id', [c.idBuckets, d]],
+    ['item/bias', [c.idBuckets, 1]],
+  ];
+  if (c.topicBuckets > 0) out.push(['item/topic', [c.topicBuckets, d]]);
+  if (c.itemVectorDim > 0) out.push(['item/vector', [c.itemVectorDim, d]]);
+  out.push(['seq/pos', [c.maxLen, d]], ['seq/features', [FEATURES, d]]);
+  for (let i = 0; i < c.blocks; i++) {
+    const p = `block${i}/`;
+    out.push(
+      [p + 'ln1/g', [d]], [p + 'ln1/b', [d]],
+      [p + 'wq', [d, d]], [p + 'wk', [d, d]], [p + 'wv', [d, d]], [p + 'wo', [d, d]],
+      [p + 'ln2/g', [d]], [p + 'ln2/b', [d]],
+      [p + 'w1', [d, c.ffnDim]], [p + 'b1', [c.ffnDim]],
+      [p + 'w2', [c.ffnDim, d]], [p + 'b2', [d]],
+    );
+  }
+  out.push(['out/ln/g', [d]], ['out/ln/b', [d]]);
+  return out;
+}
+
+function initValues(name: string, shape: number[], c: ModelConfig, rand: () => number): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(size);
+  if (name.endsWith('/g')) return v.fill(1);
+  if (name.endsWith('/b') || name === 'item/bias' || /\/b[12]$/.test(name)) return v;
+  if (name === 'item/id') return fillNormal(v, rand, 1 / Math.sqrt(c.dim * c.idHashes));
+  if (name === 'item/topic' || name === 'seq/pos') return fillNormal(v, rand, 1 / Math.sqrt(c.dim));
+  // Glorot uniform for dense kernels.
+  const limit = Math.sqrt(6 / (shape[0] + shape[shape.length - 1]));
+  for (let i = 0; i < size; i++) v[i] = (rand() * 2 - 1) * limit;
+  return v;
+}
+
+/** Dropout masks come from a pool of random bytes read at random offsets: cheap and seeded. */
+class DropoutPool {
+  private bytes: Uint8Array;
+  constructor(private rand: () => number, size = 1 << 22) {
+    this.bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i += 4) {
+      const r = (rand() * 4294967296) >>> 0;
+      this.bytes[i] = r & 255;
+      this.bytes[i + 1] = (r >>> 8) & 255;
+      this.bytes[i + 2] = (r >>> 16) & 255;
+      this.bytes[i + 3] = r >>> 24;
+    }
+  }
+  mask(n: number, rate: number): Float32Array {
+    const out = new Float32Array(n);
+    const keep = 1 / (1 - rate);
+    const cut = Math.round(rate * 256);
+    let at = Math.floor(this.rand() * this.bytes.length);
+    for (let i = 0; i < n; i++) {
+      if (at >= this.bytes.length) at = 0;
+      out[i] = this.bytes[at++] >= cut ? keep : 0;
+    }
+    return out;
+  }
+}
+
+export class Network {
+  readonly weights = new Map<string, Variable>();
+  private adam?: { m: Map<string, Variable>; v: Map<string, Variable>; t: number };
+  /** During a training step: the rows of each lookup table the batch touches, as their own variables. */
+  private sparse?: Map<string, { rows: Variable; remap: Int32Array }>;
+  private remaps = new Map<string, Int32Array>();
+  private rand: () => number;
+  private drop: DropoutPool | undefined;
+
+  constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>) {
+    registerGradients();
+    this.rand = mulberry32(config.seed);
+    const initRand = mulberry32(config.seed ^ 0x5eed);
+    for (const [name, shape] of weightShapes(config)) {
+      const given = values?.get(name);
+      const data = given ?? initValues(name, shape, config, initRand);
+      this.weights.set(name, tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`));
+    }
+    if (config.trainable) this.initOptimizer();
+  }
+
+  get numParams(): number {
+    let n = 0;
+    for (const w of this.weights.values()) n += w.size;
+    return n;
+  }
+
+  private initOptimizer(): void {
+    const m = new Map<string, Variable>();
+    const v = new Map<string, Variable>();
+    for (const [name, w] of this.weights) {
+      m.set(name, tf.variable(tf.zerosLike(w), false));
+      v.set(name, tf.variable(tf.zerosLike(w), false));
+    }
+    this.adam = { m, v, t: 0 };
+  }
+
+  private w(name: string): Variable {
+    return this.weights.get(name) as Variable;
+  }
+
+  /** Rows `idx` of lookup table `name`: the whole table, or during a step only its touched rows. */
+  private lookupIn(name: string, idx: Int32Array, w: Float32Array, n: number, k: number): Tensor {
+    const s = this.sparse?.get(name);
+    if (!s) return lookup(this.w(name), idx, w, n, k);
+    const local = new Int32Array(idx.length);
+    for (let i = 0; i < idx.length; i++) local[i] = w[i] !== 0 ? s.remap[idx[i]] : 0;
+    return lookup(s.rows, local, w, n, k);
+  }
+
+  /** Item vectors [n, d] and biases [n, 1]. */
+  itemVectors(list: CodeList): { e: Tensor; b: Tensor } {
+    const c = this.config;
+    const { n } = list;
+    let e = this.lookupIn('item/id', list.idIdx, list.idW, n, list.idK);
+    if (c.topicBuckets > 0 && list.topicK > 0) {
+      e = tf.add(e, this.lookupIn('item/topic', list.topicIdx, list.topicW, n, list.topicK));
+    }
+    if (c.itemVectorDim > 0 && list.vectors) {
+      e = tf.add(e, mm(tf.tensor2d(list.vectors, [n, c.itemVectorDim]), this.w('item/vector')));
+    }
+    const b = this.lookupIn('item/bias', list.idIdx, list.idW, n, list.idK);
+    return { e, b };
+  }
+
+  private dropout(x: Tensor, training: boolean): Tensor {
+    const rate = this.config.dropout;
+    if (!training || rate <= 0) return x;
+    this.drop ??= new DropoutPool(this.rand);
+    return tf.mul(x, tf.tensor(this.drop.mask(x.size, rate), x.shape));
+  }
+
+  /** Visitor encoder: outputs [B·L, d], row b·L + l summarising the sequence up to column l. */
+  encode(batch: SeqBatch, training: boolean): Tensor {
+    const c = this.config;
+    const { B, L } = batch;
+    const d = c.dim;
+    const heads = c.heads;
+    const dh = d / heads;
+    const valid = tf.tensor2d(batch.valid, [B * L, 1]);
+    // Causal mask plus key padding, additive: 0 where column j may be attended from row i.
+    const maskData = new Float32Array(B * L * L);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < L; i++) {
+        const row = (b * L + i) * L;
+        for (let j = 0; j < L; j++) maskData[row + j] = j <= i && batch.valid[b * L + j] > 0 ? 0 : -1e9;
+      }
+    }
+    let mask = tf.tensor3d(maskData, [B, L, L]);
+    if (heads > 1) mask = tf.reshape(tf.tile(tf.reshape(mask, [B, 1, L, L]), [1, heads, 1, 1]), [B * heads, L, L]);
+
+    const posIdx = new Int32Array(L);
+    for (let l = 0; l < L; l++) posIdx[l] = c.maxLen - L + l;
+    const pos = takeRows(this.w('seq/pos'), posIdx);
+    let x = this.itemVectors(batch.items).e;
+    x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [B * L, d]);
+    x = tf.add(x, mm(tf.tensor2d(batch.features, [B * L, FEATURES]), this.w('seq/features')));
+    x = tf.mul(this.dropout(x, training), valid);
+
+    const scale = 1 / Math.sqrt(dh);
+    const split = (t: Tensor): Tensor =>
+      heads === 1
+        ? tf.reshape(t, [B, L, d])
+        : tf.reshape(tf.transpose(tf.reshape(t, [B, L, heads, dh]), [0, 2, 1, 3]), [B * heads, L, dh]);
+    const merge = (t: Tensor): Tensor =>
+      heads === 1
+        ? tf.reshape(t, [B * L, d])
+        : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
+
+    for (let i = 0; i < c.blocks; i++) {
+      const p = `block${i}/`;
+      let h = layerNorm(x, this.w(p + 'ln1/g'), this.w(p + 'ln1/b'));
+      const q = split(mm(h, this.w(p + 'wq')));
+      const k = split(mm(h, this.w(p + 'wk')));
+      const v = split(mm(h, this.w(p + 'wv')));
+      const s = tf.add(tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), scale), mask);
+      const o = mm(merge(tf.matMul(tf.softmax(s), v)), this.w(p + 'wo'));
+      x = tf.add(x, this.dropout(o, training));
+      h = layerNorm(x, this.w(p + 'ln2/g'), this.w(p + 'ln2/b'));
+      const f1 = tf.relu(tf.add(mm(h, this.w(p + 'w1')), this.w(p + 'b1')));
+      const f2 = tf.add(mm(this.dropout(f1, training), this.w(p + 'w2')), this.w(p + 'b2'));
+      x = tf.mul(tf.add(x, this.dropout(f2, training)), valid);
+    }
+    return layerNorm(x, this.w('out/ln/g'), this.w('out/ln/b'));
+  }
+
+  /** Mean loss of a training batch (a scalar tensor). */
+  loss(batch: TrainBatch, training = true): Tensor {
+    const T = batch.targetPos.length;
+    const N = batch.negatives.n;
+    const d = this.config.dim;
+    const H = this.encode(batch, training);
+    const hT = takeRows(H, batch.targetPos);
+    const pos = this.itemVectors(batch.targets);
+    const posLogit = tf.add(tf.sum(tf.mul(hT, pos.e), 1), tf.reshape(pos.b, [T]));
+    const parts: Tensor[] = [];
+    if (N > 0) {
+      const neg = this.itemVectors(batch.negatives);
+      let logits = tf.add(mm(hT, neg.e, false, true), tf.reshape(neg.b, [1, N]));
+      // A shared negative that is the row's own positive is masked out.
+      const where = new Map<number, number[]>();
+      for (let n = 0; n < N; n++) {
+        const key = batch.negativeKeys[n];
+        const list = where.get(key);
+        if (list) list.push(n);
+        else where.set(key, [n]);
+      }
+      const hits: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const cols = where.get(batch.targetKeys[t]);
+        if (cols) for (const col of cols) hits.push(t, col);
+      }
+      if (hits.length > 0) {
+        const m = tf.scatterND(tf.tensor2d(hits, [hits.length / 2, 2], 'int32'), tf.fill([hits.length / 2], -1e9), [T, N]);
+        logits = tf.add(logits, m);
+      }
+      parts.push(logits);
+    }
+    if (batch.K > 0 && batch.rowNegatives && batch.rowNegativeMask) {
+      const K = batch.K;
+      const rn = this.itemVectors(batch.rowNegatives);
+      const dots = tf.sum(tf.mul(tf.reshape(hT, [T, 1, d]), tf.reshape(rn.e, [T, K, d])), 2);
+      parts.push(tf.add(tf.add(dots, tf.reshape(rn.b, [T, K])), tf.tensor2d(batch.rowNegativeMask, [T, K])));
+    }
+    const negLogits = parts.length === 0 ? tf.fill([T, 1], -1e9) : parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+    return this.config.loss === 'softmax' ? softmaxLoss(posLogit, negLogits) : bceLoss(posLogit, negLogits);
+  }
+
+  /** Table rows a batch touches (entries with weight 0 are padding and touch nothing). */
+  private touched(batch: TrainBatch, name: string): Int32Array {
+    const lists = [batch.items, batch.targets, batch.negatives, batch.rowNegatives].filter(Boolean) as CodeList[];
+    const topic = name === 'item/topic';
+    const buckets = this.weights.get(name)?.shape[0] as number;
+    let mark = this.remaps.get(name);
+    if (!mark) this.remaps.set(name, (mark = new Int32Array(buckets).fill(-1)));
+    const rows: number[] = [];
+    for (const l of lists) {
+      const idx = topic ? l.topicIdx : l.idIdx;
+      const w = topic ? l.topicW : l.idW;
+      for (let i = 0; i < idx.length; i++) {
+        if (w[i] !== 0 && mark[idx[i]] < 0) {
+          mark[idx[i]] = rows.length;
+          rows.push(idx[i]);
+        }
+      }
+    }
+    return Int32Array.from(rows);
+  }
+
+  /**
+   * One Adam step; returns the batch loss. Lookup tables get lazy (row-sparse) Adam: only rows the
+   * batch touches are read and written, so a step costs the same however large the tables are.
+   */
+  step(batch: TrainBatch, learningRate = this.config.learningRate): number {
+    if (!this.adam) throw new Error('attnflow: this model was loaded with trainable: false');
+    if (batch.targetPos.length === 0) return NaN;
+    const adam = this.adam;
+    const c = this.config;
+    adam.t += 1;
+    const b1 = 0.9;
+    const b2 = 0.98;
+    const lrT = (learningRate * Math.sqrt(1 - b2 ** adam.t)) / (1 - b1 ** adam.t);
+    const sparse = new Map<string, { rows: Variable; remap: Int32Array; idx: Int32Array }>();
+    for (const name of TABLES) {
+      const table = this.weights.get(name);
+      if (!table) continue;
+      const idx = this.touched(batch, name);
+      if (idx.length === 0) continue;
+      const rows = tf.tidy(() => tf.gatherND(table, tf.tensor2d(idx, [idx.length, 1], 'int32')));
+      sparse.set(name, { rows: tf.variable(rows, true, `attnflow/rows/${name}/${uid()}`), remap: this.remaps.get(name) as Int32Array, idx });
+      rows.dispose();
+    }
+    this.sparse = sparse;
+    const dense = [...this.weights].filter(([name]) => !TABLES.includes(name));
+    const vars = [...dense.map(([, w]) => w), ...[...sparse.values()].map((s) => s.rows)];
+    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, decay: boolean): [Tensor, Tensor, Tensor] => {
+      const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+      const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+      let w2 = tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), lrT));
+      // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
+      if (decay && c.weightDecay > 0) w2 = tf.sub(w2, tf.mul(w, learningRate * c.weightDecay));
+      return [w2, m2, v2];
+    };
+    let lossValue: Tensor;
+    try {
+      lossValue = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
+        for (const [name, w] of dense) {
+          const g = grads[w.name];
+          if (!g) continue;
+          const m = adam.m.get(name) as Variable;
+          const v = adam.v.get(name) as Variable;
+          const [w2, m2, v2] = adamUpdate(w, g, m, v, w.rank > 1);
+          w.assign(w2);
+          m.assign(m2);
+          v.assign(v2);
+        }
+        for (const [name, s] of sparse) {
+          const g = grads[s.rows.name];
+          if (!g) continue;
+          const at = tf.tensor2d(s.idx, [s.idx.length, 1], 'int32');
+          const w = this.w(name);
+          const m = adam.m.get(name) as Variable;
+          const v = adam.v.get(name) as Variable;
+          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), false);
+          w.assign(tf.tensorScatterUpdate(w, at, w2));
+          m.assign(tf.tensorScatterUpdate(m, at, m2));
+          v.assign(tf.tensorScatterUpdate(v, at, v2));
+        }
+        return value;
+      });
+    } finally {
+      this.sparse = undefined;
+      for (const s of sparse.values()) {
+        s.rows.dispose();
+        for (let i = 0; i < s.idx.length; i++) s.remap[s.idx[i]] = -1;
+      }
+    }
+    const out = lossValue.dataSync()[0];
+    lossValue.dispose();
+    return out;
+  }
+
+  /**
+   * Scores C candidates per visitor: `cands` holds B·C items, row b's candidates at b·C..b·C+C-1.
+   * The visitor vector is the encoder output at the last column.
+   */
+  scoreTensor(batch: SeqBatch, cands: CodeList, C: number): Tensor {
+    return tf.tidy(() => {
+      const { B, L } = batch;
+      const d = this.config.dim;
+      const H = this.encode(batch, false);
+      const last = new Int32Array(B);
+      for (let b = 0; b < B; b++) last[b] = b * L + L - 1;
+      const u = takeRows(H, last);
+      const it = this.itemVectors(cands);
+      const dots = tf.sum(tf.mul(tf.reshape(u, [B, 1, d]), tf.reshape(it.e, [B, C, d])), 2);
+      return tf.add(dots, tf.reshape(it.b, [B, C]));
+    });
+  }
+
+  score(batch: SeqBatch, cands: CodeList, C: number): Float32Array {
+    const t = this.scoreTensor(batch, cands, C);
+    const out = t.dataSync() as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  /** Copies of all weights (for keeping the best checkpoint or saving). */
+  snapshot(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, w] of this.weights) out.set(name, Float32Array.from(w.dataSync() as Float32Array));
+    return out;
+  }
+
+  restore(values: Map<string, Float32Array>): void {
+    for (const [name, w] of this.weights) {
+      const v = values.get(name);
+      if (v) tf.tidy(() => w.assign(tf.tensor(v, w.shape)));
+    }
+  }
+
+  dispose(): void {
+    for (const w of this.weights.values()) w.dispose();
+    this.weights.clear();
+    if (this.adam) {
+      for (const t of [...this.adam.m.values(), ...this.adam.v.values()]) t.dispose();
+      this.adam = undefined;
+    }
+  }
+}
+
+let counter = 0;
+function uid(): number {
+  return ++counter;
+}

@@ -1,0 +1,153 @@
+/**
+ * Compact weight files: `ATNF`, a JSON header (config, tensor names and shapes), then the tensors,
+ * quantised to float16 or to int8 with one float32 scale per row. No tfjs io, no fetch.
+ */
+import { AttnflowConfigError, describe } from '../lib/errors';
+import type { ModelConfig, Quantization } from './types';
+
+const MAGIC = 0x464e5441; // "ATNF" little-endian
+const QUANT: Quantization[] = ['float32', 'float16', 'int8'];
+
+interface Header {
+  config: ModelConfig;
+  tensors: { name: string; shape: number[] }[];
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 → IEEE half bits, round to nearest even. */
+export function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  e = half >>> 10;
+  return sign | half;
+}
+
+/** IEEE half bits → float32. */
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+function rowsOf(shape: number[]): [number, number] {
+  const width = shape.length > 1 ? shape[shape.length - 1] : shape[0] ?? 1;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return [size / Math.max(1, width), width];
+}
+
+/** Serialises a config and its weights (in the order given). */
+export function encodeWeights(
+  config: ModelConfig,
+  weights: [string, number[], Float32Array][],
+  quantization: Quantization = 'float16',
+): Uint8Array {
+  const q = QUANT.indexOf(quantization);
+  if (q < 0) throw new AttnflowConfigError(describe('quantization', QUANT.join(' | '), quantization));
+  const header: Header = { config, tensors: weights.map(([name, shape]) => ({ name, shape })) };
+  const head = new TextEncoder().encode(JSON.stringify(header));
+  const headPadded = (head.length + 3) & ~3;
+  let body = 0;
+  for (const [, shape, data] of weights) {
+    const [rows] = rowsOf(shape);
+    body += q === 0 ? data.length * 4 : q === 1 ? ((data.length * 2 + 3) & ~3) : rows * 4 + ((data.length + 3) & ~3);
+  }
+  const out = new Uint8Array(12 + headPadded + body);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint8(4, 1);
+  view.setUint8(5, q);
+  view.setUint32(8, head.length, true);
+  out.set(head, 12);
+  let at = 12 + headPadded;
+  for (const [, shape, data] of weights) {
+    if (q === 0) {
+      new Float32Array(out.buffer, at, data.length).set(data);
+      at += data.length * 4;
+    } else if (q === 1) {
+      const h = new Uint16Array(out.buffer, at, data.length);
+      for (let i = 0; i < data.length; i++) h[i] = toHalf(data[i]);
+      at += (data.length * 2 + 3) & ~3;
+    } else {
+      const [rows, width] = rowsOf(shape);
+      const scales = new Float32Array(out.buffer, at, rows);
+      at += rows * 4;
+      const ints = new Int8Array(out.buffer, at, data.length);
+      for (let r = 0; r < rows; r++) {
+        let max = 0;
+        for (let j = 0; j < width; j++) max = Math.max(max, Math.abs(data[r * width + j]));
+        const s = max / 127 || 1;
+        scales[r] = s;
+        for (let j = 0; j < width; j++) ints[r * width + j] = Math.round(data[r * width + j] / s);
+      }
+      at += (data.length + 3) & ~3;
+    }
+  }
+  return out;
+}
+
+/** Reads a weight file back into its config and float32 weights. */
+export function decodeWeights(bytes: ArrayBuffer | Uint8Array): {
+  config: ModelConfig;
+  quantization: Quantization;
+  weights: Map<string, Float32Array>;
+} {
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  // Typed views need 4-byte alignment: copy when the bytes sit at an odd offset.
+  const u8 = buf.byteOffset % 4 === 0 ? buf : buf.slice();
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  if (u8.byteLength < 12 || view.getUint32(0, true) !== MAGIC) {
+    throw new AttnflowConfigError(describe('model weights', 'an attnflow weight file (ATNF)', `${u8.byteLength} other bytes`));
+  }
+  const version = view.getUint8(4);
+  if (version !== 1) throw new AttnflowConfigError(describe('model weights version', '1', version));
+  const q = view.getUint8(5);
+  const headLen = view.getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(12, 12 + headLen))) as Header;
+  let at = u8.byteOffset + 12 + ((headLen + 3) & ~3);
+  const weights = new Map<string, Float32Array>();
+  for (const { name, shape } of header.tensors) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (q === 0) {
+      data.set(new Float32Array(u8.buffer, at, size));
+      at += size * 4;
+    } else if (q === 1) {
+      const h = new Uint16Array(u8.buffer, at, size);
+      for (let i = 0; i < size; i++) data[i] = fromHalf(h[i]);
+      at += (size * 2 + 3) & ~3;
+    } else {
+      const [rows, width] = rowsOf(shape);
+      const scales = new Float32Array(u8.buffer, at, rows);
+      at += rows * 4;
+      const ints = new Int8Array(u8.buffer, at, size);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) data[r * width + j] = ints[r * width + j] * scales[r];
+      at += (size + 3) & ~3;
+    }
+    weights.set(name, data);
+  }
+  return { config: header.config, quantization: QUANT[q], weights };
+}

@@ -1,0 +1,151 @@
+/**
+ * Offline training loop over many visitors' sequences (site-wide pretraining and the offline
+ * evaluation): length-bucketed batches, uniformly sampled shared negatives, warm-up and cosine
+ * learning-rate decay over a time budget, and the best validation checkpoint kept.
+ * No Node, DOM or storage API: time comes from the caller's clock.
+ */
+import { trainBatch, type ItemCode, type KeySequence } from './encode';
+import { mulberry32 } from './hash';
+import type { Network } from './network';
+
+export interface FitOptions {
+  /** Training sequences (items as keys into `codes`). */
+  sequences: readonly KeySequence[];
+  /** Hashed code of every item key. */
+  codes: readonly ItemCode[];
+  /** Positions per batch (rows × padded length); default 4096. */
+  tokensPerBatch?: number;
+  /** Stop after this many epochs; default 200. */
+  maxEpochs?: number;
+  /** Stop training after this long, ms; default no limit. */
+  timeBudgetMs?: number;
+  /** Warm-up steps of the learning rate; default 100. */
+  warmupSteps?: number;
+  /** Validation metric (higher is better), called after every `validateEvery` epochs. */
+  validate?: (net: Network) => number;
+  /** Epochs between validations; default 1. */
+  validateEvery?: number;
+  /** Stop when validation has not improved for this many validations; default 5. */
+  patience?: number;
+  /** Progress lines (epoch, loss, validation). */
+  log?: (line: string) => void;
+  /** Clock in ms; default `performance.now`. */
+  now?: () => number;
+  /** Seed for batch order and negatives; default the network's. */
+  seed?: number;
+}
+
+export interface FitResult {
+  epochs: number;
+  steps: number;
+  bestMetric: number;
+  bestEpoch: number;
+  elapsedMs: number;
+  history: { epoch: number; loss: number; metric?: number; ms: number }[];
+}
+
+/** Batches of one epoch: shuffled, bucketed by length in windows so that padding stays small. */
+export function epochBatches(seqs: readonly KeySequence[], maxLen: number, tokens: number, rand: () => number): number[][] {
+  const order = seqs.map((_, i) => i).filter((i) => seqs[i].keys.length >= 2);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const len = (i: number): number => Math.min(maxLen, seqs[i].keys.length - 1);
+  const window = 8192;
+  const batches: number[][] = [];
+  for (let w = 0; w < order.length; w += window) {
+    const part = order.slice(w, w + window).sort((a, b) => len(a) - len(b));
+    let cur: number[] = [];
+    let curL = 0;
+    for (const i of part) {
+      const L = Math.max(curL, len(i));
+      if (cur.length > 0 && (cur.length + 1) * L > tokens) {
+        batches.push(cur);
+        cur = [];
+      }
+      cur.push(i);
+      curL = cur.length === 1 ? len(i) : L;
+    }
+    if (cur.length) batches.push(cur);
+  }
+  for (let i = batches.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [batches[i], batches[j]] = [batches[j], batches[i]];
+  }
+  return batches;
+}
+
+/** Trains `net` in place; on return it holds the best validated weights. */
+export function fit(net: Network, o: FitOptions): FitResult {
+  const c = net.config;
+  const now = o.now ?? (() => performance.now());
+  const t0 = now();
+  const rand = mulberry32((o.seed ?? c.seed) ^ 0xf17);
+  const tokens = o.tokensPerBatch ?? 4096;
+  const maxEpochs = o.maxEpochs ?? 200;
+  const budget = o.timeBudgetMs ?? Infinity;
+  const warm = o.warmupSteps ?? 100;
+  const every = o.validateEvery ?? 1;
+  const patience = o.patience ?? 5;
+  const log = o.log ?? (() => {});
+  const numItems = o.codes.length;
+  const codeOf = (k: number): ItemCode => o.codes[k];
+  const history: FitResult['history'] = [];
+  let best = -Infinity;
+  let bestEpoch = 0;
+  let bestWeights: Map<string, Float32Array> | undefined;
+  let steps = 0;
+  let epoch = 0;
+  let stale = 0;
+  // Steps the budget allows, estimated after the first epoch, drive the cosine decay.
+  let totalSteps = Infinity;
+  outer: for (epoch = 1; epoch <= maxEpochs; epoch++) {
+    const batches = epochBatches(o.sequences, c.maxLen, tokens, rand);
+    let lossSum = 0;
+    let lossN = 0;
+    for (const rows of batches) {
+      const elapsed = now() - t0;
+      if (elapsed > budget) break outer;
+      const progress = Math.min(1, Math.max(steps / totalSteps, elapsed / budget));
+      const lr = c.learningRate * Math.min(1, (steps + 1) / warm) * (0.02 + 0.98 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+      const negs = new Int32Array(c.negatives);
+      for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * numItems);
+      const batch = trainBatch(
+        rows.map((r) => o.sequences[r]),
+        codeOf,
+        negs,
+        c.maxLen,
+        c.skippedNegatives,
+        c.itemVectorDim,
+      );
+      const loss = net.step(batch, lr);
+      steps++;
+      if (Number.isFinite(loss)) {
+        lossSum += loss;
+        lossN++;
+      }
+    }
+    const ms = now() - t0;
+    if (epoch === 1 && Number.isFinite(budget)) totalSteps = Math.max(steps, Math.floor((steps * budget) / ms));
+    const entry: FitResult['history'][number] = { epoch, loss: lossSum / Math.max(1, lossN), ms };
+    if (o.validate && epoch % every === 0) {
+      entry.metric = o.validate(net);
+      if (entry.metric > best) {
+        best = entry.metric;
+        bestEpoch = epoch;
+        bestWeights = net.snapshot();
+        stale = 0;
+      } else stale++;
+    }
+    history.push(entry);
+    log(
+      `epoch ${epoch} steps ${steps} loss ${entry.loss.toFixed(4)}` +
+        (entry.metric !== undefined ? ` valid NDCG@10 ${entry.metric.toFixed(4)} (best ${best.toFixed(4)} @${bestEpoch})` : '') +
+        ` ${(ms / 1000).toFixed(0)}s`,
+    );
+    if (stale >= patience) break;
+  }
+  if (bestWeights) net.restore(bestWeights);
+  return { epochs: Math.min(epoch, maxEpochs), steps, bestMetric: best, bestEpoch, elapsedMs: now() - t0, history };
+}
