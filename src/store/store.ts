@@ -142,7 +142,7 @@ export function createStore(o: StoreOptions): Store {
     );
     tabs.onLeader(() => {
       log('leader');
-      scheduleUpkeep(0);
+      scheduleUpkeep();
     });
   };
 
@@ -265,8 +265,9 @@ export function createStore(o: StoreOptions): Store {
         notify('flushed');
         resolve();
       };
+      let failure: unknown;
       tx.onabort = () => {
-        const error = tx.error;
+        const error = (tx.error ?? failure) as DOMException | null;
         if (error?.name === 'QuotaExceededError' && !retried) {
           // Make room from the oldest records and views, then try once more with what is pending now.
           log('quota exceeded; evicting the oldest records');
@@ -289,8 +290,8 @@ export function createStore(o: StoreOptions): Store {
           if (i < recs.length) req!.onsuccess = next;
           else tx.commit?.();
         } catch (error) {
-          // A put that throws (the data cannot be cloned, the tab is closing): nothing of this batch is written.
-          warn(error, 'flush');
+          // A put that throws (quota, data that cannot be cloned): nothing of this batch is written.
+          failure = error;
           try {
             tx.abort();
           } catch {
@@ -320,6 +321,7 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(upkeepTimer);
     upkeepTimer = undefined;
     if (!allowed) return;
+    await flush();
     const now = clock.epoch();
     const cutoff = now - o.retentionDays * DAY;
     const d = db;

@@ -80,7 +80,11 @@ export function createTabs(
 
   return {
     post(kind) {
-      channel?.postMessage(kind);
+      try {
+        channel?.postMessage(kind);
+      } catch {
+        // A channel that closed meanwhile: the other tabs will read the change later.
+      }
     },
     isLeader: () => leader,
     onLeader(cb) {
@@ -95,6 +99,7 @@ export function createTabs(
       closed = true;
       leader = false;
       channel?.close();
+      channel = undefined;
     },
   };
 }

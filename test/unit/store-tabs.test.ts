@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IDBFactory } from 'fake-indexeddb';
+import { createTabs, type LockManagerLike } from '../../src/store/tabs';
+import { createStore } from '../../src/store';
+
+/** A Web Locks stand-in: one holder per name, the rest wait in order. */
+function fakeLocks(): LockManagerLike {
+  const queues = new Map<string, Array<() => void>>();
+  return {
+    request(name, cb) {
+      return new Promise((resolve) => {
+        const run = () => {
+          cb().then(() => {
+            const q = queues.get(name)!;
+            q.shift();
+            q[0]?.();
+            resolve(undefined);
+          });
+        };
+        const q = queues.get(name) ?? [];
+        queues.set(name, q);
+        q.push(run);
+        if (q.length === 1) run();
+      });
+    },
+  };
+}
+
+const closers: Array<{ close?(): void; stop?(): void }> = [];
+beforeEach(() => vi.stubGlobal('indexedDB', new IDBFactory()));
+afterEach(() => {
+  closers.splice(0).forEach((c) => (c.close ?? c.stop)!.call(c));
+  vi.unstubAllGlobals();
+});
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+describe('leader election', () => {
+  it('Web Locks: one leader at a time; the next tab takes over when it goes', async () => {
+    const locks = fakeLocks();
+    const a = createTabs('t1', () => {}, locks);
+    const b = createTabs('t1', () => {}, locks);
+    closers.push(a, b);
+    const becameB = vi.fn();
+    b.onLeader(becameB);
+    await tick();
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    a.close();
+    await tick();
+    expect([a.isLeader(), b.isLeader()]).toEqual([false, true]);
+    expect(becameB).toHaveBeenCalledTimes(1);
+  });
+
+  it('fallback without Web Locks: a lease in localStorage, taken over once it expires', async () => {
+    const data = new Map<string, string>();
+    const storage = () =>
+      ({ getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => data.set(k, v), removeItem: (k: string) => data.delete(k) }) as unknown as Storage;
+    const a = createTabs('t2', () => {}, undefined, storage);
+    const b = createTabs('t2', () => {}, undefined, storage);
+    closers.push(a, b);
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    a.close();
+    expect(data.size).toBe(0);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(b.isLeader()).toBe(true);
+  });
+
+  it('no Web Locks and no storage (sandboxed frame): the tab leads itself', () => {
+    const a = createTabs('t3', () => {}, undefined, () => {
+      throw new DOMException('denied', 'SecurityError');
+    });
+    closers.push(a);
+    expect(a.isLeader()).toBe(true);
+  });
+});
+
+describe('change notices between tabs', () => {
+  it('weights and scores saved in one tab reach the others through BroadcastChannel', async () => {
+    const opts = { retentionDays: 90, maxItemRecords: 100, report: () => {}, log: () => {}, clock: { now: Date.now, epoch: Date.now }, locks: fakeLocks() };
+    const a = createStore(opts);
+    const b = createStore(opts);
+    closers.push(a, b);
+    a.allow(true);
+    b.allow(true);
+    const seen: string[] = [];
+    b.onChange('weights', (remote) => seen.push(`weights ${remote}`));
+    a.onChange('weights', (remote) => seen.push(`own weights ${remote}`));
+    b.onChange('scores', (remote) => seen.push(`scores ${remote}`));
+    await a.put('weights', { name: 'scorer', data: new ArrayBuffer(8), meta: { v: 1 }, savedAt: 1 });
+    await a.put('scores', { name: 'last', scores: { x: 1 }, savedAt: 1 });
+    await tick();
+    expect(seen.sort()).toEqual(['own weights false', 'scores true', 'weights true']);
+    expect((await b.get('weights', 'scorer'))!.meta).toEqual({ v: 1 });
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+  });
+});

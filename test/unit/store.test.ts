@@ -1,0 +1,408 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
+import { createStore, type StoreOptions } from '../../src/store';
+import { DB_VERSION, migrate, pathOf } from '../../src/store/schema';
+import { computeProfile, mergeCatalogue } from '../../src/store/derive';
+import type { AttentionSnapshot, ItemAttention } from '../../src/types';
+
+const DAY = 864e5;
+let t = Date.UTC(2026, 0, 1);
+const clock = { now: () => t, epoch: () => t };
+const stores: Array<{ stop(): void }> = [];
+
+function mk(over: Partial<StoreOptions> = {}) {
+  const report = vi.fn();
+  const s = createStore({ retentionDays: 90, maxItemRecords: 50_000, report, log: () => {}, clock, upkeepDelayMs: 1e9, ...over });
+  stores.push(s);
+  s.allow(true);
+  return Object.assign(s, { report });
+}
+
+function item(n: number, extra: Partial<ItemAttention> = {}): ItemAttention {
+  return {
+    attentionMs: n, visibleMs: 2 * n, viewableMs: n, hoverMs: 0, maxVisibleRatio: 0.5, clicks: 0, viewable: true,
+    skipped: false, topics: ['sport'], rageClicks: 0, deadClicks: 0, ...extra,
+  };
+}
+
+function snap(viewId: string, items: Record<string, ItemAttention>, page: Partial<AttentionSnapshot['page']> = {}): AttentionSnapshot {
+  return {
+    page: { engagedMs: 1000, visibleMs: 1000, scrollDepth: 0.5, startedAt: t, viewId, path: '/news', rageClicks: 0, deadClicks: 0, ...page },
+    items,
+  };
+}
+
+function items(count: number, ms: number, prefix = 'i'): Record<string, ItemAttention> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, item(ms + i)]));
+}
+
+/** Reads the database the way another tab would. */
+async function read() {
+  const db = await openDB('attnflow');
+  const out = { records: await db.getAll('records'), views: await db.getAll('views'), version: db.version };
+  db.close();
+  return out;
+}
+
+beforeEach(() => {
+  vi.stubGlobal('indexedDB', new IDBFactory());
+  t = Date.UTC(2026, 0, 1);
+});
+afterEach(() => {
+  stores.splice(0).forEach((s) => s.stop());
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+describe('schema', () => {
+  it('creates every store and index at the current version', async () => {
+    const s = mk();
+    s.recordView(snap('v1', items(1, 10)));
+    await s.flush();
+    const db = await openDB('attnflow');
+    expect(db.version).toBe(DB_VERSION);
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogue', 'profile', 'records', 'scores', 'settings', 'views', 'weights']);
+    const tx = db.transaction(['records', 'views', 'catalogue']);
+    expect([...tx.objectStore('records').indexNames].sort()).toEqual(['by-item', 'by-last']);
+    expect(tx.objectStore('records').keyPath).toEqual(['viewId', 'itemId']);
+    expect([...tx.objectStore('views').indexNames]).toEqual(['by-updated']);
+    expect([...tx.objectStore('catalogue').indexNames]).toEqual(['by-last']);
+    db.close();
+  });
+
+  it('migrates a v1 database and keeps its data: views lose the query string, catalogue and topics are rebuilt', async () => {
+    const v1 = await openDB('attnflow', 1, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 1, tx as never) });
+    await v1.put('records', { ...item(1500), viewId: 'old', itemId: 'a', topics: ['tech'], firstAt: t - 5000, lastAt: t - 4000 } as never);
+    await v1.put('records', { ...item(500), viewId: 'old', itemId: 'b', topics: ['tech', 'ai'], firstAt: t - 6000, lastAt: t - 1000 } as never);
+    await v1.put('views', { viewId: 'old', url: 'https://example.com/story?email=canary@example.com#x', startedAt: t - 9000, engagedMs: 3000 } as never);
+    v1.close();
+
+    const s = mk();
+    const out = await s.export();
+    expect(out.version).toBe(2);
+    expect(out.records).toHaveLength(2);
+    expect(out.views).toEqual([{ viewId: 'old', path: '/story', startedAt: t - 9000, updatedAt: t - 9000, engagedMs: 3000, topics: { tech: 2000, ai: 500 } }]);
+    expect(JSON.stringify(out)).not.toContain('canary');
+    expect(out.catalogue.map((c) => [c.itemId, c.firstSeen, c.lastSeen])).toEqual([['a', t - 5000, t - 4000], ['b', t - 6000, t - 1000]]);
+  });
+
+  it('pathOf keeps the path only', () => {
+    expect(pathOf('https://a.example:8080/x/y?q=1#h')).toBe('/x/y');
+    expect(pathOf('/p?secret')).toBe('/p');
+    expect(pathOf(undefined)).toBe('');
+  });
+});
+
+describe('write path', () => {
+  it('writes one transaction per flush and upserts cumulative snapshots without duplicates', async () => {
+    const s = mk();
+    const spy = vi.spyOn(Object.getPrototypeOf(await (async () => {
+      const db = await openDB('probe');
+      const raw = (db as unknown as { close(): void } & object);
+      db.close();
+      return Object.getPrototypeOf(raw) === null ? raw : (await import('idb')).unwrap(db);
+    })()), 'transaction');
+    for (let i = 1; i <= 3; i++) s.recordView(snap('v1', items(50, i * 100)));
+    await s.flush();
+    const writes = spy.mock.calls.filter((c) => c[1] === 'readwrite' && String(c[0]) === 'records,views');
+    expect(writes).toHaveLength(1);
+    const { records, views } = await read();
+    expect(records).toHaveLength(50);
+    expect(records.find((r) => r.itemId === 'i7')!.attentionMs).toBe(307);
+    expect(views).toHaveLength(1);
+    // Another identical flush writes nothing new; a later snapshot updates in place.
+    s.recordView(snap('v1', items(50, 400)));
+    await s.flush();
+    const again = await read();
+    expect(again.records).toHaveLength(50);
+    expect(again.records.find((r) => r.itemId === 'i7')!.attentionMs).toBe(407);
+  });
+
+  it('only changed items are written again, and firstAt stays', async () => {
+    const s = mk();
+    s.recordView(snap('v1', { a: item(100), b: item(100) }));
+    await s.flush();
+    t += 1000;
+    s.recordView(snap('v1', { a: item(100), b: item(300) }));
+    await s.flush();
+    const { records } = await read();
+    const a = records.find((r) => r.itemId === 'a')!;
+    const b = records.find((r) => r.itemId === 'b')!;
+    expect([a.firstAt, a.lastAt]).toEqual([t - 1000, t - 1000]);
+    expect([b.firstAt, b.lastAt, b.attentionMs]).toEqual([t - 1000, t, 300]);
+  });
+
+  it('flushes on a timer while something changed, and at once on hide', async () => {
+    const s = mk({ flushIntervalMs: 30 });
+    s.recordView(snap('v1', items(3, 10)));
+    expect((await read()).records).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await read()).records).toHaveLength(3);
+    const h = mk({ flushIntervalMs: 1e9, name: 'attnflow' });
+    h.recordView(snap('v2', items(2, 10, 'h')), 'hide');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await read()).records).toHaveLength(5);
+  });
+
+  it('data recorded during a flush is written by the next one, never overwritten by an older batch', async () => {
+    const s = mk();
+    s.recordView(snap('v1', { a: item(100) }));
+    const first = s.flush();
+    s.recordView(snap('v1', { a: item(200) }));
+    await first;
+    await s.flush();
+    expect((await read()).records[0]!.attentionMs).toBe(200);
+  });
+
+  it('two tabs writing at once share one log without duplicates or loss', async () => {
+    const a = mk();
+    const b = mk();
+    const work = [];
+    for (let i = 1; i <= 5; i++) {
+      a.recordView(snap('va', items(20, i, 'x')));
+      b.recordView(snap('vb', items(20, i, 'x')));
+      work.push(a.flush(), b.flush());
+    }
+    await Promise.all(work);
+    const { records, views } = await read();
+    expect(records).toHaveLength(40);
+    expect(new Set(records.map((r) => `${r.viewId}/${r.itemId}`)).size).toBe(40);
+    expect(records.every((r) => r.attentionMs === 5 + Number(r.itemId.slice(1)))).toBe(true);
+    expect(views.map((v) => v.viewId).sort()).toEqual(['va', 'vb']);
+  });
+
+  it('keeps only ids, topics, numbers and timestamps: extra fields and query strings never reach the log', async () => {
+    const s = mk();
+    const leaky = { ...item(10), text: 'CANARY-TEXT', value: 'CANARY-INPUT' } as unknown as ItemAttention;
+    s.recordView(snap('v1', { a: leaky }, { path: '/p?token=CANARY-QUERY#CANARY-HASH', url: 'https://x/?CANARY' } as never));
+    const out = JSON.stringify(await s.export());
+    expect(out).not.toMatch(/CANARY/);
+    expect(out).toContain('"path":"/p"');
+  });
+});
+
+describe('retention', () => {
+  it('deletes records and views older than retentionDays', async () => {
+    const s = mk({ retentionDays: 10 });
+    s.recordView(snap('old', items(3, 10, 'o')));
+    await s.flush();
+    t += 11 * DAY;
+    s.recordView(snap('new', items(2, 10, 'n')));
+    await s.flush();
+    await s.upkeep();
+    const { records, views } = await read();
+    expect(records.map((r) => r.viewId)).toEqual(['new', 'new']);
+    expect(views.map((v) => v.viewId)).toEqual(['new']);
+  });
+
+  it('keeps at most maxItemRecords item records, the newest', async () => {
+    const s = mk({ maxItemRecords: 10 });
+    for (let v = 0; v < 5; v++) {
+      t += 1000;
+      s.recordView(snap(`v${v}`, items(5, 10, `v${v}-`)));
+      await s.flush();
+    }
+    await s.upkeep();
+    const { records } = await read();
+    expect(records).toHaveLength(10);
+    expect(new Set(records.map((r) => r.viewId))).toEqual(new Set(['v3', 'v4']));
+  });
+
+  it('builds the catalogue and the decayed topic profile, and tells listeners', async () => {
+    const s = mk();
+    const changed = vi.fn();
+    s.onChange('profile', changed);
+    s.recordView(snap('v1', { a: item(1000, { topics: ['sport'] }), b: item(500, { topics: ['tech'] }) }));
+    await s.flush();
+    t += 30 * DAY;
+    s.recordView(snap('v2', { a: item(1000, { topics: ['sport'] }) }));
+    await s.flush();
+    await s.upkeep();
+    const profile = await s.get('profile', 'visitor');
+    expect(profile).toMatchObject({ affinities: { sport: 1500, tech: 250 }, views: 2 });
+    const a = await s.get('catalogue', 'a');
+    expect(a).toEqual({ itemId: 'a', topics: ['sport'], firstSeen: t - 30 * DAY, lastSeen: t });
+    expect(changed).toHaveBeenCalledWith(false);
+  });
+
+  it('pure helpers: catalogue merge is idempotent, profile decays by half in 30 days', () => {
+    const r = { ...item(1), viewId: 'v', itemId: 'a', topics: ['x'], firstAt: 5, lastAt: 9 };
+    const once = mergeCatalogue(undefined, r);
+    expect(mergeCatalogue(once, r)).toEqual(once);
+    expect(mergeCatalogue(once, { ...r, firstAt: 1, lastAt: 3, topics: ['old'] })).toEqual({ itemId: 'a', topics: ['x'], firstSeen: 1, lastSeen: 9 });
+    const p = computeProfile([{ viewId: 'v', path: '/', startedAt: 0, updatedAt: 0, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0, topics: { x: 1000 } }], 30 * DAY);
+    expect(p.affinities).toEqual({ x: 500 });
+  });
+});
+
+describe('quota', () => {
+  async function withOldData(s: ReturnType<typeof mk>) {
+    for (let v = 0; v < 10; v++) {
+      t += 1000;
+      s.recordView(snap(`old${v}`, items(10, 10, 'o')));
+      await s.flush();
+    }
+  }
+  // IndexedDB reports a full disk as QuotaExceededError; fake-indexeddb cannot run out of space.
+  function quota(times: number) {
+    const proto = Object.getPrototypeOf(indexedDB.open('x').constructor.prototype) ? (globalThis as any).IDBObjectStore.prototype : null;
+    const put = proto.put;
+    let left = times;
+    const calls = { n: 0 };
+    vi.spyOn(proto, 'put').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      calls.n++;
+      if (left > 0 && (this as IDBObjectStore).name === 'records') {
+        left--;
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      }
+      return put.apply(this, args);
+    });
+    return calls;
+  }
+
+  it('evicts the oldest records and retries once; the newest data is kept', async () => {
+    const s = mk();
+    await withOldData(s);
+    quota(1);
+    t += 1000;
+    s.recordView(snap('newest', items(5, 10, 'n')));
+    await s.flush();
+    const { records } = await read();
+    expect(records.filter((r) => r.viewId === 'newest')).toHaveLength(5);
+    expect(records.filter((r) => r.viewId === 'old0')).toHaveLength(0);
+    expect(records.length).toBeLessThan(105);
+    expect(s.report).not.toHaveBeenCalled();
+  });
+
+  it('never loops: a disk that stays full is reported once and the newest data waits in memory', async () => {
+    const s = mk();
+    await withOldData(s);
+    const calls = quota(Infinity);
+    s.recordView(snap('newest', items(5, 10, 'n')));
+    await s.flush();
+    expect(calls.n).toBeLessThanOrEqual(2 + 2); // a view put and a record put, twice
+    await s.flush();
+    expect(s.report).toHaveBeenCalledTimes(1);
+    expect(String(s.report.mock.calls[0]![0])).toMatch(/quota/i);
+    vi.restoreAllMocks();
+    await s.flush();
+    expect((await read()).records.filter((r) => r.viewId === 'newest')).toHaveLength(5);
+  });
+});
+
+describe('memory fallback', () => {
+  it('works in memory where IndexedDB is missing, and says so once', async () => {
+    vi.stubGlobal('indexedDB', undefined);
+    const s = mk({ maxItemRecords: 30 });
+    for (let v = 0; v < 5; v++) {
+      t += 1000;
+      s.recordView(snap(`v${v}`, items(10, 10)));
+      await s.flush();
+    }
+    await s.put('settings', { key: 'backend', value: 'wasm' });
+    expect(await s.get('settings', 'backend')).toEqual({ key: 'backend', value: 'wasm' });
+    const out = await s.export();
+    expect(out.storage).toBe('memory');
+    expect(out.records).toHaveLength(30);
+    expect(out.records.every((r) => Number(r.viewId.slice(1)) >= 2)).toBe(true);
+    expect(s.report).toHaveBeenCalledTimes(1);
+    await expect(s.forget()).resolves.toBeUndefined();
+    expect((await s.export()).records).toHaveLength(0);
+  });
+
+  it('works in memory where opening throws (private mode, sandboxed frame)', async () => {
+    vi.spyOn(indexedDB, 'open').mockImplementation(() => {
+      throw new DOMException('denied', 'SecurityError');
+    });
+    const s = mk();
+    s.recordView(snap('v1', items(3, 10)));
+    await s.flush();
+    await s.flush();
+    expect((await s.export()).records).toHaveLength(3);
+    expect(s.report).toHaveBeenCalledTimes(1);
+    expect((s.report.mock.calls[0]![0] as Error).name).toBe('SecurityError');
+  });
+
+  it('an old version open in another tab blocks the upgrade: no hang, memory until it closes, then everything is written', async () => {
+    const old = await openDB('attnflow', 1, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 1, tx as never) });
+    const s = mk();
+    s.recordView(snap('v1', items(4, 10)));
+    await s.flush();
+    expect(s.report).toHaveBeenCalledTimes(1);
+    expect(String(s.report.mock.calls[0]![0])).toMatch(/blocked/);
+    expect((await s.export()).storage).toBe('memory');
+    old.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const { records, version } = await read();
+    expect(version).toBe(2);
+    expect(records).toHaveLength(4);
+  });
+
+  it('a newer version in another tab makes us close cleanly and carry on in memory', async () => {
+    const s = mk();
+    s.recordView(snap('v1', items(2, 10)));
+    await s.flush();
+    const newer = await openDB('attnflow', DB_VERSION + 1);
+    expect(newer.version).toBe(DB_VERSION + 1);
+    newer.close();
+    s.recordView(snap('v1', items(3, 20)));
+    await s.flush();
+    expect(s.storage()).toBe('memory');
+    expect(s.report).not.toHaveBeenCalled();
+  });
+});
+
+describe('consent gate, export, forget', () => {
+  it('writes nothing and creates no database until allowed', async () => {
+    const s = createStore({ retentionDays: 90, maxItemRecords: 10, report: () => {}, log: () => {}, clock });
+    stores.push(s);
+    s.recordView(snap('v1', items(3, 10)));
+    await s.flush();
+    await s.put('weights', { name: 'm', data: new ArrayBuffer(4), meta: {}, savedAt: t });
+    expect((await s.export()).storage).toBe('none');
+    expect(await indexedDB.databases()).toEqual([]);
+    s.allow(true);
+    s.recordView(snap('v1', items(3, 10)));
+    await s.flush();
+    expect((await indexedDB.databases()).map((d) => d.name)).toEqual(['attnflow']);
+  });
+
+  it('exports everything as JSON with the schema version', async () => {
+    const s = mk();
+    s.recordView(snap('v1', items(2, 10)));
+    await s.put('weights', { name: 'scorer', data: new Uint8Array([1, 2, 3]).buffer, meta: { dim: 8 }, savedAt: t });
+    await s.put('scores', { name: 'last', scores: { i0: 0.5 }, savedAt: t });
+    await s.put('settings', { key: 'backend', value: 'webgl' });
+    await s.upkeep();
+    const out = await s.export();
+    expect(JSON.parse(JSON.stringify(out))).toEqual(out);
+    expect(out).toMatchObject({ schema: 'attnflow', version: DB_VERSION, storage: 'indexeddb' });
+    expect(out.records).toHaveLength(2);
+    expect(out.weights).toEqual([{ name: 'scorer', data: 'AQID', meta: { dim: 8 }, savedAt: t }]);
+    expect(out.scores).toHaveLength(1);
+    expect(out.settings).toContainEqual({ key: 'backend', value: 'webgl' });
+    expect(out.profile).toMatchObject({ id: 'visitor' });
+    expect(out.catalogue).toHaveLength(2);
+  });
+
+  it('forget deletes the database and the memory, also in other tabs, and the forgotten view is not written again', async () => {
+    const a = mk();
+    const b = mk();
+    a.recordView(snap('va', items(2, 10)));
+    b.recordView(snap('vb', items(2, 10)));
+    await Promise.all([a.flush(), b.flush()]);
+    b.recordView(snap('vb', items(2, 50)));
+    await a.forget();
+    expect(await indexedDB.databases()).toEqual([]);
+    a.recordView(snap('va', items(2, 99)));
+    await b.flush();
+    await a.flush();
+    expect(await indexedDB.databases()).toEqual([]);
+    // A new view is recorded again.
+    a.recordView(snap('va2', items(1, 10)));
+    await a.flush();
+    expect((await read()).records.map((r) => r.viewId)).toEqual(['va2']);
+  });
+});
