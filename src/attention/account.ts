@@ -4,6 +4,7 @@
  * Worker and in Node tests with a fake clock. State is piecewise constant between calls: each call
  * first integrates up to `t` with the old state, then applies its change.
  */
+import type { Placement } from '../capture/visibility';
 import type { AttentionSnapshot, ItemAttention, PageAttention } from '../types';
 
 /** An on-screen item hovered by the pointer weighs this many times its on-screen weight. */
@@ -15,15 +16,7 @@ export const SEEN_MS = 200;
 /** Under this much attention a recognised item is `skipped`, ms. */
 export const ATTENDED_MS = 1000;
 
-/** Where an item is on screen, from one intersection measurement. */
-export interface Placement {
-  /** Share of the item's own area in view, 0..1. */
-  ratio: number;
-  /** Share of the viewport's area the item covers, 0..1. */
-  share: number;
-  /** Share of the centre band of the viewport (its middle half) the item covers, 0..1. */
-  band: number;
-}
+export type { Placement };
 
 /** What identifies a view; the tracker fills it from the page. */
 export type ViewMeta = Pick<PageAttention, 'startedAt' | 'viewId' | 'path'>;
@@ -44,14 +37,16 @@ export interface Account {
   input(t: number): void;
   /** The page became visible (true) or hidden (false). Becoming visible counts as input. */
   page(t: number, visible: boolean): void;
+  /** Page visible and an item on screen: the only time a timer needs to run. */
+  busy(): boolean;
   /** Whether a `<video>`/`<audio>` is playing, which keeps the visitor active. */
   media(t: number, playing: boolean): void;
   /** New intersection of item `id`; `null` or a zero ratio and share means off screen. */
   place(t: number, id: string, p: Placement | null, intersecting?: boolean): void;
   /** The items under the pointer now (none when it left the page). */
   hover(t: number, ids: string[]): void;
-  /** A click inside item `id` (or outside every item); rage and dead bursts add to the page and the item. */
-  click(id: string | undefined, kind: 'click' | 'rage' | 'dead'): void;
+  /** A click inside the items `ids` (innermost first; none outside every item); rage and dead clicks also add to the page. */
+  click(ids: string[], kind: 'click' | 'rage' | 'dead'): void;
   /** Scroll depth reached, 0..1; the page keeps the maximum. */
   depth(d: number): void;
   /** Active at `t`: page visible and input less than `idleAfterMs` ago, or media playing. */
@@ -181,15 +176,10 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       }
       changed = true;
     },
-    click(id, kind) {
-      const it = id === undefined ? undefined : get(id);
-      if (kind === 'click') {
-        if (it) it.clicks++;
-      } else {
-        const key = kind === 'rage' ? 'rageClicks' : 'deadClicks';
-        view[key]++;
-        if (it) it[key]++;
-      }
+    click(ids, kind) {
+      const key = kind === 'click' ? 'clicks' : kind === 'rage' ? 'rageClicks' : 'deadClicks';
+      if (key !== 'clicks') view[key]++;
+      for (const id of ids) get(id)[key]++;
       changed = true;
     },
     depth(d) {
@@ -198,6 +188,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
         changed = true;
       }
     },
+    busy: () => shown && on.size > 0,
     active: (t) => shown && (playing || t - lastInput < idleAfterMs),
     tick(t) {
       advance(t);

@@ -143,16 +143,17 @@ describe('attention accounting', () => {
   it('counts clicks, rage and dead clicks per item and page, and the deepest scroll', () => {
     const a = createAccount(5000, 0, meta);
     a.place(0, 'x', full);
-    a.click('x', 'click');
-    a.click('x', 'click');
-    a.click('x', 'rage');
-    a.click(undefined, 'dead');
-    a.click('x', 'dead');
+    a.click(['x'], 'click');
+    a.click(['inner', 'x'], 'click');
+    a.click(['x'], 'rage');
+    a.click([], 'dead');
+    a.click(['x'], 'dead');
     a.depth(0.4);
     a.depth(0.3);
     const s = a.snapshot(100);
     expect(s.page).toMatchObject({ rageClicks: 1, deadClicks: 2, scrollDepth: 0.4 });
     expect(s.items.x).toMatchObject({ clicks: 2, rageClicks: 1, deadClicks: 1 });
+    expect(s.items.inner).toMatchObject({ clicks: 1, rageClicks: 0 });
   });
 
   it('reports only items that were on screen or clicked', () => {
@@ -167,7 +168,7 @@ describe('attention accounting', () => {
     a.place(0, 'x', full);
     a.place(0, 'gone', full);
     a.place(500, 'gone', null);
-    a.click('x', 'rage');
+    a.click(['x'], 'rage');
     a.depth(0.9);
     a.reset(2000, { startedAt: meta.startedAt + 2000, viewId: 'v2', path: '/b' });
     const s = a.snapshot(3000);
@@ -183,7 +184,7 @@ describe('attention accounting', () => {
     expect(a.tick(900)).toBe(true); // still engaged: time moved
     expect(a.tick(1500)).toBe(true); // the last engaged 100 ms
     expect(a.tick(2500)).toBe(false); // idle, nothing happened
-    a.click('x', 'click');
+    a.click(['x'], 'click');
     expect(a.tick(2600)).toBe(true);
     expect(a.tick(2700)).toBe(false);
   });

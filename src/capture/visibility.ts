@@ -1,0 +1,60 @@
+/** Where an element is on screen, from one intersection measurement. */
+export interface Placement {
+  /** Share of the element's own area in view, 0..1. */
+  ratio: number;
+  /** Share of the viewport's area the element covers, 0..1. */
+  share: number;
+  /** Share of the centre band of the viewport (its middle half) the element covers, 0..1. */
+  band: number;
+}
+
+/** Watches elements' intersection with the viewport; `undefined` where IntersectionObserver is missing. */
+export interface VisibilityWatcher {
+  watch(el: Element): void;
+  stop(): void;
+}
+
+// 1% steps: partly visible items report while they move, and the 50% rules are crossed exactly.
+const threshold = Array.from({ length: 101 }, (_, i) => i / 100);
+
+/**
+ * Calls `cb(element, placement)` whenever an element's share in view changes, from
+ * IntersectionObserver entries only (no layout reads of our own). A second observer watches the
+ * middle half of the viewport, so the centre bias comes from the browser too. `placement` is null
+ * once the element left the document.
+ */
+export function observeVisibility(cb: (el: Element, p: Placement | null, intersecting: boolean) => void): VisibilityWatcher | undefined {
+  if (typeof IntersectionObserver === 'undefined') return;
+  const seen = new WeakMap<Element, Placement & { hit: boolean }>();
+  const area = (r: DOMRectReadOnly | null) => (r ? r.width * r.height : innerWidth * innerHeight);
+  const observer = (centre: boolean) =>
+    new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          const el = e.target;
+          if (!el.isConnected) {
+            observers.forEach((o) => o.unobserve(el));
+            seen.delete(el);
+            cb(el, null, false);
+            continue;
+          }
+          const p = seen.get(el) ?? { ratio: 0, share: 0, band: 0, hit: false };
+          const share = Math.min(1, area(e.intersectionRect) / (area(e.rootBounds) || 1));
+          if (centre) p.band = share;
+          else {
+            p.ratio = e.intersectionRatio;
+            p.share = share;
+            p.hit = e.isIntersecting;
+          }
+          seen.set(el, p);
+          cb(el, { ratio: p.ratio, share: p.share, band: p.band }, p.hit);
+        }
+      },
+      { threshold, rootMargin: centre ? '-25% 0px' : '0px' },
+    );
+  const observers = [observer(false), observer(true)];
+  return {
+    watch: (el) => observers.forEach((o) => o.observe(el)),
+    stop: () => observers.forEach((o) => o.disconnect()),
+  };
+}
