@@ -3,6 +3,15 @@ import { systemClock, type Clock } from './lib/clock';
 import { createLogger } from './lib/log';
 import { stopAll } from './lib/on';
 import { resolveOptions } from './options';
+import { createAccount, type ViewMeta } from './attention/account';
+import { observeActivity, observeMedia } from './capture/activity';
+import { observeClicks } from './capture/clicks';
+import { observeHover } from './capture/hover';
+import { itemsAt, observeItems } from './capture/items';
+import { newViewId, observeNavigation, viewKey } from './capture/navigation';
+import { observePage } from './capture/page';
+import { observeScroll } from './capture/scroll';
+import { observeVisibility } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
 import { createStore, type StoreOptions } from './store';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
@@ -35,18 +44,19 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   };
   const emitter = createEmitter<AttentionEvents>(report);
   const stops: Array<() => void> = [];
-  const startedAt = clock.epoch();
   let consented = !opts.requireConsent;
   let stopped = false;
 
-  const snapshot = (): AttentionSnapshot => ({
-    page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt, viewId: '', path: '', rageClicks: 0, deadClicks: 0 },
-    items: {},
-  });
+  const dom = typeof document !== 'undefined';
+  const now = () => clock.now();
+  const view = (): ViewMeta => ({ startedAt: clock.epoch(), viewId: newViewId(), path: dom ? location.pathname : '' });
+  const account = createAccount(opts.idleAfterMs, now(), view(), !dom || document.visibilityState === 'visible');
+  const snapshot = (): AttentionSnapshot => account.snapshot(now());
 
   // The one place a snapshot leaves the tracker: sinks (the on-device store) first, then 'attention' listeners.
   const sinks: ViewSink[] = [];
   const handOut = (reason: ViewReason) => {
+    account.tick(now());
     const s = snapshot();
     for (const sink of sinks) {
       try {
@@ -57,7 +67,73 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     }
     emitter.emit('attention', s);
   };
-  void handOut;
+
+  // 'attention' at most once a second, and only while the page is visible with an item on screen.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    timer = undefined;
+    if (account.tick(now())) {
+      handOut('tick');
+      schedule();
+    }
+  };
+  const schedule = () => {
+    if (!timer && !stopped && account.busy()) timer = setTimeout(tick, 1000);
+  };
+  // Everything the page calls back into: errors are reported, never thrown into the page.
+  const safe =
+    <A extends unknown[]>(fn: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        fn(...args);
+        schedule();
+      } catch (error) {
+        report(error, 'capture');
+      }
+    };
+
+  if (dom) {
+    const known = new WeakMap<Element, string>();
+    const vis = observeVisibility(
+      safe((el, p, hit) => {
+        const id = known.get(el);
+        if (id) account.place(now(), id, p, hit);
+      }),
+    );
+    let key = viewKey();
+    let hidden = false;
+    stops.push(
+      () => vis?.stop(),
+      observeItems(
+        safe((el, id, topics) => {
+          account.add(id, topics);
+          vis?.watch(el);
+        }),
+        { root: opts.root, known },
+      ),
+      observeActivity(safe(() => account.input(now()))),
+      observeMedia(safe((playing) => account.media(now(), playing))),
+      observePage(
+        safe((visible) => {
+          account.page(now(), visible);
+          if (!visible && !hidden) handOut('hide');
+          hidden = !visible;
+        }),
+      ),
+      observeHover(safe((el) => account.hover(now(), itemsAt(known, el)))),
+      observeClicks(safe((el, kind) => account.click(itemsAt(known, el), kind))),
+      observeScroll(safe((depth) => account.depth(depth))),
+      observeNavigation(
+        safe(() => {
+          if (viewKey() === key) return;
+          key = viewKey();
+          handOut('end');
+          account.reset(now(), view());
+        }),
+      ),
+      () => clearTimeout(timer),
+    );
+  }
 
   // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
   const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
@@ -82,6 +158,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     forget: store.forget,
     stop() {
       if (stopped) return;
+      handOut('end');
       stopped = true;
       stopAll(stops);
       emitter.clear();
