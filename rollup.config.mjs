@@ -10,7 +10,7 @@ const external = [...Object.keys(pkg.dependencies ?? {})];
 const isExternal = (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`));
 
 const ts = () =>
-  typescript({ tsconfig: './tsconfig.build.json', declaration: false, outDir: undefined, rootDir: undefined, noEmitOnError: true });
+  typescript({ tsconfig: './tsconfig.build.json', declaration: false, outDir: undefined, rootDir: undefined, noEmitOnError: false });
 
 const version = () => ({
   name: 'version',
@@ -72,7 +72,7 @@ const onwarn = (warning, warn) => {
 export default [
   // ESM for bundlers: dependencies stay external, the model is its own chunk.
   {
-    input: { index: 'src/index.ts' },
+    input: { index: 'src/index.ts', 'attnflow-worker': 'src/runtime/worker.ts' },
     external: isExternal,
     plugins: [version(), ts()],
     output: { dir: 'dist/esm', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name].js' },
@@ -87,7 +87,7 @@ export default [
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.
   {
-    input: { 'attnflow-model': 'src/model-chunk.ts' },
+    input: { 'attnflow-model': 'src/model-chunk.ts', 'attnflow-worker': 'src/runtime/worker.ts' },
     plugins: [version(), resolve({ browser: true }), commonjs(), ts(), min(), copyWasm(), chunkManifest()],
     output: {
       dir: 'dist',

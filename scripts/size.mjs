@@ -10,7 +10,7 @@ const dist = new URL('../dist/', import.meta.url).pathname;
 const KB = 1024;
 const BUDGETS = [
   { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, files: () => ['attnflow.js'] },
-  { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', chunkOf('webgl')]) },
+  { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
 ];
 
 if (!existsSync(join(dist, 'attnflow.js'))) {
@@ -80,7 +80,7 @@ for (const budget of BUDGETS) {
   );
 }
 for (const backend of ['wasm', 'cpu']) {
-  const parts = closure(['attnflow-model.js', chunkOf(backend)]);
+  const parts = closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf(backend)]);
   let gz = 0;
   for (const f of parts) gz += (await measure(join(dist, f))).gz;
   const note = backend === 'wasm' ? '  (+ one .wasm binary)' : '';

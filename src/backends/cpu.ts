@@ -1,2 +1,2 @@
-// Registers the tfjs CPU backend, the last fallback.
-import '@tensorflow/tfjs-backend-cpu';
+// Registers the tfjs CPU backend (the last fallback) with only the kernels the model runs.
+import './cpu.kernels.generated';

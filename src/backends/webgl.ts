@@ -1,2 +1,3 @@
-// Registers the tfjs WebGL backend; a chunk of its own so only pages that run on it load it.
-import '@tensorflow/tfjs-backend-webgl';
+// Registers the tfjs WebGL backend with only the kernels the model runs; a chunk of its own so
+// only pages that run on it load it.
+import './webgl.kernels.generated';

@@ -1,0 +1,227 @@
+/**
+ * The model engine: one attention model on the fastest backend that works here, with fallback.
+ * Runs inside the model Worker, or on the page where workers are unavailable. DOM-free.
+ */
+import { memory } from '@tensorflow/tfjs-core';
+import { loadModel } from '../model/index';
+import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
+import { BACKENDS, dropBackend, initBackend, isSoftwareRenderer, probeRenderer, setWasmFolder, webglContext, type BackendInfo, type BackendName } from './backend';
+
+/** How one backend did in the start-up probe. */
+export interface ProbeResult {
+  backend: BackendName;
+  /** Median time of the real scoring call, ms; undefined when the backend failed. */
+  scoreMs?: number;
+  /** Time to import and initialize the backend, ms. */
+  initMs?: number;
+  /** Why it failed or was skipped. */
+  error?: string;
+}
+
+/** Options of `init`. */
+export interface EngineInit {
+  /** Backends allowed, in order of preference; default webgl, wasm, cpu. */
+  backends?: BackendName[];
+  /** Backend measured earlier on this device; used without probing when it still works. */
+  remembered?: BackendName;
+  /** A scoring call to time on each backend; without it the first backend that works is used. */
+  probe?: { history: AttentionEvent[]; candidates: (ItemRef | string)[]; rounds?: number };
+  /** Model config or saved weights. */
+  model?: LoadModelOptions;
+  /** Skip software WebGL without measuring it (on the page, its shader compiles are long tasks). */
+  skipSoftwareGL?: boolean;
+  /** Folder of the .wasm binaries (absolute URL). */
+  wasmFolder?: string;
+}
+
+/** What `init` reports. */
+export interface EngineState {
+  backend: BackendInfo;
+  probe: ProbeResult[];
+  numParams: number;
+  /** Backends that failed since start-up, in the order they failed. */
+  fellBackFrom: BackendName[];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class Engine {
+  private model: AttentionModel | undefined;
+  private order: BackendName[] = [...BACKENDS];
+  private weights: Uint8Array | undefined;
+  private modelOptions: LoadModelOptions = {};
+  private state: EngineState | undefined;
+  private contextLost = false;
+  private detach: (() => void) | undefined;
+
+  /** Picks the backend (by measurement when asked) and loads the model on it. */
+  async init(options: EngineInit = {}): Promise<EngineState> {
+    if (options.wasmFolder) setWasmFolder(options.wasmFolder);
+    this.order = (options.backends ?? [...BACKENDS]).filter((b) => BACKENDS.includes(b));
+    this.modelOptions = { ...options.model };
+    this.weights = options.model?.weights ? new Uint8Array(options.model.weights) : undefined;
+    const probe: ProbeResult[] = [];
+
+    if (options.skipSoftwareGL && this.order.includes('webgl') && isSoftwareRenderer(probeRenderer())) {
+      probe.push({ backend: 'webgl', error: 'software WebGL skipped' });
+      this.order = this.order.filter((b) => b !== 'webgl');
+    }
+
+    let chosen: BackendName | undefined;
+    if (options.remembered && this.order.includes(options.remembered)) {
+      if (await this.tryLoad(options.remembered)) chosen = options.remembered;
+    }
+    if (!chosen && options.probe && this.order.length > 1) {
+      for (const name of this.order) {
+        const result: ProbeResult = { backend: name };
+        probe.push(result);
+        try {
+          const t0 = performance.now();
+          if (!(await this.tryLoad(name))) throw new Error('failed to initialize');
+          result.initMs = performance.now() - t0;
+          const { history, candidates, rounds = 5 } = options.probe;
+          await this.model!.score(history, candidates); // warm-up: shader compiles, wasm tiers
+          const times: number[] = [];
+          for (let i = 0; i < rounds; i++) {
+            const t = performance.now();
+            await this.model!.score(history, candidates);
+            times.push(performance.now() - t);
+          }
+          result.scoreMs = median(times);
+        } catch (e) {
+          result.error = message(e);
+        }
+      }
+      const ok = probe.filter((r) => r.scoreMs !== undefined).sort((a, b) => a.scoreMs! - b.scoreMs!);
+      if (ok.length && (await this.tryLoad(ok[0]!.backend))) chosen = ok[0]!.backend;
+    }
+    if (!chosen) {
+      for (const name of this.order) {
+        if (await this.tryLoad(name)) {
+          chosen = name;
+          break;
+        }
+      }
+    }
+    if (!chosen || !this.state) throw new Error('attnflow: no tfjs backend could run the model here');
+    this.state.probe = probe;
+    return this.state;
+  }
+
+  /** Initializes `name` and loads the model onto it; false when that fails. */
+  private async tryLoad(name: BackendName): Promise<boolean> {
+    this.unload();
+    try {
+      const backend = await initBackend(name);
+      this.model = await loadModel(this.weights ? { ...this.modelOptions, weights: this.weights } : this.modelOptions);
+      // Keep a copy of the start weights so a fallback starts from the same model.
+      if (!this.weights) this.weights = this.model.save('float32');
+      this.state = {
+        backend,
+        probe: this.state?.probe ?? [],
+        numParams: this.model.numParams,
+        fellBackFrom: this.state?.fellBackFrom ?? [],
+      };
+      this.watchContext();
+      return true;
+    } catch {
+      this.unload();
+      return false;
+    }
+  }
+
+  private watchContext(): void {
+    this.contextLost = false;
+    const canvas = webglContext()?.canvas as (EventTarget & { addEventListener?: unknown }) | undefined;
+    if (!canvas || typeof canvas.addEventListener !== 'function') return;
+    const lost = (event: Event) => {
+      event.preventDefault();
+      this.contextLost = true;
+    };
+    canvas.addEventListener('webglcontextlost', lost);
+    this.detach = () => canvas.removeEventListener('webglcontextlost', lost);
+  }
+
+  private unload(): void {
+    this.detach?.();
+    this.detach = undefined;
+    this.model?.dispose();
+    this.model = undefined;
+  }
+
+  /** Moves the model to the next backend after `failed`, from the last good weights. */
+  private async fallBack(failed: BackendName): Promise<void> {
+    try {
+      // Training since the last save is kept when the failing backend can still read its weights.
+      if (this.model && !this.contextLost) this.weights = this.model.save('float32');
+    } catch {
+      // Lost with the backend: start again from the last saved weights.
+    }
+    this.unload();
+    dropBackend(failed);
+    this.state!.fellBackFrom.push(failed);
+    this.order = this.order.filter((b) => b !== failed);
+    for (const name of this.order) {
+      if (await this.tryLoad(name)) return;
+    }
+    throw new Error(`attnflow: no tfjs backend left after ${failed} failed`);
+  }
+
+  /** Runs `fn` on the current model; on a failing backend or lost context, falls back and retries once. */
+  private async run<T>(fn: (model: AttentionModel) => Promise<T>): Promise<T> {
+    if (!this.model || !this.state) throw new Error('attnflow: model engine used before init');
+    if (this.contextLost) await this.fallBack(this.state.backend.name);
+    try {
+      const out = await fn(this.model);
+      if (this.contextLost) throw new Error('WebGL context lost');
+      return out;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'AttnflowConfigError') throw error;
+      await this.fallBack(this.state.backend.name);
+      return fn(this.model!);
+    }
+  }
+
+  /** Scores of `candidates` for the visitor with `history`, as an array in candidate order. */
+  score(history: AttentionEvent[], candidates: (ItemRef | string)[]): Promise<Float32Array> {
+    return this.run((m) => m.score(history, candidates));
+  }
+
+  /** One training step. `save()` afterwards makes its weights the fallback point. */
+  train(sequences: AttentionEvent[][], options?: TrainOptions): Promise<TrainResult> {
+    return this.run((m) => m.train(sequences, options));
+  }
+
+  /** The current weights, for the store or another tab. */
+  save(quantization: 'float32' | 'float16' | 'int8' = 'float32'): Uint8Array {
+    if (!this.model) throw new Error('attnflow: model engine used before init');
+    const bytes = this.model.save(quantization);
+    if (quantization === 'float32') this.weights = bytes;
+    return bytes;
+  }
+
+  /** Replaces the weights (e.g. trained in another tab). */
+  async load(weights: Uint8Array): Promise<void> {
+    this.weights = new Uint8Array(weights);
+    const name = this.state?.backend.name;
+    if (!name || !(await this.tryLoad(name))) throw new Error('attnflow: could not load the new weights');
+  }
+
+  info(): EngineState | undefined {
+    return this.state;
+  }
+
+  /** Tensors alive in tfjs, for leak checks. */
+  numTensors(): number {
+    return memory().numTensors;
+  }
+
+  dispose(): void {
+    this.unload();
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The page's handle on the model: in a module Worker where the browser allows, else on the page,
+ * one small call at a time in idle time.
+ */
+import type { AttentionEvent, ItemRef, TrainOptions, TrainResult } from '../model/types';
+import type { EngineInit, EngineState } from './engine';
+import type { EngineOp, EngineRequest, EngineResponse } from './protocol';
+
+/** The model, wherever it runs. Every method is async and never blocks the page for long. */
+export interface ModelHost {
+  /** Where the model runs. */
+  readonly where: 'worker' | 'page';
+  init(options: EngineInit): Promise<EngineState>;
+  score(history: AttentionEvent[], candidates: (ItemRef | string)[]): Promise<Float32Array>;
+  train(sequences: AttentionEvent[][], options?: TrainOptions): Promise<TrainResult>;
+  save(quantization?: 'float32' | 'float16' | 'int8'): Promise<Uint8Array>;
+  load(weights: Uint8Array): Promise<void>;
+  numTensors(): Promise<number>;
+  /** Backend in use, probe results and fallbacks so far. */
+  info(): Promise<EngineState | undefined>;
+  dispose(): void;
+}
+
+/** Options of `createModelHost`. */
+export interface HostOptions {
+  /** Run in a Worker when possible (default true); false forces the page. */
+  worker?: boolean;
+  /** URL of the worker script; default `attnflow-worker.js` beside this chunk. */
+  workerUrl?: string | URL;
+  /** How long the worker may take to answer `init`, ms; default 60000. */
+  initTimeoutMs?: number;
+}
+
+type Call = (op: EngineOp, args: unknown[]) => Promise<unknown>;
+
+function facade(where: 'worker' | 'page', call: Call, dispose: () => void): ModelHost {
+  return {
+    where,
+    init: (o) => call('init', [o]) as Promise<EngineState>,
+    score: (h, c) => call('score', [h, c]) as Promise<Float32Array>,
+    train: (s, o) => call('train', [s, o]) as Promise<TrainResult>,
+    save: (q) => call('save', [q]) as Promise<Uint8Array>,
+    load: (w) => call('load', [w]) as Promise<void>,
+    numTensors: () => call('numTensors', []) as Promise<number>,
+    info: () => call('info', []) as Promise<EngineState | undefined>,
+    dispose,
+  };
+}
+
+/** Waits for a moment the page is idle (scheduler.postTask background, else requestIdleCallback). */
+export function idle(): Promise<void> {
+  const g = globalThis as unknown as {
+    scheduler?: { postTask?: (cb: () => void, o: { priority: string }) => Promise<void> };
+    requestIdleCallback?: (cb: () => void, o: { timeout: number }) => number;
+  };
+  if (g.scheduler?.postTask) return g.scheduler.postTask(() => {}, { priority: 'background' });
+  if (g.requestIdleCallback) return new Promise((r) => g.requestIdleCallback!(() => r(), { timeout: 1000 }));
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+function workerHost(url: string | URL, initTimeoutMs: number): ModelHost {
+  const worker = new Worker(url, { type: 'module', name: 'attnflow-model' });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  let broken: Error | undefined;
+  const failAll = (error: Error) => {
+    broken = error;
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.onmessage = (event: MessageEvent<EngineResponse>) => {
+    const msg = event.data;
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    failAll(new Error(`attnflow: the model worker failed: ${event.message || 'could not load'}`));
+  };
+  worker.onmessageerror = () => failAll(new Error('attnflow: the model worker sent an unreadable message'));
+  const call: Call = (op, args) => {
+    if (broken) return Promise.reject(broken);
+    const id = ++next;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, op, args } satisfies EngineRequest);
+      if (op === 'init') {
+        setTimeout(() => {
+          if (pending.delete(id)) reject(new Error('attnflow: the model worker did not start in time'));
+        }, initTimeoutMs);
+      }
+    });
+  };
+  return facade('worker', call, () => {
+    failAll(new Error('attnflow: the model was disposed'));
+    worker.terminate();
+  });
+}
+
+async function pageHost(): Promise<ModelHost> {
+  const { Engine } = await import('./engine');
+  const engine = new Engine();
+  let queue: Promise<unknown> = Promise.resolve();
+  const call: Call = (op, args) => {
+    const run = queue.then(async () => {
+      await idle();
+      const fn = (engine as unknown as Record<string, (...a: unknown[]) => unknown>)[op]!;
+      return fn.apply(engine, op === 'init' ? [{ skipSoftwareGL: true, ...(args[0] as EngineInit) }] : args);
+    });
+    queue = run.catch(() => {});
+    return run;
+  };
+  return facade('page', call, () => engine.dispose());
+}
+
+/**
+ * Starts the model: in a Worker when the browser allows and `worker` is not false, else on the
+ * page. Falls back to the page when the worker cannot start (blocked by CSP, 404, old browser).
+ */
+export async function createModelHost(options: HostOptions & { init: EngineInit }): Promise<{ host: ModelHost; state: EngineState }> {
+  const { worker = true, initTimeoutMs = 60_000, init } = options;
+  // A browser without module workers loads the script as a classic one, which fails to parse:
+  // that error, like a 404 or a CSP block, lands in `onerror` and the model moves to the page.
+  if (worker && typeof Worker !== 'undefined') {
+    const url = options.workerUrl ?? new URL('./attnflow-worker.js', import.meta.url);
+    const host = workerHost(url, initTimeoutMs);
+    try {
+      return { host, state: await host.init(init) };
+    } catch {
+      host.dispose();
+    }
+  }
+  const host = await pageHost();
+  return { host, state: await host.init(init) };
+}
