@@ -26,6 +26,8 @@ export interface ItemView {
   clicks?: number;
   /** Seen but passed over in the view. */
   skipped?: boolean;
+  /** The page view the numbers belong to. */
+  viewId?: string;
 }
 
 /** What the visitor gave one item over all their views. */
@@ -84,4 +86,62 @@ export interface Explanation {
   rank?: number;
   /** Position in the page's own order (0 = first); undefined when not ranked. */
   originalRank?: number;
+}
+
+/** A container's decision, as reported in the `personalized` event. */
+export interface ContainerReport {
+  /** `data-attn-rank` value, else "#<index>". */
+  key: string;
+  /** Every item id in the decided order. */
+  order: string[];
+  /** Every item id in the page's own order, before any personalization. */
+  original: string[];
+  /** Ids shown (after `data-attn-rank-limit`). */
+  shown: string[];
+  /** Ids hidden by the limit. */
+  hidden: string[];
+  /** Ids pinned by `data-attn-rank-keep`. */
+  kept: string[];
+  /** The item exploration placed in a top slot, if any. */
+  explored?: string;
+  /** True once the order is in the page; false while it waits for the container to leave the viewport. */
+  applied: boolean;
+  /** Topic diversity of the top 3 slots. */
+  diversity: { slots: number; topics: string[]; topShare: number; entropy: number };
+}
+
+/** A variant group's decision. */
+export interface VariantReport {
+  /** `data-attn-variant` value. */
+  group: string;
+  /** The alternative shown. */
+  shown: string;
+  /** True when exploration chose it. */
+  explored: boolean;
+  /** True once it is the one shown in the page. */
+  applied: boolean;
+}
+
+/** Payload of the `personalized` event and result of `personalize()`. */
+export interface PersonalizeReport {
+  /** Where the scores came from: the on-device model or the topic-affinity fallback. */
+  source: 'model' | 'profile';
+  /** Seed of this decision; equal seeds give equal orders. */
+  seed: number;
+  /** Items the visitor has attended so far (read ≥ 2 s or clicked). */
+  attended: number;
+  /** Scores of every ranked item, 0..1 within its container or group. */
+  scores: Scores;
+  /** The `data-attn-rank` containers. */
+  containers: ContainerReport[];
+  /** The `data-attn-variant` groups. */
+  variants: VariantReport[];
+}
+
+/** Options of one `personalize()` call. */
+export interface PersonalizeOptions {
+  /** Seed of the decision; default derived from the visitor's signals (stable across reloads without new signals). */
+  seed?: number;
+  /** Exploration rate 0..1 for this call; default the tracker's `explore` option. */
+  explore?: number;
 }

@@ -1,0 +1,94 @@
+/**
+ * Core-side glue of personalization, in the script every page loads and so kept tiny: the
+ * synchronous cached-order path, then lazy loading of the personalization chunk and the overlay.
+ */
+import { loadDebugChunk } from '../debug-loader';
+import { loadPersonalizeChunk } from '../personalize-loader';
+import type { AttentionSnapshot } from '../types';
+import { applyCachedOrder, CACHE_KEY } from './early';
+import type { Personalizer } from './personalizer';
+import type { Explanation, ItemView, PersonalizeOptions, PersonalizeReport, RankItem, Scores } from './types';
+
+/** What the tracker lends personalization: narrow functions, never the tracker itself. */
+export interface PersonalizeWiringHost {
+  root: ParentNode;
+  debug: boolean;
+  /** Exploration rate 0..1. */
+  explore: number;
+  snapshot(): AttentionSnapshot;
+  onSnapshot(fn: (s: AttentionSnapshot) => void): () => void;
+  emit(report: PersonalizeReport): void;
+  report(error: unknown, where: string): void;
+  canStore(): boolean;
+  log(...args: unknown[]): void;
+  scores?: (items: readonly RankItem[]) => Promise<Scores | undefined>;
+  history?: () => Promise<ItemView[]>;
+  /** Model state for the overlay (backend, training); optional. */
+  modelState?: () => unknown;
+}
+
+/** What the tracker exposes from personalization. */
+export interface PersonalizeWiring {
+  personalize(options?: PersonalizeOptions): Promise<PersonalizeReport | undefined>;
+  explain(itemId: string): Promise<Explanation | undefined>;
+  /** Drops the order and profile kept for personalization. */
+  forget(): void;
+  stop(): void;
+}
+
+export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWiring {
+  const original = new WeakMap<Element, string[]>();
+  const stops: Array<() => void> = [];
+  let loading: Promise<Personalizer | undefined> | undefined;
+  let stopped = false;
+
+  const load = () =>
+    (loading ??= loadPersonalizeChunk().then(
+      (chunk) => {
+        if (stopped) return undefined;
+        const p = chunk.createPersonalizer({ ...host, original });
+        stops.push(p.stop);
+        return p;
+      },
+      // No chunk (404, CSP, old browser): the page keeps its own order.
+      (error) => void host.report(error, 'loading the personalization chunk'),
+    ));
+
+  const start = () => {
+    if (stopped) return;
+    applyCachedOrder(host.root, original);
+    if (host.root.querySelector('[data-attn-rank],[data-attn-variant]')) void load().then((p) => p?.personalize());
+    if (host.debug || /[?&]attn-debug\b/.test(location.search)) {
+      loadDebugChunk().then(
+        (chunk) => stopped || stops.push(chunk.mountOverlay({ ...host, personalizer: load })),
+        (error) => host.report(error, 'loading the debug overlay'),
+      );
+    }
+  };
+
+  if (typeof document !== 'undefined') {
+    if (document.readyState === 'loading') {
+      // Items after the script tag are not parsed yet: order what is there, then look again.
+      applyCachedOrder(host.root, original);
+      document.addEventListener('DOMContentLoaded', start, { once: true });
+      stops.push(() => document.removeEventListener('DOMContentLoaded', start));
+    } else start();
+  }
+
+  return {
+    personalize: (options) => load().then((p) => p?.personalize(options)),
+    explain: (itemId) => load().then((p) => p?.explain(itemId)),
+    forget() {
+      try {
+        localStorage.removeItem(CACHE_KEY);
+      } catch {
+        // Storage blocked: nothing was kept there.
+      }
+      void loading?.then((p) => p?.forget());
+    },
+    stop() {
+      stopped = true;
+      while (stops.length) stops.pop()!();
+    },
+  };
+}
