@@ -30,6 +30,15 @@ const scriptLoader = () => ({
   },
 });
 
+// Personalization and the debug overlay load by URL from the script's folder too (see *-loader.script.ts).
+const scriptChunkLoaders = () => ({
+  name: 'script-chunk-loaders',
+  resolveId(source, importer) {
+    const m = importer && /(personalize|debug)-loader$/.exec(source);
+    return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
+  },
+});
+
 // The wasm backend's binaries ship beside the model chunk so no CDN is ever asked.
 const copyWasm = () => ({
   name: 'copy-wasm',
@@ -81,8 +90,15 @@ export default [
   // The script tag: one small self-contained IIFE.
   {
     input: 'src/script.ts',
-    plugins: [scriptLoader(), version(), resolve({ browser: true }), ts(), min()],
+    plugins: [scriptLoader(), scriptChunkLoaders(), version(), resolve({ browser: true }), ts(), min()],
     output: { file: 'dist/attnflow.js', format: 'iife', inlineDynamicImports: true },
+    onwarn,
+  },
+  // Personalization and the debug overlay: small chunks the script tag loads from its own folder.
+  {
+    input: { 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
+    plugins: [version(), resolve({ browser: true }), ts(), min()],
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'attnflow-[name].js' },
     onwarn,
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.

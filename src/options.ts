@@ -12,9 +12,10 @@ export interface ResolvedOptions {
   maxItemRecords: number;
   respectGpc: boolean;
   respectDoNotTrack: boolean;
+  explore: number;
 }
 
-const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack']);
+const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack', 'explore']);
 
 /** Checks the integrator's options and fills defaults; throws AttnflowConfigError on bad input. */
 export function resolveOptions(options: AttentionOptions | undefined): ResolvedOptions {
@@ -58,7 +59,11 @@ export function resolveOptions(options: AttentionOptions | undefined): ResolvedO
   if (typeof respectDoNotTrack !== 'boolean') {
     throw new AttnflowConfigError(describe('respectDoNotTrack', 'a boolean', respectDoNotTrack));
   }
-  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack };
+  const { explore = 0.1 } = options;
+  if (typeof explore !== 'number' || !(explore >= 0 && explore <= 1)) {
+    throw new AttnflowConfigError(describe('explore', 'a rate in 0..1', explore));
+  }
+  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack, explore };
 }
 
 /**
@@ -83,7 +88,7 @@ export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
   }
   if (dataset.requireConsent !== undefined) out.requireConsent = flag('require-consent', dataset.requireConsent);
   if (dataset.debug !== undefined) out.debug = flag('debug', dataset.debug);
-  for (const [key, attr] of [['retentionDays', 'retention-days'], ['maxItemRecords', 'max-item-records']] as const) {
+  for (const [key, attr] of [['retentionDays', 'retention-days'], ['maxItemRecords', 'max-item-records'], ['explore', 'explore']] as const) {
     const v = dataset[key];
     if (v === undefined) continue;
     if (v.trim() === '' || !Number.isFinite(Number(v))) throw new AttnflowConfigError(describe(`data-${attr}`, 'a number', v));

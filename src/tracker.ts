@@ -14,6 +14,7 @@ import { observeScroll } from './capture/scroll';
 import { observeVisibility } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
 import { createStore, type StoreOptions } from './store';
+import { wirePersonalization } from './personalize/wire';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
 
 /** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
@@ -142,20 +143,38 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   sinks.push(store.recordView);
   stops.push(store.stop);
 
+  // Personalization: the cached order before first paint here, the rest in a lazily loaded chunk.
+  const personal = wirePersonalization({
+    root: opts.root ?? (globalThis as { document?: ParentNode }).document!,
+    debug: opts.debug,
+    explore: opts.explore,
+    snapshot,
+    onSnapshot: (fn) => (sinks.push(fn), () => sinks.splice(sinks.indexOf(fn) >>> 0, 1)),
+    emit: (r) => emitter.emit('personalized', r),
+    report,
+    log,
+    canStore: () => consented && !signal,
+    history: () => store.export().then((e) => e.records),
+  });
+  stops.push(personal.stop);
+  const forget = () => (personal.forget(), store.forget());
+
   log('started', { ...opts, onError: undefined, root: undefined });
 
   return {
     snapshot,
     on: (type, fn) => emitter.on(type, fn),
+    personalize: personal.personalize,
+    explain: personal.explain,
     consent(granted) {
       consented = Boolean(granted);
       log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');
       store.allow(consented && !signal);
-      if (!consented) void store.forget();
+      if (!consented) void forget();
     },
     flush: store.flush,
     export: store.export,
-    forget: store.forget,
+    forget,
     stop() {
       if (stopped) return;
       handOut('end');

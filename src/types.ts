@@ -1,3 +1,7 @@
+import type { Explanation, PersonalizeOptions, PersonalizeReport } from './personalize/types';
+
+export type { ContainerReport, Explanation, PersonalizeOptions, PersonalizeReport, VariantReport } from './personalize/types';
+
 /**
  * Public types of attnflow. Every duration is in milliseconds, every ratio in 0..1.
  */
@@ -14,6 +18,8 @@ export interface AttentionOptions {
   onError?: (error: unknown) => void;
   /** Root element whose items are measured. Default `document`. */
   root?: ParentNode;
+  /** Exploration rate, 0..1: the share of page views in which an item the visitor has never seen gets a top slot. Default 0.1. `data-explore`. */
+  explore?: number;
   /** Stored records older than this are deleted, days. Default 90. `data-retention-days`. */
   retentionDays?: number;
   /** At most this many item records are kept, oldest deleted first. Default 50000. `data-max-item-records`. */
@@ -89,6 +95,8 @@ export interface AttentionSnapshot {
 export interface AttentionEvents extends Record<string, unknown> {
   /** At most once per second while something changes, and on page hide. */
   attention: AttentionSnapshot;
+  /** After each personalization decision, and when a container waiting off screen got its order. */
+  personalized: PersonalizeReport;
 }
 
 /** The tracker `createAttention` returns. */
@@ -108,6 +116,14 @@ export interface Attention {
   export(): Promise<AttentionExport>;
   /** Deletes the database and all in-memory state; the view in progress is no longer recorded. */
   forget(): Promise<void>;
+  /**
+   * Scores, reorders `data-attn-rank` containers and picks `data-attn-variant` alternatives now,
+   * where that cannot move what the visitor sees (else as soon as it is off screen). Resolves with
+   * the decision; undefined when the personalization chunk cannot load.
+   */
+  personalize(options?: PersonalizeOptions): Promise<PersonalizeReport | undefined>;
+  /** Why `itemId` is where it is, in plain words (for a "why am I seeing this?" link); undefined for an unknown item. */
+  explain(itemId: string): Promise<Explanation | undefined>;
   /** Removes every listener, observer and timer. */
   stop(): void;
 }
