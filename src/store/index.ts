@@ -1,2 +1,2 @@
-export { createStore, type Store, type StoreOptions, type ChangeKind } from './store';
+export { createStore, type Store, type StoreOptions } from './store';
 export { DB_NAME, DB_VERSION } from './schema';

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
 import { createTabs, type LockManagerLike } from '../../src/store/tabs';
 import { createStore } from '../../src/store';
+import { createStoreExtras } from '../../src/store/extras';
 
 /** A Web Locks stand-in: one holder per name, the rest wait in order. */
 function fakeLocks(): LockManagerLike {
@@ -75,12 +76,15 @@ describe('leader election', () => {
 
 describe('change notices between tabs', () => {
   it('weights and scores saved in one tab reach the others through BroadcastChannel', async () => {
-    const opts = { retentionDays: 90, maxItemRecords: 100, report: () => {}, log: () => {}, clock: { now: Date.now, epoch: Date.now }, locks: fakeLocks() };
-    const a = createStore(opts);
-    const b = createStore(opts);
-    closers.push(a, b);
-    a.allow(true);
-    b.allow(true);
+    const opts = { retentionDays: 90, maxItemRecords: 100, report: () => {}, log: () => {}, clock: { now: Date.now, epoch: Date.now } };
+    const locks = fakeLocks();
+    const sa = createStore(opts);
+    const sb = createStore(opts);
+    sa.allow(true);
+    sb.allow(true);
+    const a = createStoreExtras(sa, { locks });
+    const b = createStoreExtras(sb, { locks });
+    closers.push(sa, sb, a, b);
     const seen: string[] = [];
     b.onChange('weights', (remote) => seen.push(`weights ${remote}`));
     a.onChange('weights', (remote) => seen.push(`own weights ${remote}`));
@@ -91,5 +95,33 @@ describe('change notices between tabs', () => {
     expect(seen.sort()).toEqual(['own weights false', 'scores true', 'weights true']);
     expect((await b.get('weights', 'scorer'))!.meta).toEqual({ v: 1 });
     expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+  });
+});
+
+describe('upkeep in the leader tab', () => {
+  it('runs after another tab flushes, and only in the leader', async () => {
+    const opts = { retentionDays: 90, maxItemRecords: 100, report: () => {}, log: () => {}, clock: { now: Date.now, epoch: Date.now } };
+    const locks = fakeLocks();
+    const sa = createStore(opts);
+    const sb = createStore(opts);
+    sa.allow(true);
+    sb.allow(true);
+    const a = createStoreExtras(sa, { locks, upkeepDelayMs: 10 });
+    const b = createStoreExtras(sb, { locks, upkeepDelayMs: 10 });
+    closers.push(sa, sb, a, b);
+    const seen: string[] = [];
+    a.onChange('profile', (remote) => seen.push(`a ${remote}`));
+    b.onChange('profile', (remote) => seen.push(`b ${remote}`));
+    await new Promise((r) => setTimeout(r, 100));
+    seen.length = 0;
+    sb.recordView({
+      page: { viewId: 'vb', path: '/', startedAt: 1, engagedMs: 1000, visibleMs: 1000, scrollDepth: 1, rageClicks: 0, deadClicks: 0 },
+      items: { x: { attentionMs: 900, visibleMs: 1000, viewableMs: 1000, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: true, skipped: false, topics: ['jazz'], rageClicks: 0, deadClicks: 0 } },
+    });
+    await sb.flush();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(seen.sort()).toEqual(['a false', 'b true']);
+    expect((await b.get('profile', 'visitor'))!.affinities).toEqual({ jazz: 900 });
+    expect((await b.get('catalogue', 'x'))!.topics).toEqual(['jazz']);
   });
 });
