@@ -23,7 +23,7 @@ export type ViewSink = (snapshot: AttentionSnapshot, reason: ViewReason) => void
 /** Internal hooks for tests: a fake clock. Not part of the public API. */
 export interface TrackerInternals {
   clock?: Clock;
-  /** Store settings for tests: flush interval, database name, Web Locks. */
+  /** Store settings for tests: flush interval, database name. */
   store?: Partial<StoreOptions>;
 }
 
@@ -172,8 +172,9 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       store.allow(consented && !signal);
       if (!consented) void forget();
     },
-    flush: store.flush,
-    export: store.export,
+    // Everything measured up to now, not only up to the last 1 s tick.
+    flush: () => (store.recordView(snapshot()), store.flush()),
+    export: () => (store.recordView(snapshot()), store.export()),
     forget,
     stop() {
       if (stopped) return;

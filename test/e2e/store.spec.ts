@@ -1,0 +1,199 @@
+/**
+ * The on-device log in real Chromium, through the minified script tag: closing a tab loses
+ * nothing, tabs share one log, an old version cannot hang us, forget leaves nothing, consent and
+ * GPC gate everything, and no text, input value or query string is ever stored.
+ */
+import type { Page } from '@playwright/test';
+import { test, expect, waitForTracker, stayActive } from './helpers';
+
+const dbNames = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+const exportAll = (page: Page) => page.evaluate(() => (window as any).attnflow.export());
+const snapshot = (page: Page) => page.evaluate(() => (window as any).attnflow.snapshot());
+
+async function measuredPage(page: Page, url = '/test/fixtures/store-items.html') {
+  await page.goto(url);
+  await waitForTracker(page);
+  await stayActive(page, 1100, 300, 200, 200);
+}
+
+test.beforeEach(async ({ page }) => {
+  // Start every test from an empty origin.
+  await page.goto('/test/fixtures/store-blank.html');
+  await page.evaluate(() => new Promise((r) => { const q = indexedDB.deleteDatabase('attnflow'); q.onsuccess = q.onerror = q.onblocked = r; }));
+});
+
+test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ context }) => {
+  test.setTimeout(180_000);
+  const measured: Array<{ viewId: string; items: Record<string, { attentionMs: number; visibleMs: number }> }> = [];
+  for (let i = 0; i < 20; i++) {
+    const page = await context.newPage();
+    await measuredPage(page);
+    const s = await snapshot(page);
+    expect(Object.keys(s.items).length).toBeGreaterThan(0);
+    measured.push({ viewId: s.page.viewId, items: s.items });
+    const closed = new Promise((r) => page.once('close', r));
+    await page.close({ runBeforeUnload: true });
+    await closed;
+  }
+  const reader = await context.newPage();
+  await reader.goto('/test/fixtures/store-blank.html');
+  const stored = await reader.evaluate(async () => {
+    const db: IDBDatabase = await new Promise((res, rej) => { const q = indexedDB.open('attnflow'); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
+    const get = (s: string) => new Promise<any[]>((res) => { const q = db.transaction(s).objectStore(s).getAll(); q.onsuccess = () => res(q.result); });
+    const out = { records: await get('records'), views: await get('views') };
+    db.close();
+    return out;
+  });
+  let lost = 0;
+  let checked = 0;
+  for (const m of measured) {
+    expect(stored.views.some((v: any) => v.viewId === m.viewId), `view ${m.viewId}`).toBe(true);
+    for (const [itemId, it] of Object.entries(m.items)) {
+      checked++;
+      const r = stored.records.find((x: any) => x.viewId === m.viewId && x.itemId === itemId);
+      // The hide flush carries the numbers of the moment the page went away: at least what was measured before.
+      if (!r || r.visibleMs < it.visibleMs || r.attentionMs < it.attentionMs) lost++;
+    }
+  }
+  console.log(`close test: ${measured.length} closes, ${checked} item records measured, ${lost} lost, ${stored.records.length} stored`);
+  expect(lost).toBe(0);
+  expect(stored.records.length).toBe(checked);
+});
+
+test('two tabs writing at once: one log, no duplicates, no loss', async ({ context, page }) => {
+  const other = await context.newPage();
+  await Promise.all([measuredPage(page), measuredPage(other)]);
+  for (let i = 0; i < 5; i++) {
+    await Promise.all([page, other].map((p) => p.evaluate(() => (window as any).attnflow.flush())));
+  }
+  const [a, b] = [await snapshot(page), await snapshot(other)];
+  await Promise.all([page, other].map((p) => p.evaluate(() => (window as any).attnflow.flush())));
+  const out = await exportAll(page);
+  const keys = out.records.map((r: any) => `${r.viewId}/${r.itemId}`);
+  expect(new Set(keys).size).toBe(keys.length);
+  for (const s of [a, b]) {
+    for (const [itemId, it] of Object.entries<any>(s.items)) {
+      const r = out.records.find((x: any) => x.viewId === s.page.viewId && x.itemId === itemId);
+      expect(r, `${s.page.viewId}/${itemId}`).toBeTruthy();
+      expect(r.visibleMs).toBeGreaterThanOrEqual(it.visibleMs);
+    }
+  }
+  expect(out.records.length).toBe(Object.keys(a.items).length + Object.keys(b.items).length);
+  expect(out.views.map((v: any) => v.viewId).sort()).toEqual([a.page.viewId, b.page.viewId].sort());
+});
+
+test('an old version open in another tab blocks the upgrade: no hang, no page error, memory until it closes', async ({ context, page }) => {
+  // The "old tab": schema v1 (records and views), open, and it never closes on versionchange.
+  const old = await context.newPage();
+  await old.goto('/test/fixtures/store-blank.html');
+  await old.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const q = indexedDB.open('attnflow', 1);
+        q.onupgradeneeded = () => {
+          const db = q.result;
+          db.createObjectStore('records', { keyPath: ['viewId', 'itemId'] }).createIndex('by-last', 'lastAt');
+          const views = db.createObjectStore('views', { keyPath: 'viewId' });
+          views.put({ viewId: 'v1-old', url: 'http://127.0.0.1/old?token=SECRET', startedAt: Date.now() - 1000, engagedMs: 5 });
+        };
+        q.onsuccess = () => ((window as any).__old = q.result, resolve());
+      }),
+  );
+  await measuredPage(page);
+  const t0 = Date.now();
+  await page.evaluate(() => (window as any).attnflow.flush());
+  const during = await exportAll(page);
+  expect(Date.now() - t0).toBeLessThan(2000);
+  expect(during.storage).toBe('memory');
+  expect(during.records.length).toBeGreaterThan(0);
+
+  await old.evaluate(() => (window as any).__old.close());
+  await expect.poll(async () => (await exportAll(page)).storage, { timeout: 5000 }).toBe('indexeddb');
+  const after = await exportAll(page);
+  expect(after.version).toBe(2);
+  expect(after.records.length).toBeGreaterThan(0);
+  // The v1 view was migrated: path only.
+  expect(after.views.find((v: any) => v.viewId === 'v1-old')).toMatchObject({ path: '/old' });
+  expect(JSON.stringify(after)).not.toContain('SECRET');
+});
+
+test('a newer version in another tab: our connection closes cleanly and the page carries on', async ({ context, page }) => {
+  await measuredPage(page);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  const newer = await context.newPage();
+  await newer.goto('/test/fixtures/store-blank.html');
+  const version = await newer.evaluate(
+    () => new Promise((resolve, reject) => { const q = indexedDB.open('attnflow', 3); q.onsuccess = () => { resolve(q.result.version); q.result.close(); }; q.onerror = () => reject(q.error); q.onblocked = () => reject(new Error('blocked by the attnflow tab')); }),
+  );
+  expect(version).toBe(3);
+  await stayActive(page, 500, 300, 200, 200);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  expect((await exportAll(page)).storage).toBe('memory');
+});
+
+test('forget() leaves no database behind, and nothing is written again for that view', async ({ page }) => {
+  await measuredPage(page);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  expect(await dbNames(page)).toContain('attnflow');
+  expect((await exportAll(page)).records.length).toBeGreaterThan(0);
+  await page.evaluate(() => (window as any).attnflow.forget());
+  expect(await dbNames(page)).not.toContain('attnflow');
+  // Ticks go on (activity, the 5 s flush timer, a hide): still nothing.
+  await stayActive(page, 1500, 300, 200, 200);
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await page.waitForTimeout(500);
+  expect(await dbNames(page)).not.toContain('attnflow');
+});
+
+test('forget and consent work from the script-tag queue', async ({ page }) => {
+  await page.goto('/test/fixtures/store-consent.html');
+  await waitForTracker(page);
+  await stayActive(page, 1200, 300, 200, 200);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  expect(await dbNames(page)).toEqual([]);
+  expect((await exportAll(page)).storage).toBe('none');
+
+  await page.evaluate(() => (window as any).attnflow.push(['consent', true]));
+  await stayActive(page, 1200, 300, 200, 200);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  expect(await dbNames(page)).toContain('attnflow');
+  const out = await exportAll(page);
+  expect(out.storage).toBe('indexeddb');
+  expect(out.records.length).toBeGreaterThan(0);
+
+  await page.evaluate(() => (window as any).attnflow.push(['consent', false]));
+  await expect.poll(() => dbNames(page)).toEqual([]);
+  expect((await exportAll(page)).storage).toBe('none');
+});
+
+test('Global Privacy Control: nothing is stored, even after consent(true)', async ({ page }) => {
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+  await measuredPage(page);
+  await page.evaluate(() => (window as any).attnflow.push(['consent', true]));
+  await stayActive(page, 600, 300, 200, 200);
+  await page.evaluate(() => (window as any).attnflow.flush());
+  expect(await dbNames(page)).toEqual([]);
+  expect((await exportAll(page)).storage).toBe('none');
+});
+
+test('no text, input value or query string ever reaches the log', async ({ page }) => {
+  const canaries = ['ZEBRAFINCH-TEXT-7731', 'OSPREY-INPUT-4410', 'CANARY.MAIL@EXAMPLE.ORG', 'PELICAN-QUERY-9902', 'HERON-HASH-1207', 'IBIS-NOTE-5521'];
+  await measuredPage(page, '/test/fixtures/store-items.html?token=PELICAN-QUERY-9902#HERON-HASH-1207');
+  await page.fill('#q', 'OSPREY-INPUT-4410');
+  await page.fill('#email', 'canary.mail@example.org');
+  await page.fill('#note', 'IBIS-NOTE-5521');
+  await page.click('#q');
+  await page.keyboard.type(' more');
+  await page.evaluate(() => {
+    const p = document.createElement('p');
+    p.textContent = 'Added later: ZEBRAFINCH-TEXT-7731';
+    document.querySelector('[data-attn-item="s2"]')!.appendChild(p);
+    history.pushState({}, '', '/test/fixtures/store-items.html?search=PELICAN-QUERY-9902');
+  });
+  await stayActive(page, 1200, 300, 200, 200);
+  const out = await exportAll(page);
+  expect(out.records.length).toBeGreaterThan(0);
+  expect(out.views.every((v: any) => v.path === '/test/fixtures/store-items.html')).toBe(true);
+  const json = JSON.stringify(out).toUpperCase();
+  for (const c of canaries) expect(json, c).not.toContain(c.toUpperCase());
+});
