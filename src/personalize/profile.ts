@@ -4,8 +4,8 @@
  */
 import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
 
-/** An item counts as attended (read) from this much attention in one view, ms. */
-export const ATTENDED_MS = 2000;
+/** An item counts as attended (read) from this much attention, ms: the capture marks less as skipped. */
+export const ATTENDED_MS = 1000;
 /** A click weighs like this much attention, ms. */
 const CLICK_MS = 3000;
 /** A skip costs like this much attention, ms. */

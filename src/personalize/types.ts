@@ -48,7 +48,7 @@ export interface ItemStat {
 export interface TopicStat {
   /** Total attention to items with this topic, ms. */
   attentionMs: number;
-  /** Distinct items of this topic the visitor attended (≥ `ATTENDED_MS` or clicked). */
+  /** Distinct items of this topic the visitor attended (≥ 1 s of attention or clicked). */
   attended: number;
   /** Clicks on items with this topic. */
   clicks: number;
@@ -128,7 +128,7 @@ export interface PersonalizeReport {
   source: 'model' | 'profile';
   /** Seed of this decision; equal seeds give equal orders. */
   seed: number;
-  /** Items the visitor has attended so far (read ≥ 2 s or clicked). */
+  /** Items the visitor has attended so far (≥ 1 s of attention, or clicked). */
   attended: number;
   /** Scores of every ranked item, 0..1 within its container or group. */
   scores: Scores;
