@@ -96,9 +96,10 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   if (dom) {
     const known = new WeakMap<Element, string>();
     const vis = observeVisibility(
-      safe((el, p, hit) => {
+      safe((el, p, time) => {
         const id = known.get(el);
-        if (id) account.place(now(), id, p, hit);
+        // The browser's own time of the change when our clock is its clock: callbacks come late under load.
+        if (id) account.place(clock === systemClock ? Math.min(time, now()) : now(), id, p);
       }),
     );
     let key = viewKey();

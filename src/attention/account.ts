@@ -41,8 +41,8 @@ export interface Account {
   busy(): boolean;
   /** Whether a `<video>`/`<audio>` is playing, which keeps the visitor active. */
   media(t: number, playing: boolean): void;
-  /** New intersection of item `id`; `null` or a zero ratio and share means off screen. */
-  place(t: number, id: string, p: Placement | null, intersecting?: boolean): void;
+  /** New intersection of item `id`; `null` or a zero ratio means off screen (touching the edge is not in view). */
+  place(t: number, id: string, p: Placement | null): void;
   /** The items under the pointer now (none when it left the page). */
   hover(t: number, ids: string[]): void;
   /** A click inside the items `ids` (innermost first; none outside every item); rage and dead clicks also add to the page. */
@@ -145,10 +145,10 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       if (playing && !p) lastInput = Math.max(lastInput, t);
       playing = p;
     },
-    place(t, id, p, intersecting) {
+    place(t, id, p) {
       advance(t);
       const it = get(id);
-      const now = !!p && (intersecting || p.ratio > 0 || p.share > 0);
+      const now = !!p && p.ratio > 0;
       if (p) {
         it.ratio = p.ratio;
         it.share = p.share;

@@ -21,11 +21,12 @@ const threshold = Array.from({ length: 101 }, (_, i) => i / 100);
  * Calls `cb(element, placement)` whenever an element's share in view changes, from
  * IntersectionObserver entries only (no layout reads of our own). A second observer watches the
  * middle half of the viewport, so the centre bias comes from the browser too. `placement` is null
- * once the element left the document.
+ * once the element left the document. `time` is when the browser computed the intersection
+ * (performance.now() time): callbacks can come late on a busy page.
  */
-export function observeVisibility(cb: (el: Element, p: Placement | null, intersecting: boolean) => void): VisibilityWatcher | undefined {
+export function observeVisibility(cb: (el: Element, p: Placement | null, time: number) => void): VisibilityWatcher | undefined {
   if (typeof IntersectionObserver === 'undefined') return;
-  const seen = new WeakMap<Element, Placement & { hit: boolean }>();
+  const seen = new WeakMap<Element, Placement>();
   const area = (r: DOMRectReadOnly | null) => (r ? r.width * r.height : innerWidth * innerHeight);
   const observer = (centre: boolean) =>
     new IntersectionObserver(
@@ -35,19 +36,18 @@ export function observeVisibility(cb: (el: Element, p: Placement | null, interse
           if (!el.isConnected) {
             observers.forEach((o) => o.unobserve(el));
             seen.delete(el);
-            cb(el, null, false);
+            cb(el, null, e.time);
             continue;
           }
-          const p = seen.get(el) ?? { ratio: 0, share: 0, band: 0, hit: false };
+          const p = seen.get(el) ?? { ratio: 0, share: 0, band: 0 };
           const share = Math.min(1, area(e.intersectionRect) / (area(e.rootBounds) || 1));
           if (centre) p.band = share;
           else {
             p.ratio = e.intersectionRatio;
             p.share = share;
-            p.hit = e.isIntersecting;
           }
           seen.set(el, p);
-          cb(el, { ratio: p.ratio, share: p.share, band: p.band }, p.hit);
+          cb(el, { ...p }, e.time);
         }
       },
       { threshold, rootMargin: centre ? '-25% 0px' : '0px' },
