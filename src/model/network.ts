@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { FEATURES, type CodeList, type SeqBatch, type TrainBatch } from './encode';
+import { FEATURES, type CodeList, type ItemCode, type SeqBatch, type TrainBatch } from './encode';
 import { fillNormal, mulberry32 } from './hash';
 import { bceLoss, layerNorm, lookup, mm, registerGradients, softmaxLoss, takeRows } from './ops';
 
@@ -35,13 +35,16 @@ export function weightShapes(c: ModelConfig): [string, number[]][] {
   return out;
 }
 
-function initValues(name: string, shape: number[], c: ModelConfig, rand: () => number): Float32Array {
+function initValues(name: string, shape: number[], rand: () => number): Float32Array {
   const size = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(size);
   if (name.endsWith('/g')) return v.fill(1);
   if (name.endsWith('/b') || name === 'item/bias' || /\/b[12]$/.test(name)) return v;
-  if (name === 'item/id') return fillNormal(v, rand, 1 / Math.sqrt(c.dim * c.idHashes));
-  if (name === 'item/topic' || name === 'seq/pos') return fillNormal(v, rand, 1 / Math.sqrt(c.dim));
+  // Small item vectors at first, so that a popularity prior in the biases is not drowned in noise.
+  if (name === 'item/id' || name === 'item/topic') return fillNormal(v, rand, 0.02);
+  if (name === 'seq/pos') return fillNormal(v, rand, 0.02);
+  // Residual branches start at zero: at first the visitor vector is its last item's vector.
+  if (/\/(wo|w2)$/.test(name)) return v;
   // Glorot uniform for dense kernels.
   const limit = Math.sqrt(6 / (shape[0] + shape[shape.length - 1]));
   for (let i = 0; i < size; i++) v[i] = (rand() * 2 - 1) * limit;
@@ -89,7 +92,7 @@ export class Network {
     const initRand = mulberry32(config.seed ^ 0x5eed);
     for (const [name, shape] of weightShapes(config)) {
       const given = values?.get(name);
-      const data = given ?? initValues(name, shape, config, initRand);
+      const data = given ?? initValues(name, shape, initRand);
       this.weights.set(name, tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`));
     }
     if (config.trainable) this.initOptimizer();
@@ -360,6 +363,37 @@ export class Network {
     const out = t.dataSync() as Float32Array;
     t.dispose();
     return out;
+  }
+
+  /** Sets item biases so that item k's summed bias buckets equal `prior[k]` (shared buckets average). */
+  setBiasPrior(prior: Float32Array, codes: readonly ItemCode[]): void {
+    const table = this.w('item/bias');
+    const sum = new Float32Array(table.shape[0] as number);
+    const cnt = new Float32Array(sum.length);
+    for (let k = 0; k < codes.length; k++) {
+      const ids = codes[k].ids;
+      for (let j = 0; j < ids.length; j++) {
+        sum[ids[j]] += prior[k] / ids.length;
+        cnt[ids[j]] += 1;
+      }
+    }
+    for (let i = 0; i < sum.length; i++) if (cnt[i] > 1) sum[i] /= cnt[i];
+    tf.tidy(() => table.assign(tf.tensor2d(sum, [sum.length, 1])));
+  }
+
+  /** Sets item id rows so that item k's summed buckets equal `vectors[k]` (shared buckets average). */
+  setItemVectors(vectors: Float32Array, codes: readonly ItemCode[]): void {
+    const table = this.w('item/id');
+    const d = this.config.dim;
+    const rows = table.shape[0] as number;
+    const sum = Float32Array.from(table.dataSync() as Float32Array);
+    const cnt = new Float32Array(rows);
+    for (let k = 0; k < codes.length; k++) for (const r of codes[k].ids) if (cnt[r]++ === 0) sum.fill(0, r * d, r * d + d);
+    for (let k = 0; k < codes.length; k++) {
+      const ids = codes[k].ids;
+      for (const r of ids) for (let j = 0; j < d; j++) sum[r * d + j] += vectors[k * d + j] / ids.length / cnt[r];
+    }
+    tf.tidy(() => table.assign(tf.tensor2d(sum, [rows, d])));
   }
 
   /** Copies of all weights (for keeping the best checkpoint or saving). */

@@ -53,10 +53,11 @@ export function fromHalf(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** int8 scale groups: one per row of width ≥ 16 (embedding rows), else one for the whole tensor. */
 function rowsOf(shape: number[]): [number, number] {
-  const width = shape.length > 1 ? shape[shape.length - 1] : shape[0] ?? 1;
   const size = shape.reduce((a, b) => a * b, 1);
-  return [size / Math.max(1, width), width];
+  const width = shape.length > 1 ? shape[shape.length - 1] : size;
+  return width >= 16 && size > width ? [size / width, width] : [1, size];
 }
 
 /** Serialises a config and its weights (in the order given). */

@@ -7,6 +7,7 @@
 import { trainBatch, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
 import type { Network } from './network';
+import { spectralItemVectors } from './spectral';
 
 export interface FitOptions {
   /** Training sequences (items as keys into `codes`). */
@@ -33,6 +34,10 @@ export interface FitOptions {
   now?: () => number;
   /** Seed for batch order and negatives; default the network's. */
   seed?: number;
+  /** Start item vectors from co-occurrence (see spectral.ts); default false. */
+  spectralInit?: boolean;
+  /** Start item biases at log-popularity over the training targets (a popularity prior); default true. */
+  popularityPrior?: boolean;
 }
 
 export interface FitResult {
@@ -76,6 +81,19 @@ export function epochBatches(seqs: readonly KeySequence[], maxLen: number, token
   return batches;
 }
 
+/** log(count + 1) of every item in the training sequences (skipped events aside), centred. */
+export function popularityPrior(seqs: readonly KeySequence[], numItems: number): Float32Array {
+  const counts = new Float32Array(numItems);
+  for (const s of seqs) {
+    for (let i = 0; i < s.keys.length; i++) if (!s.skipped || !s.skipped[i]) counts[s.keys[i]] += 1;
+  }
+  let mean = 0;
+  for (let i = 0; i < numItems; i++) mean += (counts[i] = Math.log1p(counts[i]));
+  mean /= Math.max(1, numItems);
+  for (let i = 0; i < numItems; i++) counts[i] -= mean;
+  return counts;
+}
+
 /** Trains `net` in place; on return it holds the best validated weights. */
 export function fit(net: Network, o: FitOptions): FitResult {
   const c = net.config;
@@ -100,6 +118,12 @@ export function fit(net: Network, o: FitOptions): FitResult {
   let stale = 0;
   // Steps the budget allows, estimated after the first epoch, drive the cosine decay.
   let totalSteps = Infinity;
+  if (o.popularityPrior ?? true) net.setBiasPrior(popularityPrior(o.sequences, numItems), o.codes);
+  if (o.spectralInit) {
+    const t = now();
+    net.setItemVectors(spectralItemVectors(o.sequences, numItems, c.dim, { seed: c.seed }), o.codes);
+    log(`spectral item vectors: ${((now() - t) / 1000).toFixed(1)}s`);
+  }
   outer: for (epoch = 1; epoch <= maxEpochs; epoch++) {
     const batches = epochBatches(o.sequences, c.maxLen, tokens, rand);
     let lossSum = 0;

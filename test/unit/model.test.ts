@@ -1,0 +1,237 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AttnflowConfigError } from '../../src/lib/errors';
+import { codeList, ItemCoder, seqBatch, trainBatch, type KeySequence } from '../../src/model/encode';
+import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
+import { useNodeBackend } from '../../src/model/node-backend';
+import { fromHalf, toHalf } from '../../src/model/serialize';
+
+beforeAll(async () => {
+  await useNodeBackend('wasm');
+});
+
+const ev = (itemId: string, extra: Partial<AttentionEvent> = {}): AttentionEvent => ({
+  itemId,
+  topics: ['beauty'],
+  attentionMs: 4000,
+  ...extra,
+});
+const small = { dim: 16, idBuckets: 512, topicBuckets: 32, negatives: 16, maxLen: 8 };
+
+describe('model config', () => {
+  it('rejects bad settings with a named error that says what was expected', async () => {
+    await expect(loadModel({ dim: -1 })).rejects.toThrow(AttnflowConfigError);
+    await expect(loadModel({ dim: 1.5 })).rejects.toThrow(/dim: expected an integer/);
+    await expect(loadModel({ dim: 30, heads: 4 })).rejects.toThrow(/heads: expected a divisor of dim/);
+    await expect(loadModel({ loss: 'mse' as never })).rejects.toThrow(/loss/);
+    await expect(loadModel({ dimension: 8 } as never)).rejects.toThrow(/"dimension"/);
+    await expect(loadModel({ weights: new Uint8Array(20) })).rejects.toThrow(/ATNF/);
+  });
+
+  it('fills defaults', async () => {
+    const m = await loadModel({ dim: 8, idBuckets: 64, topicBuckets: 8 });
+    expect(m.config).toMatchObject({ dim: 8, ffnDim: 8, maxLen: 50, blocks: 2, epsilon: 1e-6 });
+    m.dispose();
+  });
+});
+
+describe('encoder', () => {
+  it('gives item vectors [n, d], biases [n, 1], visitor outputs [B·L, d] and one score per candidate', () => {
+    const net = createNetwork({ ...small, heads: 2, itemVectorDim: 3 });
+    const coder = new ItemCoder(net.config);
+    const items = ['a', 'b', 'c', 'unseen-id'].map((id, i) => coder.code({ itemId: id, topics: i ? ['x', 'y'] : [], vector: [1, 0, i] }));
+    tf.tidy(() => {
+      const { e, b } = net.itemVectors(codeList(items, 3));
+      expect(e.shape).toEqual([4, 16]);
+      expect(b.shape).toEqual([4, 1]);
+      const seqs: KeySequence[] = [{ keys: [0, 1, 2] }, { keys: [3] }, { keys: [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2] }];
+      const { batch } = seqBatch(seqs, seqs.map((s) => s.keys.length), (k) => items[k], 8, 3);
+      expect([batch.B, batch.L]).toEqual([3, 8]); // truncated to maxLen
+      expect(net.encode(batch, false).shape).toEqual([24, 16]);
+      const cands = codeList(Array.from({ length: 3 * 200 }, (_, i) => items[i % 4]), 3);
+      const scores = net.score(batch, cands, 200);
+      expect(scores.length).toBe(600);
+      expect(scores.every(Number.isFinite)).toBe(true);
+    });
+    net.dispose();
+  });
+
+  it('hashes ids into two buckets, so unseen ids still get a vector and collisions of both are rare', () => {
+    const coder = new ItemCoder(createNetwork({ ...small, idBuckets: 4096 }).config);
+    const seen = new Set<string>();
+    let full = 0;
+    for (let i = 0; i < 2000; i++) {
+      const c = coder.code(`item-${i}`);
+      expect(c.ids.length).toBe(2);
+      const key = `${c.ids[0]}:${c.ids[1]}`;
+      if (seen.has(key)) full++;
+      seen.add(key);
+    }
+    expect(full).toBeLessThan(3);
+  });
+
+  it('later positions cannot see the future (causal attention)', () => {
+    const net = createNetwork({ ...small, dropout: 0 });
+    const coder = new ItemCoder(net.config);
+    const codes = ['a', 'b', 'c', 'd'].map((id) => coder.code(id));
+    const run = (keys: number[]): Float32Array =>
+      tf.tidy(() => {
+        const { batch } = seqBatch([{ keys }], [keys.length], (k) => codes[k], 8);
+        const out = net.encode(batch, false);
+        // Row of the first real position (column L - keys.length).
+        return tf.slice(out, [batch.L - keys.length, 0], [1, 16]).dataSync() as Float32Array;
+      });
+    // Same first item, same length, different later item: the first position's output is equal.
+    const a = run([0, 1, 2]);
+    const b = run([0, 3, 3]);
+    for (let i = 0; i < 16; i++) expect(a[i]).toBeCloseTo(b[i], 5);
+    net.dispose();
+  });
+});
+
+describe('training', () => {
+  it('gradients match finite differences for both losses (the hand-written gradients are right)', () => {
+    for (const loss of ['bce', 'softmax'] as const) {
+      const net = createNetwork({ dim: 8, maxLen: 6, heads: 2, idBuckets: 50, topicBuckets: 7, dropout: 0, loss });
+      const coder = new ItemCoder(net.config);
+      const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: i % 3 ? [`t${i % 4}`] : [] }));
+      const seqs: KeySequence[] = [
+        { keys: [1, 2, 3, 4, 5, 6, 7, 8], skipped: Uint8Array.from([0, 0, 1, 0, 0, 0, 0, 0]), views: Int32Array.from([0, 1, 1, 1, 2, 2, 3, 3]) },
+        { keys: [3, 4, 5] },
+      ];
+      const batch = trainBatch(seqs, (k) => codes[k], Int32Array.from([5, 6, 13, 14, 2]), 6, 2);
+      expect(batch.K).toBe(2); // the skipped item of view 1 is a per-row negative
+      const vars = [...net.weights.values()];
+      let checked = 0;
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => net.loss(batch, false) as tf.Scalar, vars);
+        for (const w of vars) {
+          const g = grads[w.name];
+          if (!g) continue;
+          const gd = g.dataSync();
+          const wd = Float32Array.from(w.dataSync());
+          const i = gd.reduce((best, v, j) => (Math.abs(v) > Math.abs(gd[best]) ? j : best), 0);
+          const eps = 1e-2;
+          const at = (delta: number): number => {
+            const p = wd.slice();
+            p[i] += delta;
+            w.assign(tf.tensor(p, w.shape));
+            return net.loss(batch, false).dataSync()[0];
+          };
+          const numeric = (at(eps) - at(-eps)) / (2 * eps);
+          w.assign(tf.tensor(wd, w.shape));
+          expect(Math.abs(numeric - gd[i])).toBeLessThan(0.05 * (Math.abs(numeric) + Math.abs(gd[i])) + 1e-3);
+          checked++;
+        }
+      });
+      expect(checked).toBeGreaterThan(20);
+      net.dispose();
+    }
+  });
+
+  it('learns a sequential pattern through the public API', async () => {
+    const m = await loadModel({ ...small, dim: 16, dropout: 0, learningRate: 1e-2, loss: 'softmax', seed: 3 });
+    const next = (i: number): number => (i * 7 + 3) % 40;
+    const seqs: AttentionEvent[][] = [];
+    for (let s = 0; s < 40; s++) {
+      const seq: AttentionEvent[] = [];
+      for (let i = s, j = 0; j < 6; j++, i = next(i)) seq.push(ev(`p${i}`));
+      seqs.push(seq);
+    }
+    const pool = Array.from({ length: 40 }, (_, i) => ({ itemId: `p${i}` }));
+    for (let step = 0; step < 60; step++) await m.train(seqs, { negativePool: pool });
+    let hits = 0;
+    for (let s = 0; s < 40; s++) {
+      const scores = await m.score([ev(`p${s}`)], pool);
+      const best = scores.indexOf(Math.max(...scores));
+      if (best === next(s)) hits++;
+    }
+    expect(hits).toBeGreaterThan(20); // chance is 1 in 40
+    m.dispose();
+  });
+
+  it('uses skipped items of the same view as the first negatives', () => {
+    const net = createNetwork(small);
+    const coder = new ItemCoder(net.config);
+    const codes = Array.from({ length: 6 }, (_, i) => coder.code(`x${i}`));
+    const seq: KeySequence = { keys: [0, 1, 2, 3], skipped: Uint8Array.from([0, 1, 0, 1]), views: Int32Array.from([0, 1, 1, 2]) };
+    const b = trainBatch([seq], (k) => codes[k], new Int32Array([5]), 8, 2);
+    // Targets: item 2 (event 2) only; events 1 and 3 were skipped, so they are not positives.
+    expect(Array.from(b.targetKeys)).toEqual([2]);
+    expect(b.K).toBe(2);
+    expect(Array.from(b.rowNegativeMask ?? [])).toEqual([0, -1e9]); // one skipped item in view 1
+    expect(b.rowNegatives?.idIdx.subarray(0, 2)).toEqual(codes[1].ids);
+    net.dispose();
+  });
+
+  it('leaks no tensors over 100 score and train calls', async () => {
+    const m = await loadModel({ ...small, skippedNegatives: 2 });
+    const cands = Array.from({ length: 200 }, (_, i) => ({ itemId: `c${i}`, topics: [`t${i % 5}`] }));
+    const log = [ev('a'), ev('b', { skipped: true, viewId: 'v' }), ev('c', { viewId: 'v', clicks: 1 }), ev('d')];
+    await m.score(log, cands);
+    await m.train([log]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) {
+      await m.score(log, cands);
+      await m.train([log, [ev('q'), ev('a'), ev('e')]]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(before);
+  });
+});
+
+describe('weights', () => {
+  it('round-trips float16 exactly on representable values', () => {
+    for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, -0.0999755859375]) expect(fromHalf(toHalf(v))).toBe(v);
+    expect(fromHalf(toHalf(1e6))).toBe(Infinity);
+    expect(Math.abs(fromHalf(toHalf(0.1)) - 0.1)).toBeLessThan(1e-4);
+  });
+
+  it('saves and loads: float32 exactly, float16 and int8 closely, int8 in about a quarter of the bytes', async () => {
+    const m = await loadModel({ ...small, seed: 7 });
+    await m.train([[ev('a'), ev('b'), ev('c')]]);
+    const history = [ev('a'), ev('b')];
+    const cands = ['a', 'b', 'c', 'd', 'e'];
+    const ref = await m.score(history, cands);
+    const sizes: Record<string, number> = {};
+    for (const q of ['float32', 'float16', 'int8'] as const) {
+      const bytes = m.save(q);
+      sizes[q] = bytes.length;
+      const m2 = await loadModel({ weights: bytes, trainable: false });
+      expect(m2.config.dim).toBe(16);
+      const got = await m2.score(history, cands);
+      const tol = q === 'float32' ? 1e-6 : q === 'float16' ? 2e-2 : 8e-2;
+      for (let i = 0; i < cands.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThan(tol);
+      m2.dispose();
+    }
+    expect(sizes.int8).toBeLessThan(sizes.float32 * 0.35); // bytes + a float32 scale per 16-wide row
+    expect(sizes.float16).toBeLessThan(sizes.float32 * 0.55);
+    m.dispose();
+  });
+
+  it('loads from a manifest URL through the fetch it is given', async () => {
+    const m = await loadModel({ ...small, seed: 9 });
+    const bytes = m.save('int8');
+    const files: Record<string, unknown> = {
+      'https://cdn.example/models/site/model.json': { format: 'attnflow-model', version: 1, weights: 'weights.bin' },
+      'https://cdn.example/models/site/weights.bin': bytes,
+    };
+    const fakeFetch = (async (url: string) => {
+      const body = files[url];
+      return {
+        ok: body !== undefined,
+        status: body === undefined ? 404 : 200,
+        json: async () => body,
+        arrayBuffer: async () => (body as Uint8Array).slice().buffer,
+      };
+    }) as unknown as typeof fetch;
+    const loaded = await loadModelFromUrl('https://cdn.example/models/site/model.json', { fetch: fakeFetch });
+    const a = await m.score([ev('a')], ['b', 'c']);
+    const b = await loaded.score([ev('a')], ['b', 'c']);
+    expect(Math.abs(a[0] - b[0])).toBeLessThan(0.1);
+    await expect(loadModelFromUrl('https://cdn.example/missing.json', { fetch: fakeFetch })).rejects.toThrow(/404/);
+    m.dispose();
+    loaded.dispose();
+  });
+});
