@@ -7,7 +7,7 @@ import { chromium } from '@playwright/test';
 const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
 
 /** Options: visits, the preferred topic, ms of reading per story, stories read per visit. */
-export const DEFAULTS = { visits: 4, topic: 'science', dwellMs: 2500, readsPerVisit: 5 };
+export const DEFAULTS = { visits: 4, topic: "science", dwellMs: 4000, readsPerVisit: 4 };
 
 export async function runVisitor(demoUrl, options = {}) {
   const o = { ...DEFAULTS, ...options };
