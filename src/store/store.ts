@@ -56,7 +56,7 @@ export interface Store {
 
 const DAY = 864e5;
 /** Records put per task when a flush is not urgent, so that no flush becomes a long task. */
-const CHUNK = 500;
+const CHUNK = 250;
 const ITEM = ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs', 'clicks', 'rageClicks', 'deadClicks'];
 const PAGE = ['engagedMs', 'visibleMs', 'rageClicks', 'deadClicks'];
 const key = (viewId: string, itemId: string) => `${viewId}\n${itemId}`;
@@ -247,10 +247,11 @@ export function createStore(o: StoreOptions): Store {
         try {
           if (!i) for (const v of vs) tx.objectStore('views').put(v);
           const end = urgent ? recs.length : Math.min(i + CHUNK, recs.length);
-          let req: IDBRequest | undefined;
-          for (; i < end; i++) req = rs.put(recs[i]);
-          if (i < recs.length) req!.onsuccess = next;
-          else tx.commit?.();
+          // The next chunk goes out when the first put of this one is done: the transaction stays
+          // busy, and each task stays short.
+          if (i < end) rs.put(recs[i++]).onsuccess = end < recs.length ? next : null;
+          for (; i < end; i++) rs.put(recs[i]);
+          if (i >= recs.length) tx.commit?.();
         } catch (error) {
           // A put that throws (quota, data that cannot be cloned): nothing of this batch is written.
           failure = error;
