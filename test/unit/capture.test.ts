@@ -1,0 +1,205 @@
+// @vitest-environment happy-dom
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { autoId, detectItems } from '../../src/capture/detect';
+import { itemsAt, observeItems } from '../../src/capture/items';
+import { observeClicks, type ClickKind } from '../../src/capture/clicks';
+import { observeNavigation, viewKey } from '../../src/capture/navigation';
+import { createAttention } from '../../src/tracker';
+
+afterEach(() => {
+  document.body.replaceChildren();
+  vi.useRealTimers();
+});
+
+const html = (s: string) => {
+  document.body.innerHTML = s;
+};
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+describe('item detection on pages without markup', () => {
+  const page = `
+    <header><nav><ul><li><a href="/news"><img alt="">News</a></li><li><a href="/sport"><img alt="">Sport</a></li><li><a href="/tv"><img alt="">TV</a></li></ul></nav></header>
+    <main>
+      <article id="story"><h1>Secret headline words</h1><p>Text</p><figure><img alt=""></figure></article>
+      <section><p>No heading: layout, not an item</p></section>
+      <section><h2>Related</h2>
+        <div class="grid">
+          <div class="card x"><a href="/p/one?utm=1#frag"><img alt=""></a><h3>Alpha product</h3></div>
+          <div class="card"><a href="/p/two"><img alt=""></a><h3>Beta product</h3></div>
+          <div class="card"><a href="https://other.example/p/three?q=s"><img alt=""></a><h3>Gamma</h3></div>
+          <div class="promo"><img alt=""></div>
+        </div>
+      </section>
+    </main>
+    <footer><ul><li><h3>About</h3></li><li><h3>Jobs</h3></li><li><h3>Press</h3></li></ul></footer>`;
+
+  it('picks articles, headed sections, figures and runs of ≥ 3 cards, nothing in nav or footer', () => {
+    html(page);
+    const ids = detectItems(document).map(autoId);
+    expect(ids).toEqual([
+      'article#story',
+      'figure:#story/figure',
+      // A headed section holding links is named after its first link's path.
+      'section@/p/one',
+      'div@/p/one',
+      'div@/p/two',
+      'div@other.example/p/three',
+    ]);
+  });
+
+  it('derives ids from structure and href paths only: no text, query string or hash', () => {
+    html(page);
+    const ids = detectItems(document).map(autoId).join(' ');
+    expect(ids).not.toMatch(/Secret|Alpha|Beta|utm|frag|q=s|\?/);
+    // Same page, same ids.
+    html(page);
+    expect(detectItems(document).map(autoId).join(' ')).toBe(ids);
+  });
+});
+
+describe('observeItems', () => {
+  it('reports marked items with topics, and items added later; a re-added item keeps its id', async () => {
+    html(`<div data-attn-item="a" data-attn-topics="x, y,"></div><div data-attn-item=" "></div>`);
+    const known = new WeakMap<Element, string>();
+    const seen: Array<[string, string[]]> = [];
+    const stop = observeItems((_el, id, topics) => seen.push([id, topics]), { known });
+    expect(seen).toEqual([['a', ['x', 'y']]]);
+
+    const later = document.createElement('section');
+    later.innerHTML = '<p data-attn-item="b"><span id="inner"></span></p>';
+    document.body.append(later);
+    await flush();
+    expect(seen.map(([id]) => id)).toEqual(['a', 'b']);
+    expect(itemsAt(known, document.getElementById('inner'))).toEqual(['b']);
+
+    const a = document.querySelector('[data-attn-item="a"]')!;
+    a.remove();
+    a.setAttribute('data-attn-item', 'renamed');
+    document.body.append(a);
+    await flush();
+    expect(seen.at(-1)![0]).toBe('a');
+
+    stop();
+    const c = document.createElement('div');
+    c.setAttribute('data-attn-item', 'c');
+    document.body.append(c);
+    await flush();
+    expect(seen.map(([id]) => id)).not.toContain('c');
+  });
+
+  it('finds cards once their siblings arrive on an unannotated page', async () => {
+    html('<main><ul id="feed"></ul></main>');
+    const ids: string[] = [];
+    const stop = observeItems((_el, id) => ids.push(id), { known: new WeakMap() });
+    const feed = document.getElementById('feed')!;
+    for (const slug of ['a', 'b', 'c']) {
+      const li = document.createElement('li');
+      li.innerHTML = `<a href="/post/${slug}"><img alt=""></a>`;
+      feed.append(li);
+      await flush();
+    }
+    expect(new Set(ids)).toEqual(new Set(['li@/post/a', 'li@/post/b', 'li@/post/c']));
+    stop();
+  });
+});
+
+describe('observeClicks', () => {
+  const click = (el: Element, x = 10, y = 10) =>
+    el.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: x, clientY: y }));
+
+  it('counts a rage burst once, and dead clicks only when nothing follows within 1 s', async () => {
+    vi.useFakeTimers();
+    html('<div id="plain"></div><button id="btn"></button><div id="alive"></div>');
+    const kinds: Array<[string, ClickKind]> = [];
+    const stop = observeClicks((el, kind) => kinds.push([el.id, kind]));
+    const plain = document.getElementById('plain')!;
+    for (let i = 0; i < 4; i++) click(plain, 10 + i * 5);
+    vi.advanceTimersByTime(1000);
+    expect(kinds.filter(([, k]) => k === 'rage')).toEqual([['plain', 'rage']]);
+    expect(kinds.filter(([, k]) => k === 'dead').length).toBe(4);
+
+    kinds.length = 0;
+    click(document.getElementById('btn')!);
+    vi.advanceTimersByTime(1000);
+    expect(kinds).toEqual([['btn', 'click']]);
+
+    kinds.length = 0;
+    const alive = document.getElementById('alive')!;
+    click(alive);
+    alive.setAttribute('data-open', '');
+    await Promise.resolve();
+    vi.advanceTimersByTime(1000);
+    expect(kinds).toEqual([['alive', 'click']]);
+
+    // Far apart in space: no rage.
+    kinds.length = 0;
+    click(plain, 0, 0);
+    click(plain, 100, 0);
+    click(plain, 200, 0);
+    expect(kinds.some(([, k]) => k === 'rage')).toBe(false);
+    stop();
+    vi.advanceTimersByTime(1000);
+    expect(kinds.some(([, k]) => k === 'dead')).toBe(false);
+  });
+});
+
+describe('observeNavigation', () => {
+  it('reports pushState, replaceState, popstate and hashchange, and restores history on stop', () => {
+    const push = history.pushState;
+    const replace = history.replaceState;
+    const calls: string[] = [];
+    const stop = observeNavigation(() => calls.push(viewKey()));
+    expect(history.pushState).not.toBe(push);
+    history.pushState({}, '', '/a?secret=1');
+    history.replaceState({}, '', '/b#h');
+    window.dispatchEvent(new Event('popstate'));
+    window.dispatchEvent(new Event('hashchange'));
+    expect(calls).toEqual(['/a', '/b#h', '/b#h', '/b#h']);
+    stop();
+    expect(history.pushState).toBe(push);
+    expect(history.replaceState).toBe(replace);
+    history.pushState({}, '', '/c');
+    expect(calls.length).toBe(4);
+  });
+});
+
+describe('tracker', () => {
+  it('stop() removes every listener it added and never throws into the page afterwards', () => {
+    html('<article data-attn-item="x"></article>');
+    const added = new Map<string, number>();
+    const spies = [window, document].flatMap((target) => {
+      const add = target.addEventListener.bind(target);
+      const remove = target.removeEventListener.bind(target);
+      return [
+        vi.spyOn(target, 'addEventListener').mockImplementation((type, fn, o) => {
+          added.set(type, (added.get(type) ?? 0) + 1);
+          add(type, fn, o);
+        }),
+        vi.spyOn(target, 'removeEventListener').mockImplementation((type, fn, o) => {
+          added.set(type, (added.get(type) ?? 0) - 1);
+          remove(type, fn, o);
+        }),
+      ];
+    });
+    const errors: unknown[] = [];
+    const af = createAttention({ onError: (e) => errors.push(e) });
+    expect([...added.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
+    af.stop();
+    spies.forEach((spy) => spy.mockRestore());
+    const left = [...added].filter(([, n]) => n !== 0);
+    expect(left).toEqual([]);
+    document.dispatchEvent(new Event('scroll'));
+    expect(errors).toEqual([]);
+  });
+
+  it('reports errors of its own callbacks through onError instead of throwing', () => {
+    html('<article data-attn-item="x"></article>');
+    const errors: unknown[] = [];
+    const af = createAttention({ onError: (e) => errors.push(e) });
+    af.on('attention', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => af.stop()).not.toThrow();
+    expect(String(errors[0])).toContain('listener bug');
+  });
+});
