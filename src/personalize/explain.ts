@@ -36,11 +36,12 @@ export function explainItem(item: RankItem, profile: VisitorProfile, context: Ex
   if (context.kept) because.push('Pinned in place by the site');
   if (context.explored) because.push('Something new: shown to explore, so your page does not narrow to one topic');
   for (const d of drivers) {
-    if (d.affinity > 0 && (d.attended > 0 || d.attentionMs > 0)) {
-      const n = d.attended || 1;
-      because.push(`You read ${n} ${d.topic} ${n === 1 ? 'item' : 'items'} (${seconds(d.attentionMs)} of attention)`);
+    if (d.affinity > 0 && d.attended > 0) {
+      because.push(`You read ${d.attended} ${d.topic} ${d.attended === 1 ? 'item' : 'items'} (${seconds(d.attentionMs)} of attention)`);
+    } else if (d.affinity > 0) {
+      because.push(`You looked at ${d.topic} items for ${seconds(d.attentionMs)}`);
     } else if (d.affinity < 0) {
-      because.push(`You skipped ${d.skipped} ${d.topic} ${d.skipped === 1 ? 'item' : 'items'}, so it ranks lower`);
+      because.push(`You passed over ${d.skipped} ${d.topic} ${d.skipped === 1 ? 'item' : 'items'}, so it ranks lower`);
     }
   }
   const own = profile.items[item.id];

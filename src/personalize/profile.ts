@@ -8,8 +8,11 @@ import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
 export const ATTENDED_MS = 1000;
 /** A click weighs like this much attention, ms. */
 const CLICK_MS = 3000;
-/** A skip costs like this much attention, ms. */
-const SKIP_MS = 1500;
+/**
+ * A skip costs like this much attention, ms. Small: visitors pass over most of what they see, and
+ * the attention measure already gives a skipped item little.
+ */
+const SKIP_MS = 300;
 
 /** An empty profile. */
 export function emptyProfile(): VisitorProfile {
@@ -87,7 +90,7 @@ export function profileScores(profile: VisitorProfile, items: readonly RankItem[
     for (const topic of item.topics) s += affinity[topic] ?? 0;
     if (item.topics.length) s /= item.topics.length;
     const own = profile.items[item.id];
-    if (own && own.skipped) s -= 0.05 * Math.min(own.skipped, 4);
+    if (own && own.skipped) s -= 0.02 * Math.min(own.skipped, 3);
     out[item.id] = Math.round(s * 1e6) / 1e6;
   }
   return out;
