@@ -185,14 +185,31 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     }
   }
 
+  // The model answers once its chunk and backend are up (seconds on a slow device). Until then the
+  // profile decides, so the page never waits for tfjs; the model's first answer decides again.
+  let model: 'idle' | 'loading' | 'ready' | 'failed' = host.scores ? 'idle' : 'failed';
+  const valid = (s: Scores | undefined, items: RankItem[]): s is Scores => Boolean(s && items.some((i) => Number.isFinite(s[i.id])));
+
   async function scoreAll(items: RankItem[], p: VisitorProfile): Promise<{ scores: Scores; source: 'model' | 'profile' }> {
-    if (host.scores && items.length) {
+    if (host.scores && items.length && model === 'ready') {
       try {
         const s = await host.scores(items);
-        if (s && items.some((i) => Number.isFinite(s[i.id]))) return { scores: s, source: 'model' };
+        if (valid(s, items)) return { scores: s, source: 'model' };
       } catch (error) {
         host.report(error, 'personalize: model scores');
       }
+    } else if (host.scores && items.length && model === 'idle') {
+      model = 'loading';
+      host.scores(items).then(
+        (s) => {
+          model = valid(s, items) ? 'ready' : 'failed';
+          if (model === 'ready' && !stopped) void run().catch((error) => host.report(error, 'personalize'));
+        },
+        (error) => {
+          model = 'failed';
+          host.report(error, 'personalize: model scores');
+        },
+      );
     }
     return { scores: profileScores(p, items), source: 'profile' };
   }
