@@ -15,6 +15,7 @@ import {
   type CachedOrder,
   type FoundContainer,
 } from './dom';
+import { loadDebugChunk } from '../debug-loader';
 import { explainItem } from './explain';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
 import { hashString } from './random';
@@ -43,6 +44,8 @@ export interface PersonalizeHost {
   original?: WeakMap<Element, string[]>;
   /** Exploration rate 0..1; default 0.1. */
   explore?: number;
+  /** Model state for the overlay (backend, training steps). */
+  modelState?: () => unknown;
   /** Fixed seed (tests); default derived from the visitor's signals. */
   seed?: number;
   /** Debug log. */
@@ -61,6 +64,8 @@ export interface Personalizer {
   profile(): VisitorProfile;
   /** Drops the visitor's profile and cached order (after `forget()` or withdrawn consent). */
   forget(): void;
+  /** Mounts the debug overlay (a further chunk); resolves with the function that removes it. */
+  debug(): Promise<() => void>;
   /** Stops observing; the page keeps its current order. */
   stop(): void;
 }
@@ -311,7 +316,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     return explainItem({ id: itemId, topics }, p, place ? { ...place } : { score: last?.scores[itemId] ?? 0.5 });
   }
 
-  return {
+  const self: Personalizer = {
     personalize: (options) =>
       run(options).catch((error) => {
         host.report(error, 'personalize');
@@ -324,6 +329,11 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       }),
     last: () => last,
     profile,
+    debug: () =>
+      loadDebugChunk().then(
+        (chunk) => chunk.mountOverlay({ ...host, personalizer: async () => self }),
+        (error) => (host.report(error, 'loading the debug overlay'), () => {}),
+      ),
     forget() {
       base = emptyProfile();
       viewItems = [];
@@ -343,6 +353,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       pendingVariants.clear();
     },
   };
+  return self;
 }
 
 function structuredCloneSafe<T>(value: T): T {

@@ -2,7 +2,6 @@
  * Core-side glue of personalization, in the script every page loads and so kept tiny: the
  * synchronous cached-order path, then lazy loading of the personalization chunk and the overlay.
  */
-import { loadDebugChunk } from '../debug-loader';
 import { loadPersonalizeChunk } from '../personalize-loader';
 import type { AttentionSnapshot } from '../types';
 import { applyCachedOrder, CACHE_KEY } from './early';
@@ -58,12 +57,8 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
     if (stopped) return;
     applyCachedOrder(host.root, original);
     if (host.root.querySelector('[data-attn-rank],[data-attn-variant]')) void load().then((p) => p?.personalize());
-    if (host.debug || /[?&]attn-debug\b/.test(location.search)) {
-      loadDebugChunk().then(
-        (chunk) => stopped || stops.push(chunk.mountOverlay({ ...host, personalizer: load })),
-        (error) => host.report(error, 'loading the debug overlay'),
-      );
-    }
+    // The overlay is loaded by the personalization chunk: one small import less in every page.
+    if (host.debug || /[?&]attn-debug\b/.test(location.search)) void load().then((p) => p?.debug().then((stop) => stops.push(stop)));
   };
 
   if (typeof document !== 'undefined') {
