@@ -11,7 +11,8 @@
  *  - unweighted: the articles read, in order, no attention features, no skipped items;
  *  - weighted: the same plus read time and scroll as attention features, and skipped items.
  * A rule without learning is reported too: candidates already in the history are pushed down,
- * by how thoroughly they were read (weighted) or by a constant (unweighted).
+ * by a constant (unweighted), by how thoroughly they were read (read-time), or by that and by
+ * having been seen but skipped (weighted).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -200,14 +201,14 @@ export async function runEbnerd(dir: string, o: { seed: number; backend: 'wasm' 
 
   // Rule without learning: articles already in the history go down.
   const rand = mulberry32(o.seed ^ 0xeb);
-  const ruleRuns: Record<string, RankMetrics[]> = { unweighted: [], weighted: [] };
+  const ruleRuns: Record<string, RankMetrics[]> = { unweighted: [], 'read-time': [], weighted: [] };
   for (const b of testImpressions) {
     const hist = eventsBefore(byUser.get(b.user_id) ?? [], Date.parse(b.impression_time));
     const clicked = b.article_ids_inview.map((a) => b.article_ids_clicked.includes(a));
-    for (const mode of ['unweighted', 'weighted'] as const) {
+    for (const mode of ['unweighted', 'read-time', 'weighted'] as const) {
       const seen = new Map<string, number>();
       for (const e of hist) {
-        if (mode === 'unweighted' && e.skipped) continue;
+        if (mode !== 'weighted' && e.skipped) continue;
         const w = mode === 'unweighted' ? 1 : e.skipped ? 0.5 : 0.5 + Math.min(1, (e.attentionMs ?? 0) / 30000);
         seen.set(e.itemId, (seen.get(e.itemId) ?? 0) + w);
       }
@@ -266,6 +267,7 @@ export async function runEbnerd(dir: string, o: { seed: number; backend: 'wasm' 
     net.dispose();
   }
   console.log(line('rule unweighted', mean(ruleRuns.unweighted)));
+  console.log(line('rule read-time', mean(ruleRuns['read-time'])));
   console.log(line('rule weighted', mean(ruleRuns.weighted)));
   for (const r of results) console.log(r);
 }

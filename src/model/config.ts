@@ -17,6 +17,7 @@ export const DEFAULT_CONFIG: Readonly<ModelConfig> = Object.freeze({
   negatives: 64,
   skippedNegatives: 4,
   learningRate: 1e-3,
+  tableLearningRate: 1,
   epsilon: 1e-6,
   weightDecay: 0,
   seed: 1,
@@ -43,6 +44,7 @@ const INTEGER_RANGES: [NumericKey, number, number][] = [
 const REAL_RANGES: [NumericKey, number, number][] = [
   ['dropout', 0, 0.95],
   ['learningRate', 0, 1],
+  ['tableLearningRate', 0, 100],
   ['epsilon', 1e-12, 1],
   ['weightDecay', 0, 1],
 ];

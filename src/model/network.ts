@@ -44,7 +44,8 @@ function initValues(name: string, shape: number[], rand: () => number): Float32A
   if (name === 'item/id' || name === 'item/topic') return fillNormal(v, rand, 0.02);
   if (name === 'seq/pos') return fillNormal(v, rand, 0.02);
   // Residual branches start at zero: at first the visitor vector is its last item's vector.
-  if (/\/(wo|w2)$/.test(name)) return v;
+  // Attention features start silent too, so they cannot drown the item vectors; they grow if useful.
+  if (/\/(wo|w2)$/.test(name) || name === 'seq/features') return v;
   // Glorot uniform for dense kernels.
   const limit = Math.sqrt(6 / (shape[0] + shape[shape.length - 1]));
   for (let i = 0; i < size; i++) v[i] = (rand() * 2 - 1) * limit;
@@ -292,10 +293,10 @@ export class Network {
     this.sparse = sparse;
     const dense = [...this.weights].filter(([name]) => !TABLES.includes(name));
     const vars = [...dense.map(([, w]) => w), ...[...sparse.values()].map((s) => s.rows)];
-    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, decay: boolean): [Tensor, Tensor, Tensor] => {
+    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, decay: boolean, rate = lrT): [Tensor, Tensor, Tensor] => {
       const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
       const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-      let w2 = tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), lrT));
+      let w2 = tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), rate));
       // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
       if (decay && c.weightDecay > 0) w2 = tf.sub(w2, tf.mul(w, learningRate * c.weightDecay));
       return [w2, m2, v2];
@@ -321,7 +322,7 @@ export class Network {
           const w = this.w(name);
           const m = adam.m.get(name) as Variable;
           const v = adam.v.get(name) as Variable;
-          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), false);
+          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), false, lrT * c.tableLearningRate);
           w.assign(tf.tensorScatterUpdate(w, at, w2));
           m.assign(tf.tensorScatterUpdate(m, at, m2));
           v.assign(tf.tensorScatterUpdate(v, at, v2));

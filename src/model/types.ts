@@ -60,6 +60,8 @@ export interface ModelConfig {
   skippedNegatives: number;
   /** Adam learning rate; default 1e-3. */
   learningRate: number;
+  /** Learning rate of the item tables (id, bias, topic) relative to `learningRate`; default 1. */
+  tableLearningRate: number;
   /** Adam epsilon, explicit because backends differ (WebGL 1e-4, CPU/WASM 1e-7); default 1e-6. */
   epsilon: number;
   /** Decoupled weight decay per step, relative; default 0. */
