@@ -83,6 +83,7 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
         store.mem.get('profile')!.set('visitor', computeProfile([...(store.mem.get('views')!.values() as Iterable<never>)], now));
       } else {
         const tx = d.transaction(['records', 'views', 'catalogue', 'profile', 'settings'], 'readwrite');
+        tx.done.catch(() => {}); // Failures surface through the awaits below.
         const cat = tx.objectStore('catalogue');
         await trimOld(cat.index('by-last'), now - store.options.retentionDays * 864e5);
         const mark = ((await tx.objectStore('settings').get('catalogued'))?.value as number) ?? 0;

@@ -134,6 +134,8 @@ export function createStore(o: StoreOptions): Store {
         if (dead) return resolve(undefined);
         openDB<AttnflowDB>(name, DB_VERSION, {
           upgrade(d, from, _to, tx) {
+            // An aborted upgrade is reported below and by the open failing: not as an unhandled rejection.
+            tx.done.catch(() => {});
             migrate(d, from, DB_VERSION, tx).catch((error) => {
               warn(error, 'upgrade');
               tx.abort();
@@ -188,6 +190,7 @@ export function createStore(o: StoreOptions): Store {
   // Retention, and room on a full disk: `extra` more of the oldest go.
   const trimDb = async (d: Db, extra = 0) => {
     const tx = d.transaction(['records', 'views'], 'readwrite');
+    tx.done.catch(() => {}); // Failures surface through the awaits below.
     const cutoff = clock.epoch() - o.retentionDays * DAY;
     for (const [s, index] of [['records', 'by-last'], ['views', 'by-updated']]) {
       const store = tx.objectStore(s as 'views');
@@ -358,6 +361,7 @@ export function createStore(o: StoreOptions): Store {
       } as Record<string, any>;
       try {
         const tx = d?.transaction(STORES);
+        tx?.done.catch(() => {});
         for (const s of STORES) out[s] = tx ? await tx.objectStore(s).getAll() : [...mem.get(s)!.values()];
       } catch (error) {
         warn(error, 'export');

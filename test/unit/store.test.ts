@@ -343,6 +343,39 @@ describe('memory fallback', () => {
     expect(records).toHaveLength(4);
   });
 
+  it('a connection closed under us (browser shutdown of IndexedDB) is reopened by the next flush', async () => {
+    const s = mk();
+    s.recordView(snap('v1', items(2, 10)));
+    await s.flush();
+    (await s.db())!.close();
+    s.recordView(snap('v1', items(3, 20)));
+    await s.flush(); // fails quietly: the transaction cannot start on a closed connection
+    await s.flush(); // reopens and writes
+    const { records } = await read();
+    expect(records).toHaveLength(3);
+    expect(records.every((r) => r.attentionMs >= 20)).toBe(true);
+    expect(s.report).toHaveBeenCalledTimes(1);
+  });
+
+  it('a migration that fails aborts the upgrade, keeps the old data and carries on in memory', async () => {
+    const v1 = await openDB('attnflow', 1, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 1, tx as never) });
+    await v1.put('records', { ...item(1500), viewId: 'old', itemId: 'a', topics: ['tech'], firstAt: t, lastAt: t } as never);
+    v1.close();
+    const proto = (globalThis as any).IDBObjectStore.prototype;
+    vi.spyOn(proto, 'createIndex').mockImplementationOnce(() => {
+      throw new DOMException('broken', 'UnknownError');
+    });
+    const s = mk();
+    s.recordView(snap('v1', items(2, 10)));
+    await s.flush();
+    expect(s.storage()).toBe('memory');
+    expect((await s.export()).records).toHaveLength(2);
+    vi.restoreAllMocks();
+    const { version, records } = await read();
+    expect(version).toBe(1);
+    expect(records.map((r) => r.itemId)).toEqual(['a']);
+  });
+
   it('a newer version in another tab makes us close cleanly and carry on in memory', async () => {
     const s = mk();
     s.recordView(snap('v1', items(2, 10)));
