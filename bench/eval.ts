@@ -20,7 +20,6 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     workers: { type: 'string' },
     dim: { type: 'string' },
-    quick: { type: 'boolean', default: false },
   },
 });
 
@@ -28,10 +27,11 @@ const seed = Number(values.seed);
 if (values.data) {
   const text = readFileSync(values.data, 'utf8');
   await runBeauty(text, {
+    file: values.data,
     seed,
     budgetS: values.budget ? Number(values.budget) : 19 * 60,
     backend: values.backend as 'wasm' | 'cpu',
-    workers: values.workers ? Number(values.workers) : undefined,
+    workers: values.workers ? Number(values.workers) : 2,
     dim: values.dim ? Number(values.dim) : undefined,
   });
 } else if (values.ebnerd) {

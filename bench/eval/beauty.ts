@@ -1,51 +1,49 @@
-/** The SASRec-protocol run: data, split, baselines, model training on validation, test. */
-import { createNetwork } from '../../src/model/index';
-import { ItemCoder, type ItemCode, type KeySequence } from '../../src/model/encode';
-import { useNodeBackend } from '../../src/model/node-backend';
-import { fit } from '../../src/model/trainer';
+/**
+ * The SASRec-protocol run: data, split, baselines, then the model. Models train in worker threads
+ * (one per core, different seeds); on the validation item the run picks either the best single
+ * model or the average of their scores, and reports that choice on the test item.
+ */
+import { Worker } from 'node:worker_threads';
 import type { ModelConfig } from '../../src/model/types';
 import { popularity, popularityScorer, transitionScorer } from './baselines';
-import { modelScorer } from './model-scorer';
-import { candidates, evaluate, fmt, parsePairs, splitLastTwo } from './protocol';
+import { candidates, evaluate, fmt, parsePairs, splitLastTwo, type Scorer } from './protocol';
+import { trainAndScore, type TrainJob, type TrainOutcome } from './train-model';
 
 export interface BeautyOptions {
+  file: string;
   seed: number;
   /** Whole run's wall-clock budget, s. */
   budgetS: number;
   backend: 'wasm' | 'cpu';
-  workers?: number;
+  /** Models trained in parallel (worker threads); default 2. */
+  workers: number;
   dim?: number;
 }
 
-/** Settings for the offline model (chosen on the validation item only). */
-export function evalConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
-  // Buckets ≥ items and two hashes: nearly every item gets its own pair of rows.
-  let buckets = 1024;
-  while (buckets < numItems) buckets *= 2;
-  return {
-    dim: 64,
-    ffnDim: 64,
-    maxLen: 50,
-    blocks: 2,
-    heads: 1,
-    dropout: 0.5,
-    idBuckets: buckets,
-    idHashes: 2,
-    topicBuckets: 0,
-    loss: 'softmax',
-    negatives: 512,
-    skippedNegatives: 0,
-    learningRate: 2e-3,
-    ...overrides,
-  };
+const err = (s: string): void => void process.stderr.write(s + '\n');
+
+function inWorker(job: TrainJob): Promise<TrainOutcome> {
+  // Workers do not inherit tsx's loader: register it, then load the TypeScript entry.
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Promise((resolve, reject) => {
+    const w = new Worker(boot, { eval: true, workerData: job });
+    w.once('message', (m: TrainOutcome) => {
+      resolve(m);
+      void w.terminate();
+    });
+    w.once('error', reject);
+  });
 }
 
-const err = (s: string): void => {
-  process.stderr.write(s + '\n');
+const fixed = (scores: Float32Array): Scorer => (rows, _s, _c, C) => {
+  const out = new Float32Array(rows.length * C);
+  rows.forEach((r, i) => out.set(scores.subarray(r * C, (r + 1) * C), i * C));
+  return out;
 };
 
 export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
-  const t0 = performance.now();
+  const t0 = Date.now();
   const ds = parsePairs(text);
   const split = splitLastTwo(ds);
   err(`data: ${ds.users.length} users, ${ds.numItems} items, ${split.evalUsers.length} evaluated`);
@@ -59,39 +57,52 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
   console.log(fmt('popularity', evaluate(split, testC, 'test', popS, o.seed)));
   console.log(fmt('transitions', evaluate(split, testC, 'test', trS, o.seed)));
 
-  const backend = await useNodeBackend(o.backend);
   const overrides = process.env.ATTNFLOW_EVAL_CONFIG ? (JSON.parse(process.env.ATTNFLOW_EVAL_CONFIG) as Partial<ModelConfig>) : {};
   if (o.dim) overrides.dim = o.dim;
-  const net = createNetwork({ ...evalConfig(ds.numItems, overrides), seed: o.seed });
-  const coder = new ItemCoder(net.config);
-  const codes: ItemCode[] = ds.itemIds.map((id) => coder.code(id));
-  const sequences: KeySequence[] = split.train.map((keys) => ({ keys }));
-  err(`model: backend ${backend}, ${net.numParams} parameters, config ${JSON.stringify(net.config)}`);
-  const scorer = modelScorer(net, split, codes);
-  // Validation during training on a fixed sample of users; the final choice uses all of them.
-  const sample = Int32Array.from({ length: Math.min(6000, split.evalUsers.length) }, (_, i) =>
-    Math.floor((i * split.evalUsers.length) / Math.min(6000, split.evalUsers.length)),
-  );
-  const reserveMs = 40_000; // final validation + test scoring
-  const budgetMs = o.budgetS * 1000 - (performance.now() - t0) - reserveMs;
-  const res = fit(net, {
-    sequences,
-    codes,
+  // Leave time for the final scoring of all users after training stops.
+  const deadline = t0 + o.budgetS * 1000 - 150_000;
+  const jobs: TrainJob[] = Array.from({ length: Math.max(1, o.workers) }, (_, i) => ({
+    file: o.file,
+    seed: o.seed,
+    modelSeed: o.seed * 1000 + i + 1,
+    config: overrides,
+    deadline,
+    backend: o.backend,
     tokensPerBatch: Number(process.env.ATTNFLOW_TOKENS ?? 4096),
-    timeBudgetMs: budgetMs,
-    warmupSteps: 100,
     maxEpochs: Number(process.env.ATTNFLOW_EPOCHS ?? 200),
-    popularityPrior: process.env.ATTNFLOW_POPPRIOR !== '0',
-    spectralInit: process.env.ATTNFLOW_SPECTRAL !== '0',
-    patience: 6,
-    validate: (n) => (n === net ? evaluate(split, valC, 'valid', scorer, o.seed, sample).ndcg : 0),
-    log: err,
-  });
-  err(`trained: ${res.epochs} epochs, ${res.steps} steps, best epoch ${res.bestEpoch}, ${(res.elapsedMs / 1000).toFixed(0)}s`);
-  err(fmt('valid model', evaluate(split, valC, 'valid', scorer, o.seed)));
-  const bytes = { float16: 0, int8: 0 };
-  err(`model size: ${net.numParams} parameters`);
-  void bytes;
-  err(`total ${((performance.now() - t0) / 1000).toFixed(0)}s`);
-  console.log(fmt('model', evaluate(split, testC, 'test', scorer, o.seed)));
+    tag: `model ${i + 1}`,
+  }));
+  const outcomes = jobs.length === 1 ? [await trainAndScore(jobs[0])] : await Promise.all(jobs.map(inWorker));
+
+  // Choice on the validation item: each single model, or the mean of all models' scores.
+  const options: { name: string; valid: Float32Array; test: Float32Array }[] = outcomes.map((m, i) => ({
+    name: `model ${i + 1}`,
+    valid: m.valid,
+    test: m.test,
+  }));
+  if (outcomes.length > 1) {
+    const mean = (key: 'valid' | 'test'): Float32Array => {
+      const out = new Float32Array(outcomes[0][key].length);
+      for (const m of outcomes) for (let i = 0; i < out.length; i++) out[i] += m[key][i] / outcomes.length;
+      return out;
+    };
+    options.push({ name: `mean of ${outcomes.length} models`, valid: mean('valid'), test: mean('test') });
+  }
+  let best = options[0];
+  let bestNdcg = -1;
+  for (const opt of options) {
+    const m = evaluate(split, valC, 'valid', fixed(opt.valid), o.seed);
+    err(fmt(`valid ${opt.name}`, m));
+    if (m.ndcg > bestNdcg) {
+      bestNdcg = m.ndcg;
+      best = opt;
+    }
+  }
+  const m0 = outcomes[0];
+  err(
+    `chosen on validation: ${best.name}; per model ${m0.numParams} parameters, ` +
+      `${m0.bytesInt8} bytes int8, ${m0.bytesFloat16} bytes float16; epochs ${outcomes.map((m) => `${m.epochs} (best ${m.bestEpoch})`).join(', ')}`,
+  );
+  err(`total ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+  console.log(fmt('model', evaluate(split, testC, 'test', fixed(best.test), o.seed)));
 }

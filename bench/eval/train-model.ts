@@ -1,0 +1,112 @@
+/** Trains one model on the leave-two-out split and scores every evaluated user's candidates. */
+import { readFileSync } from 'node:fs';
+import { ItemCoder, type ItemCode, type KeySequence } from '../../src/model/encode';
+import { createNetwork } from '../../src/model/index';
+import { useNodeBackend } from '../../src/model/node-backend';
+import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/model/protocol';
+import { weightShapes } from '../../src/model/network';
+import { encodeWeights } from '../../src/model/serialize';
+import { fit } from '../../src/model/trainer';
+import type { ModelConfig } from '../../src/model/types';
+import { modelScorer } from './model-scorer';
+
+export interface TrainJob {
+  file: string;
+  /** Protocol seed (split candidates, tie-breaking). */
+  seed: number;
+  /** Model seed (initialisation, batches, negatives, dropout). */
+  modelSeed: number;
+  config: Partial<ModelConfig>;
+  /** Training stops at this wall-clock time (ms since epoch). */
+  deadline: number;
+  backend: 'wasm' | 'cpu';
+  tokensPerBatch: number;
+  maxEpochs: number;
+  tag: string;
+}
+
+export interface TrainOutcome {
+  valid: Float32Array;
+  test: Float32Array;
+  validNdcg: number;
+  numParams: number;
+  bytesInt8: number;
+  bytesFloat16: number;
+  epochs: number;
+  bestEpoch: number;
+  seconds: number;
+}
+
+/** Settings for the offline model (chosen on the validation item only). */
+export function evalConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
+  // Buckets ≥ items and two hashes: nearly every item gets its own pair of rows.
+  let buckets = 1024;
+  while (buckets < numItems) buckets *= 2;
+  return {
+    dim: 64,
+    ffnDim: 64,
+    maxLen: 50,
+    blocks: 2,
+    heads: 1,
+    dropout: 0.3,
+    idBuckets: buckets,
+    idHashes: 2,
+    topicBuckets: 0,
+    loss: 'softmax',
+    negatives: 512,
+    skippedNegatives: 0,
+    learningRate: 2e-3,
+    ...overrides,
+  };
+}
+
+export async function trainAndScore(job: TrainJob): Promise<TrainOutcome> {
+  const t0 = Date.now();
+  const err = (s: string): void => void process.stderr.write(`[${job.tag}] ${s}\n`);
+  const ds = parsePairs(readFileSync(job.file, 'utf8'));
+  const split = splitLastTwo(ds);
+  const valC = candidates(ds, split, 'valid', job.seed);
+  const testC = candidates(ds, split, 'test', job.seed);
+  await useNodeBackend(job.backend);
+  const net = createNetwork({ ...evalConfig(ds.numItems, job.config), seed: job.modelSeed });
+  const coder = new ItemCoder(net.config);
+  const codes: ItemCode[] = ds.itemIds.map((id) => coder.code(id));
+  const sequences: KeySequence[] = split.train.map((keys) => ({ keys }));
+  err(`${net.numParams} parameters, config ${JSON.stringify(net.config)}`);
+  const scorer = modelScorer(net, split, codes);
+  // Validation during training on a fixed sample of users; the final choice uses all of them.
+  const n = Math.min(6000, split.evalUsers.length);
+  const sample = Int32Array.from({ length: n }, (_, i) => Math.floor((i * split.evalUsers.length) / n));
+  const res = fit(net, {
+    sequences,
+    codes,
+    tokensPerBatch: job.tokensPerBatch,
+    timeBudgetMs: job.deadline - Date.now(),
+    warmupSteps: 100,
+    maxEpochs: job.maxEpochs,
+    patience: 6,
+    spectralInit: true,
+    validate: () => evaluate(split, valC, 'valid', scorer, job.seed, sample).ndcg,
+    log: err,
+  });
+  const all = Int32Array.from(split.evalUsers.keys());
+  const valid = scorer(all, 'valid', valC, 101);
+  const test = scorer(all, 'test', testC, 101);
+  const validNdcg = evaluate(split, valC, 'valid', () => valid, job.seed).ndcg;
+  const shapes = new Map(weightShapes(net.config));
+  const weights = [...net.snapshot()].map(([name, data]) => [name, shapes.get(name) as number[], data] as [string, number[], Float32Array]);
+  const out: TrainOutcome = {
+    valid,
+    test,
+    validNdcg,
+    numParams: net.numParams,
+    bytesInt8: encodeWeights(net.config, weights, 'int8').length,
+    bytesFloat16: encodeWeights(net.config, weights, 'float16').length,
+    epochs: res.epochs,
+    bestEpoch: res.bestEpoch,
+    seconds: (Date.now() - t0) / 1000,
+  };
+  err(`trained ${res.epochs} epochs (best ${res.bestEpoch}), valid NDCG@10 ${validNdcg.toFixed(4)}, ${out.seconds.toFixed(0)}s`);
+  net.dispose();
+  return out;
+}
