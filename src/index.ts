@@ -10,3 +10,13 @@ export type {
   PageAttention,
 } from './types';
 export type { ModelChunk, BackendInfo, BackendName } from './model-chunk';
+export type {
+  AttentionExport,
+  CatalogueEntry,
+  ItemRecord,
+  ScoresRecord,
+  SettingRecord,
+  ViewRecord,
+  VisitorProfile,
+  WeightsRecord,
+} from './types';
