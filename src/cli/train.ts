@@ -120,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     loss: 'softmax',
     negatives: 512,
     skippedNegatives: 0,
-    learningRate: 5e-3,
+    learningRate: 2e-3,
     seed: Number(values.seed),
   };
   const net = createNetwork(config);
@@ -130,7 +130,11 @@ export async function main(argv: string[]): Promise<number> {
     keys,
     features: features ? features[u].subarray(0, keys.length * FEATURES) : undefined,
   }));
-  const valC = candidates(ds, split, 'valid', net.config.seed);
+  // 100 sampled items per visitor as in the offline protocol, fewer when the catalogue is small.
+  let count = 100;
+  for (const u of split.evalUsers) count = Math.min(count, ds.numItems - new Set(ds.users[u]).size);
+  const valC = candidates(ds, split, 'valid', net.config.seed, Math.max(0, count));
+  const C = Math.max(0, count) + 1;
   const scorer = modelScorerFor(net, (u) => sequences[u], split, codes);
   log(`model: ${net.numParams} parameters, backend ${backend}`);
   const res = fit(net, {
@@ -138,10 +142,11 @@ export async function main(argv: string[]): Promise<number> {
     codes,
     timeBudgetMs: Number(values.minutes) * 60_000,
     maxEpochs: Number(values.epochs),
-    validate: () => evaluate(split, valC, 'valid', scorer, net.config.seed).ndcg,
+    spectralInit: true,
+    validate: count > 0 ? () => evaluate(split, valC, 'valid', scorer, net.config.seed, undefined, C).ndcg : undefined,
     log,
   });
-  const valid = evaluate(split, valC, 'valid', scorer, net.config.seed);
+  const valid = count > 0 ? evaluate(split, valC, 'valid', scorer, net.config.seed, undefined, C) : { hr: NaN, ndcg: NaN, users: 0 };
   const shapes = new Map(weightShapes(net.config));
   const weights = [...net.snapshot()].map(([name, data]) => [name, shapes.get(name) as number[], data] as [string, number[], Float32Array]);
   const bytes = encodeWeights({ ...net.config, trainable: true }, weights, quantization);
@@ -161,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
       epochs: res.epochs,
       bestEpoch: res.bestEpoch,
       seconds: Math.round((performance.now() - t0) / 1000),
+      heldOutCandidates: C,
       heldOutHR10: Number(valid.hr.toFixed(4)),
       heldOutNDCG10: Number(valid.ndcg.toFixed(4)),
     },
