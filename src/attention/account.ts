@@ -21,13 +21,18 @@ export type { Placement };
 /** What identifies a view; the tracker fills it from the page. */
 export type ViewMeta = Pick<PageAttention, 'startedAt' | 'viewId' | 'path'>;
 
-interface Item extends Placement, Omit<ItemAttention, 'viewable' | 'skipped'> {
+/** What an item earns in a view: the snapshot's fields before rounding. */
+type Earned = Omit<ItemAttention, 'skipped' | 'topics'>;
+
+interface Item extends Placement {
+  /** Numbers of the current view. */
+  n: Earned;
+  topics: string[];
   /** Intersecting the viewport now. */
   on: boolean;
   hover: boolean;
   /** Current unbroken viewable run, ms. */
   run: number;
-  viewable: boolean;
 }
 
 export interface Account {
@@ -49,8 +54,6 @@ export interface Account {
   click(ids: string[], kind: 'click' | 'rage' | 'dead'): void;
   /** Scroll depth reached, 0..1; the page keeps the maximum. */
   depth(d: number): void;
-  /** Active at `t`: page visible and input less than `idleAfterMs` ago, or media playing. */
-  active(t: number): boolean;
   /** Integrates to `t`; true when something changed since the previous call to `tick`. */
   tick(t: number): boolean;
   /** The view's numbers at `t`. */
@@ -61,6 +64,10 @@ export interface Account {
 
 const ms = Math.round;
 const ratio = (r: number) => Math.round(r * 100) / 100;
+const zero = (): Earned => ({
+  attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0, viewable: false,
+  rageClicks: 0, deadClicks: 0,
+});
 
 /** Whether a placement is viewable: ≥ 50% of the item, or (tall items) ≥ 50% of the viewport, in view. */
 export const isViewable = (p: Placement): boolean => p.ratio >= 0.5 || p.share >= 0.5;
@@ -94,13 +101,14 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       let sum = 0;
       for (const it of on) sum += weight(it, it.hover);
       for (const it of on) {
-        it.visibleMs += dt;
-        if (it.hover) it.hoverMs += dt;
+        const n = it.n;
+        n.visibleMs += dt;
+        if (it.hover) n.hoverMs += dt;
         if (isViewable(it)) {
-          it.viewableMs += dt;
-          if ((it.run += dt) >= VIEWABLE_MS) it.viewable = true;
+          n.viewableMs += dt;
+          if ((it.run += dt) >= VIEWABLE_MS) n.viewable = true;
         }
-        it.attentionMs += adt * (sum > 0 ? weight(it, it.hover) / sum : 1 / on.size);
+        n.attentionMs += adt * (sum > 0 ? weight(it, it.hover) / sum : 1 / on.size);
       }
     }
     last = t;
@@ -108,14 +116,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
 
   const get = (id: string): Item => {
     let it = items.get(id);
-    if (!it) {
-      it = {
-        ratio: 0, share: 0, band: 0, on: false, hover: false, run: 0, viewable: false, topics: [],
-        attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0,
-        rageClicks: 0, deadClicks: 0,
-      };
-      items.set(id, it);
-    }
+    if (!it) items.set(id, (it = { ratio: 0, share: 0, band: 0, on: false, hover: false, run: 0, topics: [], n: zero() }));
     return it;
   };
 
@@ -149,19 +150,13 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       advance(t);
       const it = get(id);
       const now = !!p && p.ratio > 0;
-      if (p) {
-        it.ratio = p.ratio;
-        it.share = p.share;
-        it.band = p.band;
-      }
+      Object.assign(it, now ? p : { ratio: 0, share: 0, band: 0, hover: false });
       if (now) {
         on.add(it);
-        if (shown && it.ratio > it.maxVisibleRatio) it.maxVisibleRatio = it.ratio;
+        if (shown && it.ratio > it.n.maxVisibleRatio) it.n.maxVisibleRatio = it.ratio;
       } else {
-        on.delete(it);
-        it.ratio = it.share = it.band = 0;
         // Off screen means not under the pointer either (an element removed under it gets no pointerout).
-        it.hover = false;
+        on.delete(it);
       }
       if (!now || !isViewable(it)) it.run = 0;
       it.on = now;
@@ -179,7 +174,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
     click(ids, kind) {
       const key = kind === 'click' ? 'clicks' : kind === 'rage' ? 'rageClicks' : 'deadClicks';
       if (key !== 'clicks') view[key]++;
-      for (const id of ids) get(id)[key]++;
+      for (const id of ids) get(id).n[key]++;
       changed = true;
     },
     depth(d) {
@@ -189,7 +184,6 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       }
     },
     busy: () => shown && on.size > 0,
-    active: (t) => shown && (playing || t - lastInput < idleAfterMs),
     tick(t) {
       advance(t);
       const moved = changed || view.engagedMs !== ticked;
@@ -203,20 +197,17 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
         page: { ...view, engagedMs: ms(view.engagedMs), visibleMs: ms(view.visibleMs), scrollDepth: ratio(view.scrollDepth) },
         items: {},
       };
-      for (const [id, it] of items) {
-        if (!it.on && !it.visibleMs && !it.clicks) continue;
+      for (const [id, { on: shownNow, n, topics }] of items) {
+        if (!shownNow && !n.visibleMs && !n.clicks) continue;
         out.items[id] = {
-          attentionMs: ms(it.attentionMs),
-          visibleMs: ms(it.visibleMs),
-          viewableMs: ms(it.viewableMs),
-          hoverMs: ms(it.hoverMs),
-          maxVisibleRatio: ratio(it.maxVisibleRatio),
-          clicks: it.clicks,
-          viewable: it.viewable,
-          skipped: it.viewableMs >= SEEN_MS && it.attentionMs < ATTENDED_MS,
-          topics: it.topics.slice(),
-          rageClicks: it.rageClicks,
-          deadClicks: it.deadClicks,
+          ...n,
+          attentionMs: ms(n.attentionMs),
+          visibleMs: ms(n.visibleMs),
+          viewableMs: ms(n.viewableMs),
+          hoverMs: ms(n.hoverMs),
+          maxVisibleRatio: ratio(n.maxVisibleRatio),
+          skipped: n.viewableMs >= SEEN_MS && n.attentionMs < ATTENDED_MS,
+          topics: topics.slice(),
         };
       }
       return out;
@@ -224,10 +215,9 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
     reset(t, m) {
       advance(t);
       for (const it of items.values()) {
-        it.attentionMs = it.visibleMs = it.viewableMs = it.hoverMs = it.run = 0;
-        it.clicks = it.rageClicks = it.deadClicks = 0;
-        it.maxVisibleRatio = it.on && shown ? it.ratio : 0;
-        it.viewable = false;
+        it.n = zero();
+        it.run = 0;
+        if (it.on && shown) it.n.maxVisibleRatio = it.ratio;
       }
       start(m);
       lastInput = t;

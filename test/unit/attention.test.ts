@@ -15,8 +15,6 @@ describe('attention accounting', () => {
     let s = a.snapshot(10_000);
     expect(s.page).toMatchObject({ engagedMs: 7000, visibleMs: 10_000, ...meta });
     expect(s.items.lead).toMatchObject({ attentionMs: 7000, visibleMs: 10_000, viewableMs: 10_000, viewable: true, topics: ['sport'] });
-    expect(a.active(6999)).toBe(true);
-    expect(a.active(7000)).toBe(false);
     a.input(12_000);
     s = a.snapshot(13_000);
     expect(s.page.engagedMs).toBe(8000);
@@ -27,7 +25,6 @@ describe('attention accounting', () => {
     const a = createAccount(5000, 0, meta);
     a.place(0, 'x', full);
     a.page(700, false);
-    expect(a.active(800)).toBe(false);
     // Coming back counts as input: active again from 5000 until 10000.
     a.page(5000, true);
     let s = a.snapshot(5500);
