@@ -131,6 +131,24 @@ test('a newer version in another tab: our connection closes cleanly and the page
   expect((await exportAll(page)).storage).toBe('memory');
 });
 
+test('in a sandboxed iframe, where IndexedDB throws, the log is kept in memory and the page never sees an error', async ({ page }) => {
+  await page.goto('/test/fixtures/store-sandboxed.html');
+  const frame = page.frames().find((f) => f.url().includes('store-items.html'))!;
+  await frame.waitForFunction(() => typeof (window as any).attnflow?.snapshot === 'function');
+  expect(await frame.evaluate(() => { try { indexedDB.open('probe'); return 'opened'; } catch (e) { return (e as Error).name; } })).toBe('SecurityError');
+  await stayActive(page, 1200, 300, 200, 200);
+  const out = await frame.evaluate(async () => {
+    const af = (window as any).attnflow;
+    await af.flush();
+    await af.flush();
+    const data = await af.export();
+    await af.forget();
+    return { storage: data.storage, records: data.records.length, after: (await af.export()).records.length };
+  });
+  expect(out).toEqual({ storage: 'memory', records: expect.any(Number), after: 0 });
+  expect(out.records).toBeGreaterThan(0);
+});
+
 test('forget() leaves no database behind, and nothing is written again for that view', async ({ page }) => {
   await measuredPage(page);
   await page.evaluate(() => (window as any).attnflow.flush());
