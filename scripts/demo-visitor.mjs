@@ -48,7 +48,6 @@ export async function visitOnce(page, url, o = DEFAULTS) {
   const forYou = await forYouOrder(page);
 
   const read = [];
-  let skimmed = 0;
   await page.mouse.move(550, 120);
   const height = await page.evaluate(() => document.documentElement.scrollHeight - innerHeight);
   for (let y = 0; y <= height + 300; y += 300) {
@@ -73,10 +72,12 @@ export async function visitOnce(page, url, o = DEFAULTS) {
         await page.mouse.move(target.x + ((t / 50) % 20) - 10, target.y, { steps: 2 });
         await page.waitForTimeout(500);
       }
-    } else skimmed++;
+    }
   }
   const snapshot = await page.evaluate(() => window.attnflow.snapshot());
-  return { report, forYou, read, snapshot };
+  // Decide again at the end of the visit: by now the model chunk has loaded (when it can run here).
+  const end = await page.evaluate(() => window.attnflow.personalize());
+  return { report, forYou, read, snapshot, end };
 }
 
 /** The For you section as the visitor sees it: id, topics and 1-based rank of each shown story. */
@@ -88,7 +89,7 @@ export function forYouOrder(page) {
   );
 }
 
-function printVisit(visit, { report, forYou, read, snapshot }, o, log) {
+function printVisit(visit, { report, forYou, read, snapshot, end }, o, log) {
   const src = report ? (report.source === 'model' ? 'the attention model' : 'topic affinities (profile)') : 'nothing (personalization did not load)';
   log(`── visit ${visit} ─ For you at load, scored by ${src}; ${report?.attended ?? 0} items read before this visit`);
   log(
@@ -101,6 +102,13 @@ function printVisit(visit, { report, forYou, read, snapshot }, o, log) {
   log(`   "${o.topic}" in the top 3: ${top3}/3${report?.containers?.[0]?.explored ? `   (exploring: ${report.containers[0].explored})` : ''}`);
   log(`   read this visit: ${read.join(', ') || '—'}`);
   printSnapshot(snapshot, log, 12);
+  const next = end?.containers?.find((c) => c.key === 'for-you');
+  if (next) {
+    log(
+      `   end of visit: the model has loaded, weight ${end.modelWeight.toFixed(2)} (its agreement with what this visitor read); ` +
+        `For you top 3 would now be ${next.order.slice(0, 3).join(', ')}`,
+    );
+  }
   log('');
 }
 

@@ -144,6 +144,7 @@ export function mountOverlay(host: OverlayHost): () => void {
     const perso = el('div', { 'margin-top': '6px' }, undefined, 'personalization');
     if (report) {
       line(perso, 'scores from', report.source, 'source');
+      line(perso, 'model weight', report.modelWeight.toFixed(2), 'model-weight');
       line(perso, 'items attended', String(report.attended));
       line(perso, 'seed', String(report.seed));
       for (const c of report.containers) {

@@ -16,6 +16,7 @@ import {
   type FoundContainer,
 } from './dom';
 import { loadDebugChunk } from '../debug-loader';
+import { blendScores, modelWeight } from './blend';
 import { explainItem } from './explain';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
 import { hashString } from './random';
@@ -195,11 +196,16 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   let model: 'idle' | 'loading' | 'ready' | 'failed' = host.scores ? 'idle' : 'failed';
   const valid = (s: Scores | undefined, items: RankItem[]): s is Scores => Boolean(s && items.some((i) => Number.isFinite(s[i.id])));
 
-  async function scoreAll(items: RankItem[], p: VisitorProfile): Promise<{ scores: Scores; source: 'model' | 'profile' }> {
+  async function scoreAll(items: RankItem[], p: VisitorProfile): Promise<{ scores: Scores; source: 'model' | 'profile'; modelWeight: number }> {
+    const fromProfile = profileScores(p, items);
     if (host.scores && items.length && model === 'ready') {
       try {
         const s = await host.scores(items);
-        if (valid(s, items)) return { scores: s, source: 'model' };
+        if (valid(s, items)) {
+          const ids = items.map((i) => i.id);
+          const weight = modelWeight(s, p, ids);
+          return { scores: blendScores(fromProfile, s, ids, weight), source: weight >= 0.5 ? 'model' : 'profile', modelWeight: weight };
+        }
       } catch (error) {
         host.report(error, 'personalize: model scores');
       }
@@ -216,7 +222,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
         },
       );
     }
-    return { scores: profileScores(p, items), source: 'profile' };
+    return { scores: fromProfile, source: 'profile', modelWeight: 0 };
   }
 
   async function run(options: PersonalizeOptions = {}): Promise<PersonalizeReport> {
@@ -231,10 +237,10 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     const all = new Map<string, RankItem>();
     for (const c of containers) for (const i of c.items) all.set(i.id, { id: i.id, topics: i.topics });
     for (const alts of groups.values()) for (const a of alts) all.set(a.id, { id: a.id, topics: a.topics });
-    const { scores, source } = await scoreAll([...all.values()], p);
+    const { scores, source, modelWeight: weight } = await scoreAll([...all.values()], p);
     if (stopped) throw new Error('attnflow: personalization was stopped');
 
-    const report: PersonalizeReport = { source, seed, attended: attendedCount(p), scores: {}, containers: [], variants: [] };
+    const report: PersonalizeReport = { source, modelWeight: weight, seed, attended: attendedCount(p), scores: {}, containers: [], variants: [] };
     for (const el of pending.keys()) io?.unobserve(el);
     pending.clear();
     placement.clear();

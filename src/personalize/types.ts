@@ -124,8 +124,13 @@ export interface VariantReport {
 
 /** Payload of the `personalized` event and result of `personalize()`. */
 export interface PersonalizeReport {
-  /** Where the scores came from: the on-device model or the topic-affinity fallback. */
+  /** Which scores decided: the on-device model (weight ≥ 0.5) or the visitor's topic affinities. */
   source: 'model' | 'profile';
+  /**
+   * Weight of the model in the blend, 0..1: how well its scores agree with this visitor's own
+   * attention on the items they have seen (0 until the model has loaded and can be judged).
+   */
+  modelWeight: number;
   /** Seed of this decision; equal seeds give equal orders. */
   seed: number;
   /** Items the visitor has attended so far (≥ 1 s of attention, or clicked). */

@@ -3,6 +3,7 @@ import { hashString, seededRandom } from '../../src/personalize/random';
 import { addView, attendedCount, buildProfile, emptyProfile, profileScores, signalsKey, topicAffinities } from '../../src/personalize/profile';
 import { normalizeScores, pickVariant, rankContainer, sortByScore, topicDiversity } from '../../src/personalize/rank';
 import { explainItem } from '../../src/personalize/explain';
+import { blendScores, modelWeight, spearman } from '../../src/personalize/blend';
 import type { RankItem } from '../../src/personalize/types';
 
 const item = (id: string, ...topics: string[]): RankItem => ({ id, topics });
@@ -196,5 +197,42 @@ describe('explainItem', () => {
     expect(explainItem(item('t1', 'tech'), profile, { kept: true }).because[0]).toBe('Pinned in place by the site');
     const glance = buildProfile([{ itemId: 'g1', topics: ['tech'], attentionMs: 500 }]);
     expect(explainItem(item('t2', 'tech'), glance).because).toEqual(['You looked at tech items for 0.5 s']);
+  });
+});
+
+describe('model trust and blending', () => {
+  const seenProfile = buildProfile([
+    { itemId: 'i1', topics: ['x'], attentionMs: 5000 },
+    { itemId: 'i2', topics: ['x'], attentionMs: 4000 },
+    { itemId: 'i3', topics: ['y'], attentionMs: 3000 },
+    { itemId: 'i4', topics: ['y'], attentionMs: 200, skipped: true },
+    { itemId: 'i5', topics: ['z'], attentionMs: 100, skipped: true },
+  ]);
+  const ids = ['i1', 'i2', 'i3', 'i4', 'i5', 'new'];
+
+  it('ranks with Spearman correlation, ties averaged', () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    expect(spearman([1, 1, 1], [1, 2, 3])).toBe(0);
+    expect(spearman([1, 2, 2, 3], [1, 2, 3, 4])).toBeCloseTo(0.9487, 4);
+  });
+
+  it('trusts a model as far as it agrees with the visitor’s own attention', () => {
+    const agrees = { i1: 0.9, i2: 0.8, i3: 0.5, i4: 0.1, i5: 0, new: 0.3 };
+    const disagrees = { i1: 0, i2: 0.1, i3: 0.5, i4: 0.8, i5: 0.9, new: 0.3 };
+    expect(modelWeight(agrees, seenProfile, ids)).toBe(1);
+    expect(modelWeight(disagrees, seenProfile, ids)).toBe(0);
+    // Too little seen to judge it by: no weight.
+    expect(modelWeight(agrees, buildProfile([{ itemId: 'i1', attentionMs: 5000 }]), ids)).toBe(0);
+  });
+
+  it('blends standardised scores; weight 0 leaves the profile scores as they are', () => {
+    const profile = { a: 1, b: 0, c: -1 };
+    const model = { a: -10, b: 0, c: 10 };
+    expect(blendScores(profile, model, ['a', 'b', 'c'], 0)).toBe(profile);
+    const half = blendScores(profile, model, ['a', 'b', 'c'], 0.5);
+    expect(half).toEqual({ a: 0, b: 0, c: 0 });
+    const full = blendScores(profile, model, ['a', 'b', 'c'], 1);
+    expect(full.c).toBeGreaterThan(full.a!);
   });
 });
