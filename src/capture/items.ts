@@ -7,6 +7,8 @@
 import { autoId, detectItems } from './detect';
 
 const MARK = '[data-attn-item]';
+/** What an unmarked item can be built from; added nodes without any cannot add an item. */
+const BLOCKS = 'article,section,figure,img,h2,h3,h4,h5,h6,[role=article]';
 
 /** Where to look for items, and the map of element to item id that the observer fills. */
 export interface ItemOptions {
@@ -51,8 +53,8 @@ export function observeItems(
         const el = node as Element;
         marked ||= el.matches(MARK) || !!el.querySelector(MARK);
         // Marked items are in the added subtree; cards are known only beside their siblings.
-        const at = marked ? el : el.parentNode;
-        if (at) roots.add(at);
+        if (marked) roots.add(el);
+        else if (el.parentNode && (el.matches(BLOCKS) || el.querySelector(BLOCKS))) roots.add(el.parentNode);
       }
     }
     roots.forEach(scan);
