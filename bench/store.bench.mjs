@@ -65,7 +65,7 @@ try {
         }])),
       }));
       const opts = { retentionDays: 90, maxItemRecords: 1e6, report: (e) => { throw e; }, log: () => {}, clock: { now: () => performance.now(), epoch: () => Date.now() }, flushIntervalMs: 1e9 };
-      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], longBatched: [], longUrgent: [] };
+      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], packed: [], longBatched: [], longUrgent: [] };
       for (let run = 0; run < RUNS; run++) {
         // Batched, as the SDK writes: record then one flush, 500 puts per task.
         await del('bench-a');
@@ -116,7 +116,18 @@ try {
         await Promise.all(recs.map((r) => { const tx = db.transaction('records', 'readwrite', { durability: 'strict' }); tx.store.put(r); return tx.done; }));
         out.perRecord.push(performance.now() - t0);
         db.close();
-        await del('bench-a'); await del('bench-b'); await del('bench-c');
+
+        // For comparison only (not the SDK's format): the same records packed one document per view.
+        await del('bench-d');
+        const pdb = await openDB('bench-d', 1, { upgrade: (d) => d.createObjectStore('views', { keyPath: 'viewId' }) });
+        const docs = snaps.map((s) => ({ viewId: s.page.viewId, items: recs.filter((r) => r.viewId === s.page.viewId) }));
+        t0 = performance.now();
+        const ptx = pdb.transaction('views', 'readwrite', { durability: 'strict' });
+        for (const doc of docs) ptx.store.put(doc);
+        await ptx.done;
+        out.packed.push(performance.now() - t0);
+        pdb.close();
+        await del('bench-a'); await del('bench-b'); await del('bench-c'); await del('bench-d');
       }
       return out;
     },
@@ -130,6 +141,7 @@ try {
   console.log(`    of which recordView (build records)                 ${f(med(results.record))} ms`);
   console.log(`    flush() call, synchronous part                      ${f(med(results.sync))} ms`);
   console.log(`  one transaction per record, until durable             ${f(med(results.perRecord))} ms   (${(med(results.perRecord) / med(results.batched)).toFixed(1)}× the batched time)`);
+  console.log(`  for comparison, one document per view (100 puts)      ${f(med(results.packed))} ms   (not the SDK's format)`);
   console.log(`  long tasks during batched flushes: ${results.longBatched.length}${results.longBatched.length ? ` (max ${max(results.longBatched).toFixed(0)} ms)` : ''}   (goal: none)`);
   console.log(`  urgent flush (page hide, all puts at once), main thread ${f(med(results.urgentSync))} ms; long tasks: ${results.longUrgent.length}${results.longUrgent.length ? ` (max ${max(results.longUrgent).toFixed(0)} ms)` : ''}`);
 } finally {
