@@ -108,8 +108,10 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   const takeSnapshot = (s: AttentionSnapshot) => {
     const id = s.page.viewId || 'view';
     if (viewId && id !== viewId) {
-      // A new view (SPA navigation): what the last one earned becomes history.
+      // A new view (SPA navigation): what the last one earned becomes history, and the new
+      // view's containers are decided soon.
       addView(base, viewItems);
+      lastKey = '';
     }
     viewId = id;
     viewItems = Object.entries(s.items).map(([itemId, it]) => ({
