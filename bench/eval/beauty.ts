@@ -28,9 +28,12 @@ function inWorker(job: TrainJob): Promise<TrainOutcome> {
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
   return new Promise((resolve, reject) => {
     const w = new Worker(boot, { eval: true, workerData: job });
-    w.once('message', (m: TrainOutcome) => {
-      resolve(m);
-      void w.terminate();
+    w.on('message', (m: { log?: string; result?: TrainOutcome }) => {
+      if (m.log !== undefined) err(m.log);
+      if (m.result) {
+        resolve(m.result);
+        void w.terminate();
+      }
     });
     w.once('error', reject);
   });

@@ -60,9 +60,12 @@ export function evalConfig(numItems: number, overrides: Partial<ModelConfig> = {
   };
 }
 
-export async function trainAndScore(job: TrainJob): Promise<TrainOutcome> {
+export async function trainAndScore(
+  job: TrainJob,
+  print: (line: string) => void = (line) => void process.stderr.write(line + '\n'),
+): Promise<TrainOutcome> {
   const t0 = Date.now();
-  const err = (s: string): void => void process.stderr.write(`[${job.tag}] ${s}\n`);
+  const err = (s: string): void => print(`[${job.tag}] ${s}`);
   const ds = parsePairs(readFileSync(job.file, 'utf8'));
   const split = splitLastTwo(ds);
   const valC = candidates(ds, split, 'valid', job.seed);

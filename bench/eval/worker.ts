@@ -2,5 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { trainAndScore, type TrainJob } from './train-model';
 
-const out = await trainAndScore(workerData as TrainJob);
-parentPort?.postMessage(out, [out.valid.buffer, out.test.buffer]);
+// Training is one long synchronous loop, so progress goes out as messages (the worker's own
+// stderr would only flush when its event loop runs again).
+const out = await trainAndScore(workerData as TrainJob, (line) => parentPort?.postMessage({ log: line }));
+parentPort?.postMessage({ result: out }, [out.valid.buffer, out.test.buffer]);

@@ -116,6 +116,7 @@ export function fit(net: Network, o: FitOptions): FitResult {
   let steps = 0;
   let epoch = 0;
   let stale = 0;
+  let validatedAt = 0;
   // Steps the budget allows, estimated after the first epoch, drive the cosine decay.
   let totalSteps = Infinity;
   if (o.popularityPrior ?? true) net.setBiasPrior(popularityPrior(o.sequences, numItems), o.codes);
@@ -123,6 +124,14 @@ export function fit(net: Network, o: FitOptions): FitResult {
     const t = now();
     net.setItemVectors(spectralItemVectors(o.sequences, numItems, c.dim, { seed: c.seed }), o.codes);
     log(`spectral item vectors: ${((now() - t) / 1000).toFixed(1)}s`);
+  }
+  if (o.validate) {
+    // The starting point (popularity prior, co-occurrence vectors) is a checkpoint too: a short
+    // budget must never end worse than where it began.
+    best = o.validate(net);
+    bestWeights = net.snapshot();
+    history.push({ epoch: 0, loss: NaN, metric: best, ms: now() - t0 });
+    log(`epoch 0 (start) valid NDCG@10 ${best.toFixed(4)} ${((now() - t0) / 1000).toFixed(0)}s`);
   }
   outer: for (epoch = 1; epoch <= maxEpochs; epoch++) {
     const batches = epochBatches(o.sequences, c.maxLen, tokens, rand);
@@ -155,6 +164,7 @@ export function fit(net: Network, o: FitOptions): FitResult {
     const entry: FitResult['history'][number] = { epoch, loss: lossSum / Math.max(1, lossN), ms };
     if (o.validate && epoch % every === 0) {
       entry.metric = o.validate(net);
+      validatedAt = steps;
       if (entry.metric > best) {
         best = entry.metric;
         bestEpoch = epoch;
@@ -169,6 +179,16 @@ export function fit(net: Network, o: FitOptions): FitResult {
         ` ${(ms / 1000).toFixed(0)}s`,
     );
     if (stale >= patience) break;
+  }
+  if (o.validate && steps > validatedAt) {
+    // Stopped by the budget inside an epoch: the partial epoch counts too.
+    const metric = o.validate(net);
+    log(`epoch ${epoch} (partial, ${steps} steps) valid NDCG@10 ${metric.toFixed(4)}`);
+    if (metric > best) {
+      best = metric;
+      bestEpoch = epoch;
+      bestWeights = undefined;
+    }
   }
   if (bestWeights) net.restore(bestWeights);
   return { epochs: Math.min(epoch, maxEpochs), steps, bestMetric: best, bestEpoch, elapsedMs: now() - t0, history };
