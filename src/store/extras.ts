@@ -4,7 +4,7 @@
  * change notices between tabs, and whole-record reads and writes of weights, scores, settings,
  * profile and catalogue. Works on the database the core store opened, or on its memory.
  */
-import type { CatalogueEntry, ScoresRecord, SettingRecord, VisitorProfile, WeightsRecord } from '../types';
+import type { CatalogueEntry, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
 import { computeProfile, mergeCatalogue } from './derive';
 import type { Store } from './store';
 import { createTabs, type LockManagerLike } from './tabs';
@@ -79,19 +79,25 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
     try {
       if (!d) {
         const cat = store.mem.get('catalogue') as Map<string, CatalogueEntry>;
-        for (const r of store.mem.get('records')!.values() as Iterable<never>) cat.set((r as CatalogueEntry).itemId, mergeCatalogue(cat.get((r as CatalogueEntry).itemId), r));
-        store.mem.get('profile')!.set('visitor', computeProfile([...(store.mem.get('views')!.values() as Iterable<never>)], now));
+        const views = store.memViews();
+        for (const v of views) for (const r of v.items) cat.set(r.itemId, mergeCatalogue(cat.get(r.itemId), r));
+        store.mem.get('profile')!.set('visitor', computeProfile(views, now));
       } else {
-        const tx = d.transaction(['records', 'views', 'catalogue', 'profile', 'settings'], 'readwrite');
+        const tx = d.transaction(['views', 'catalogue', 'profile', 'settings'], 'readwrite');
         tx.done.catch(() => {}); // Failures surface through the awaits below.
         const cat = tx.objectStore('catalogue');
         await trimOld(cat.index('by-last'), now - store.options.retentionDays * 864e5);
         const mark = ((await tx.objectStore('settings').get('catalogued'))?.value as number) ?? 0;
-        for (const rec of await tx.objectStore('records').index('by-last').getAll(IDBKeyRange.lowerBound(mark))) {
-          void cat.put(mergeCatalogue(await cat.get(rec.itemId), rec));
+        // One view per step (a cursor, not getAll): long logs never make a long task.
+        const views: ViewRecord[] = [];
+        for (let c = await tx.objectStore('views').index('by-updated').openCursor(); c; c = await c.continue()) {
+          const { items, itemIds: _, ...view } = c.value;
+          views.push(view);
+          if (view.updatedAt < mark) continue;
+          for (const r of items) void cat.put(mergeCatalogue(await cat.get(r.itemId), r));
         }
         void tx.objectStore('settings').put({ key: 'catalogued', value: now - MARGIN_MS });
-        void tx.objectStore('profile').put(computeProfile(await tx.objectStore('views').getAll(), now));
+        void tx.objectStore('profile').put(computeProfile(views, now));
         await tx.done;
       }
       notify('profile');

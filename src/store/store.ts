@@ -11,7 +11,7 @@ import type { ErrorSink } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import { on } from '../lib/on';
 import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
-import { DB_NAME, DB_VERSION, STORES, migrate, pathOf, type AttnflowDB, type StoreName } from './schema';
+import { DB_NAME, DB_VERSION, STORES, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
 
 export type Db = IDBPDatabase<AttnflowDB>;
 
@@ -46,8 +46,10 @@ export interface Store {
   storage(): AttentionExport['storage'];
   /** The open database, or undefined in memory mode or while the gate is closed (for extras.ts). */
   db(): Promise<Db | undefined>;
-  /** Memory mode's stores (for extras.ts). */
+  /** Memory mode's stores other than views (for extras.ts). */
   mem: Map<StoreName, Map<string, unknown>>;
+  /** Memory mode's views (for extras.ts). */
+  memViews(): StoredView[];
   /** Called after every flush that wrote something (for extras.ts). */
   flushed: Set<() => void>;
   options: StoreOptions;
@@ -55,11 +57,10 @@ export interface Store {
 }
 
 const DAY = 864e5;
-/** Records put per task when a flush is not urgent, so that no flush becomes a long task. */
-const CHUNK = 250;
+/** Item records put per task when a flush is not urgent, so that no flush becomes a long task. */
+const CHUNK = 2000;
 const ITEM = ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs', 'clicks', 'rageClicks', 'deadClicks'];
 const PAGE = ['engagedMs', 'visibleMs', 'rageClicks', 'deadClicks'];
-const key = (viewId: string, itemId: string) => `${viewId}\n${itemId}`;
 const int = (x: unknown) => (typeof x === 'number' && x > 0 && x < 1e13 ? Math.round(x) : 0);
 const ratio = (x: unknown) => Math.round(Math.min(1, Math.max(0, Number(x) || 0)) * 1e3) / 1e3;
 const str = (x: unknown) => String(x).slice(0, 200);
@@ -79,13 +80,6 @@ function same(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return true;
 }
 
-// Deletes oldest first through `index`: every key below `below`, then up to `count` more.
-async function trimIndex(index: { openCursor(range?: IDBKeyRange): Promise<any> }, count: number, below: number) {
-  let c = await index.openCursor(IDBKeyRange.upperBound(below, true));
-  for (; c; c = await c.continue()) void c.delete();
-  for (c = count > 0 && (await index.openCursor()); c && count-- > 0; c = await c.continue()) void c.delete();
-}
-
 export function createStore(o: StoreOptions): Store {
   const { clock, log } = o;
   const name = o.name ?? DB_NAME;
@@ -95,12 +89,14 @@ export function createStore(o: StoreOptions): Store {
     if (!reported.has(k)) reported.add(k), o.report(error, `store ${where}`);
   };
 
-  // Not yet durable; in memory mode, all there is.
-  const records = new Map<string, ItemRecord>();
-  const views = new Map<string, ViewRecord>();
-  const mem = new Map<StoreName, Map<string, unknown>>(STORES.map((s) => [s, s === 'records' ? records : s === 'views' ? views : new Map()]));
+  // Views not yet durable, by viewId; in memory mode, all there is. `v` counts changes.
+  type Entry = { view?: ViewRecord; items: Map<string, ItemRecord>; v: number };
+  const pending = new Map<string, Entry>();
+  const doc = (e: Entry) => packView(e.view!, [...e.items.values()]);
+  const mem = new Map<StoreName, Map<string, unknown>>(STORES.map((s) => [s, new Map()]));
   const forgotten = new Set<string>();
-  let current = { viewId: '', items: new Map<string, ItemRecord>(), view: undefined as ViewRecord | undefined };
+  let currentId = '';
+  let current: Entry = { items: new Map(), v: 0 };
   let allowed = false;
   let db: Db | undefined;
   let opening: Promise<Db | undefined> | undefined;
@@ -120,8 +116,10 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(timer);
     timer = undefined;
     mem.forEach((m) => m.clear());
-    forgotten.add(current.viewId);
-    current = { viewId: '', items: new Map(), view: undefined };
+    pending.clear();
+    forgotten.add(currentId);
+    currentId = '';
+    current = { items: new Map(), v: 0 };
   };
 
   const open = (): Promise<Db | undefined> =>
@@ -180,26 +178,29 @@ export function createStore(o: StoreOptions): Store {
 
   const trimMemory = () => {
     const cutoff = clock.epoch() - o.retentionDays * DAY;
-    for (const m of [records, views] as Map<string, { lastAt?: number; updatedAt?: number }>[]) {
-      // Insertion order is update order (recordView deletes before it sets): oldest first.
-      let excess = m.size - o.maxItemRecords;
-      for (const [k, v] of m) {
-        if (excess-- <= 0 && (v.lastAt ?? v.updatedAt!) >= cutoff) break;
-        m.delete(k);
-      }
+    let excess = -o.maxItemRecords;
+    pending.forEach((e) => (excess += e.items.size));
+    // Insertion order is update order (recordView deletes before it sets): oldest first.
+    for (const [k, e] of pending) {
+      if (excess <= 0 && e.view!.updatedAt >= cutoff) break;
+      excess -= e.items.size;
+      pending.delete(k);
     }
   };
 
-  // Retention, and room on a full disk: `extra` more of the oldest go.
-  const trimDb = async (d: Db, extra = 0) => {
-    const tx = d.transaction(['records', 'views'], 'readwrite');
+  // Retention: views past the age limit, then the oldest beyond maxItemRecords item records,
+  // then `evict` more of the oldest views (a full disk).
+  const trimDb = async (d: Db, evict = 0) => {
+    const tx = d.transaction('views', 'readwrite');
     tx.done.catch(() => {}); // Failures surface through the awaits below.
-    const cutoff = clock.epoch() - o.retentionDays * DAY;
-    for (const [s, index] of [['records', 'by-last'], ['views', 'by-updated']]) {
-      const store = tx.objectStore(s as 'views');
-      const count = (await store.count()) - o.maxItemRecords;
-      await trimIndex(store.index(index as 'by-updated'), Math.max(count, extra), cutoff);
+    const index = tx.store.index('by-updated');
+    let c = await index.openCursor(IDBKeyRange.upperBound(clock.epoch() - o.retentionDays * DAY, true));
+    for (; c; c = await c.continue()) void c.delete();
+    let kept = 0;
+    for (c = await index.openCursor(null, 'prev'); c; c = await c.continue()) {
+      if ((kept += c.value.items.length) > o.maxItemRecords) void c.delete();
     }
+    for (c = evict > 0 ? await index.openCursor() : null; c && evict-- > 0; c = await c.continue()) void c.delete();
     await tx.done;
   };
   const trim = async () => {
@@ -214,12 +215,11 @@ export function createStore(o: StoreOptions): Store {
 
   const write = (d: Db, urgent: boolean, retried?: boolean): Promise<void> =>
     new Promise<void>((resolve) => {
-      const recs = [...records.values()];
-      const vs = [...views.values()];
+      const batch = [...pending].map(([id, e]) => [id, e, e.v] as const);
       let failure: unknown;
       let tx: IDBTransaction;
       try {
-        tx = unwrap(d).transaction(['records', 'views'], 'readwrite', { durability: 'strict' });
+        tx = unwrap(d).transaction('views', 'readwrite', { durability: 'strict' });
       } catch (error) {
         // The connection went away (closed by the browser or another tab): reopen next time.
         if (db === d) close();
@@ -227,8 +227,8 @@ export function createStore(o: StoreOptions): Store {
         return resolve();
       }
       tx.oncomplete = () => {
-        for (const r of recs) if (records.get(key(r.viewId, r.itemId)) === r) records.delete(key(r.viewId, r.itemId));
-        for (const v of vs) if (views.get(v.viewId) === v) views.delete(v.viewId);
+        // Views that changed meanwhile stay pending for the next flush.
+        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id);
         resolve();
         flushed.forEach((f) => f());
         if (clock.epoch() - trimmedAt > 6e5) void trim();
@@ -238,7 +238,8 @@ export function createStore(o: StoreOptions): Store {
         if (error?.name === 'QuotaExceededError' && !retried) {
           // Make room from the oldest, then try once more with what is pending by then.
           log('quota exceeded: evicting the oldest records');
-          trimDb(d, Math.max(recs.length, o.maxItemRecords / 10))
+          d.count('views')
+            .then((n) => trimDb(d, Math.ceil(n / 10)))
             .catch((e) => warn(e, 'evict'))
             .then(() => write(d, urgent, true))
             .then(resolve);
@@ -247,17 +248,20 @@ export function createStore(o: StoreOptions): Store {
           resolve();
         }
       };
-      const rs = tx.objectStore('records');
+      const views = tx.objectStore('views');
       let i = 0;
       const next = () => {
         try {
-          if (!i) for (const v of vs) tx.objectStore('views').put(v);
-          const end = urgent ? recs.length : Math.min(i + CHUNK, recs.length);
           // The next chunk goes out when the first put of this one is done: the transaction stays
           // busy, and each task stays short.
-          if (i < end) rs.put(recs[i++]).onsuccess = end < recs.length ? next : null;
-          for (; i < end; i++) rs.put(recs[i]);
-          if (i >= recs.length) tx.commit?.();
+          let first: IDBRequest | undefined;
+          for (let n = 0; i < batch.length && (urgent || n < CHUNK); i++) {
+            const req = views.put(doc(batch[i]![1]));
+            first ??= req;
+            n += batch[i]![1].items.size + 1;
+          }
+          if (i < batch.length) first!.onsuccess = next;
+          else tx.commit?.();
         } catch (error) {
           // A put that throws (quota, data that cannot be cloned): nothing of this batch is written.
           failure = error;
@@ -274,7 +278,7 @@ export function createStore(o: StoreOptions): Store {
   const flushNow = (urgent?: boolean): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
-    if (!allowed || (!records.size && !views.size)) return done;
+    if (!allowed || !pending.size) return done;
     // Urgent flushes (page hide) issue every request before returning: the page may be gone next.
     if (db) return write(db, !!urgent);
     return open().then((d) => (d ? write(d, !!urgent) : trimMemory()));
@@ -286,8 +290,8 @@ export function createStore(o: StoreOptions): Store {
     if (!allowed || !p?.viewId || forgotten.has(p.viewId)) return;
     const now = clock.epoch();
     const viewId = str(p.viewId);
-    if (current.viewId !== viewId) current = { viewId, items: new Map(), view: undefined };
-    const topics: { [topic: string]: number } = {};
+    if (currentId !== viewId) (currentId = viewId), (current = { items: new Map(), v: 0 });
+    const v = current.v;
     for (const id in s.items) {
       const it = s.items[id]!;
       const prev = current.items.get(id);
@@ -301,12 +305,9 @@ export function createStore(o: StoreOptions): Store {
         firstAt: prev?.firstAt ?? now,
         lastAt: now,
       }) as unknown as ItemRecord;
-      for (const t of rec.topics) topics[t] = (topics[t] ?? 0) + rec.attentionMs;
       if (prev && same(prev as never, rec as never)) continue;
       current.items.set(id, rec);
-      const k = key(viewId, rec.itemId);
-      records.delete(k);
-      records.set(k, rec);
+      current.v++;
     }
     const view = numbers(PAGE, p as never, {
       viewId,
@@ -314,12 +315,12 @@ export function createStore(o: StoreOptions): Store {
       startedAt: int(p.startedAt),
       updatedAt: now,
       scrollDepth: ratio(p.scrollDepth),
-      topics,
     }) as unknown as ViewRecord;
-    if (!current.view || !same(current.view as never, view as never)) {
+    if (!current.view || current.v !== v || !same(current.view as never, view as never)) {
       current.view = view;
-      views.delete(viewId);
-      views.set(viewId, view);
+      current.v++;
+      pending.delete(viewId);
+      pending.set(viewId, current);
     }
     if (reason !== 'tick') void flushNow(true);
     else timer ??= setTimeout(flush, o.flushIntervalMs ?? 5000);
@@ -337,6 +338,7 @@ export function createStore(o: StoreOptions): Store {
     flush,
     trim,
     mem,
+    memViews: () => [...pending.values()].map(doc),
     flushed,
     options: o,
     db: getDb,
@@ -365,10 +367,13 @@ export function createStore(o: StoreOptions): Store {
       try {
         const tx = d?.transaction(STORES);
         tx?.done.catch(() => {});
-        for (const s of STORES) out[s] = tx ? await tx.objectStore(s).getAll() : [...mem.get(s)!.values()];
+        for (const s of STORES) out[s] = tx ? await tx.objectStore(s).getAll() : s === 'views' ? [...pending.values()].map(doc) : [...mem.get(s)!.values()];
       } catch (error) {
         warn(error, 'export');
       }
+      // Item records flat, views without them: the same shape whatever the storage.
+      out.records = (out.views ?? []).flatMap((v: StoredView) => v.items);
+      out.views = (out.views ?? []).map(({ items: _i, itemIds: _k, ...v }: StoredView) => v);
       out.profile = out.profile?.[0] ?? null;
       out.weights = (out.weights ?? []).map((w: WeightsRecord) => ({ ...w, data: base64(w.data) }));
       return out as AttentionExport;

@@ -40,7 +40,8 @@ test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ c
   const stored = await reader.evaluate(async () => {
     const db: IDBDatabase = await new Promise((res, rej) => { const q = indexedDB.open('attnflow'); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
     const get = (s: string) => new Promise<any[]>((res) => { const q = db.transaction(s).objectStore(s).getAll(); q.onsuccess = () => res(q.result); });
-    const out = { records: await get('records'), views: await get('views') };
+    const views = await get('views');
+    const out = { records: views.flatMap((v) => v.items), views };
     db.close();
     return out;
   });
