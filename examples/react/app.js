@@ -32,16 +32,23 @@
     var state = React.useState(null);
     var stories = state[0];
     var setStories = state[1];
+    var note = React.useState('Waiting for the scores of the model on this device…');
     var pending = React.useRef(null);
     var list = React.useRef(null);
     var visible = React.useRef(false);
 
     React.useEffect(function () {
       var stop = function () {};
-      var fallback = setTimeout(function () { setStories(function (s) { return s || STORIES; }); }, 1500);
+      // The model chunk (TensorFlow.js) can take a few seconds to start: wait for it, within reason.
+      var fallback = setTimeout(function () {
+        note[1]('No scores yet: the site’s own order. It changes once scores arrive and the list is off screen.');
+        setStories(function (s) { return s || STORIES; });
+      }, 6000);
       tracker().then(function (af) {
         var ids = STORIES.map(function (s) { return s.id; });
         var apply = function (scores) {
+          var n = Object.keys(scores || {}).length;
+          note[1](n ? 'Ordered by ' + n + ' scores from the model on this device.' : 'The model cannot run here: the site’s own order.');
           // Like the SDK itself: never move what the visitor can see.
           if (visible.current) pending.current = scores;
           else setStories(ordered(scores));
@@ -69,8 +76,12 @@
       return function () { io.disconnect(); };
     }, [stories !== null]);
 
-    if (!stories) return e('div', { className: 'grid', style: { minHeight: '400px' } });
+    if (!stories) return e('div', null, e('p', { id: 'note' }, note[0]), e('div', { className: 'grid', style: { minHeight: '400px' } }));
     return e(
+      'div',
+      null,
+      e('p', { id: 'note' }, note[0]),
+      e(
       'section',
       { className: 'grid', ref: list, 'aria-label': 'Stories for you' },
       stories.map(function (s) {
@@ -82,6 +93,7 @@
           e('p', null, 'Ordered by your on-device score.'),
         );
       }),
+      ),
     );
   }
 
