@@ -5,8 +5,12 @@
  */
 import type { BackendInfo, BackendName } from './runtime/backend';
 import { createModelHost, idle } from './runtime/host';
+import { createLearner } from './runtime/learner';
+import { createPageModel } from './runtime/page-model';
 
-export { createModelHost, idle };
+export { createModelHost, idle, createLearner, createPageModel };
+export type { PageModel, PageModelOptions } from './runtime/page-model';
+export type { Learner, LearnerDeps, LearnerState, LoggedView, Candidate, BackendChoice } from './runtime/learner';
 export type { BackendInfo, BackendName } from './runtime/backend';
 export type { ModelHost, HostOptions } from './runtime/host';
 export type { EngineInit, EngineState, ProbeResult } from './runtime/engine';
@@ -27,4 +31,6 @@ export interface ModelChunk {
   createModelHost: typeof createModelHost;
   webglContext: typeof webglContext;
   idle: typeof idle;
+  createLearner: typeof createLearner;
+  createPageModel: typeof createPageModel;
 }

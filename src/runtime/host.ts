@@ -108,7 +108,7 @@ async function pageHost(): Promise<ModelHost> {
     const run = queue.then(async () => {
       await idle();
       const fn = (engine as unknown as Record<string, (...a: unknown[]) => unknown>)[op]!;
-      return fn.apply(engine, op === 'init' ? [{ skipSoftwareGL: true, ...(args[0] as EngineInit) }] : args);
+      return fn.apply(engine, args);
     });
     queue = run.catch(() => {});
     return run;

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Model in the browser, per backend (webgl, wasm, cpu), on the page and in the Worker:
+// time to first score (chunk fetch + backend init + weights, cold cache), scoring 200 candidates
+// (median of 50), one training step of 64 examples; then the automatic choice, and the chunk sizes.
+import { execFileSync } from 'node:child_process';
+import { chromium } from '@playwright/test';
+import { startServer } from '../scripts/serve.mjs';
+
+const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
+const port = Number(process.env.ATTNFLOW_BENCH_PORT || 4175);
+const { url, close } = await startServer({ port });
+const fixture = `${url}test/fixtures/model.html`;
+const browser = await chromium.launch({ executablePath: process.env.ATTNFLOW_CHROMIUM || '/usr/bin/chromium', args: ARGS });
+
+async function freshPage() {
+  const context = await browser.newContext(); // cold HTTP cache
+  await context.route('**/*', (r) => (new URL(r.request().url()).hostname === '127.0.0.1' ? r.continue() : r.abort()));
+  const page = await context.newPage();
+  await page.goto(fixture);
+  await page.waitForFunction(() => window.hostReady === true);
+  return { page, context };
+}
+
+try {
+  // Weights made once, so every backend loads the same model.
+  let { page, context } = await freshPage();
+  const weights = await page.evaluate(async () => {
+    const chunk = await window.chunk();
+    const { host } = await chunk.createModelHost({ worker: false, init: { backends: ['cpu'], model: { seed: 21 } } });
+    const bytes = await host.save('float16');
+    host.dispose();
+    return Array.from(bytes);
+  });
+  await context.close();
+  console.log(`model weights: ${(weights.length / 1024).toFixed(0)} KB (float16)`);
+
+  const rows = [];
+  for (const where of ['page', 'worker']) {
+    for (const backend of ['webgl', 'wasm', 'cpu']) {
+      ({ page, context } = await freshPage());
+      const r = await page.evaluate(
+        async ({ where, backend, weights }) => {
+          const w = window;
+          const history = w.visitorLog(50);
+          const candidates = w.candidates(200);
+          const long = [];
+          const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => long.push(e.duration)));
+          obs.observe({ type: 'longtask' });
+          const t0 = performance.now();
+          const chunk = await w.chunk();
+          const { host, state } = await chunk.createModelHost({
+            worker: where === 'worker',
+            init: { backends: [backend], skipSoftwareGL: false, model: { weights: new Uint8Array(weights) } },
+          });
+          await host.score(history, candidates);
+          const firstScore = performance.now() - t0;
+          const times = [];
+          // Software WebGL takes seconds a call here: fewer rounds, same median.
+          const rounds = state.backend.software ? 9 : 50;
+          for (let i = 0; i < rounds; i++) {
+            const t = performance.now();
+            await host.score(history, candidates);
+            times.push(performance.now() - t);
+          }
+          times.sort((a, b) => a - b);
+          const batch = Array.from({ length: 64 }, (_, i) => w.visitorLog(20, i));
+          await host.train(batch); // first step compiles
+          const steps = [];
+          for (let i = 0; i < (state.backend.software ? 1 : 3); i++) {
+            const t = performance.now();
+            await host.train(batch);
+            steps.push(performance.now() - t);
+          }
+          steps.sort((a, b) => a - b);
+          obs.disconnect();
+          host.dispose();
+          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: times[Math.floor(times.length / 2)], rounds, train: steps[Math.floor(steps.length / 2)], long: long.length };
+        },
+        { where, backend, weights },
+      );
+      rows.push(r);
+      await context.close();
+    }
+  }
+  const renderer = rows.find((r) => r.renderer)?.renderer;
+  if (renderer) console.log(`WebGL renderer: ${renderer}`);
+  const base = rows.find((r) => r.where === 'page' && r.backend === 'cpu');
+  console.log('\nwhere   backend  first score   score 200 (median)          train step (64 ex.)   long tasks');
+  for (const r of rows) {
+    console.log(
+      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(10)} (${(r.score / base.score).toFixed(3)}× cpu, n=${r.rounds})   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${String(r.long).padStart(5)}`,
+    );
+  }
+
+  ({ page, context } = await freshPage());
+  const auto = await page.evaluate(async () => {
+    const w = window;
+    const chunk = await w.chunk();
+    const { host, state } = await chunk.createModelHost({ init: { probe: { history: w.visitorLog(50), candidates: w.candidates(200) }, model: { seed: 21 } } });
+    host.dispose();
+    return { where: host.where, backend: state.backend.name, renderer: state.backend.renderer, probe: state.probe };
+  });
+  await context.close();
+  const measured = auto.probe.filter((p) => p.scoreMs !== undefined);
+  const fastest = measured.reduce((a, b) => (b.scoreMs < a.scoreMs ? b : a));
+  console.log(`\nautomatic choice (${auto.where}): ${auto.backend}; probe ${measured.map((p) => `${p.backend} ${p.scoreMs.toFixed(2)} ms`).join(', ')}`);
+  console.log(`  ${auto.backend === fastest.backend ? 'the fastest backend was chosen' : `NOT the fastest (${fastest.backend})`}`);
+  if (auto.renderer) console.log(`  webgl renderer: ${auto.renderer}`);
+} finally {
+  await browser.close();
+  await close();
+}
+
+console.log('\nchunk sizes (min+gz):');
+const size = execFileSync(process.execPath, [new URL('../scripts/size.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+console.log(size.split('\n').filter((l) => /model chunk|attnflow-(model|worker|engine|webgl|wasm|cpu|tfjs-core)\.js/.test(l)).join('\n'));

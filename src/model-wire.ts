@@ -1,0 +1,40 @@
+/**
+ * Core-side glue of the model (in the script every page loads, so kept tiny): loads the model
+ * chunk on first use only, and never lets its absence (404, CSP, old browser) reach the page.
+ */
+import { loadModelChunk } from './model-loader';
+import type { Store } from './store';
+import type { PageModel } from './model-chunk';
+
+export interface ModelWiring {
+  /** Scores for items (id + topics); undefined when the model cannot run here. */
+  scores(items: readonly { id: string; topics: readonly string[] }[]): Promise<Record<string, number> | undefined>;
+  /** Backend, training steps and loss, once loaded. */
+  state(): unknown;
+  stop(): void;
+}
+
+export function wireModel(o: {
+  store: Store;
+  report(error: unknown, where: string): void;
+  log(...args: unknown[]): void;
+  onScores(scores: Record<string, number>): void;
+  modelUrl?: string;
+}): ModelWiring {
+  let model: Promise<PageModel | undefined> | undefined;
+  let loaded: PageModel | undefined;
+  let stopped = false;
+  const load = () =>
+    (model ??= loadModelChunk()
+      .then((chunk) => (stopped ? undefined : (loaded = chunk.createPageModel(o))))
+      .catch((error) => (o.report(error, 'loading the model'), undefined)));
+  return {
+    scores: (items) =>
+      load().then((m) => m?.score(items).catch((error) => (o.report(error, 'scoring'), undefined))),
+    state: () => loaded?.state(),
+    stop() {
+      stopped = true;
+      loaded?.stop();
+    },
+  };
+}

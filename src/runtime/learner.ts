@@ -1,0 +1,253 @@
+/**
+ * The model on the visitor's device: scores page items from the visitor's own attention log and
+ * learns from it in idle time. Lives in the model chunk (page side); the model itself runs in the
+ * Worker through the host. Storage comes in as callbacks, so this file knows no IndexedDB.
+ */
+import type { AttentionEvent, ItemRef, TrainResult } from '../model/types';
+import type { BackendName } from './backend';
+import type { EngineState } from './engine';
+import { createModelHost, idle, type ModelHost } from './host';
+
+/** One item in one page view, as the attention log keeps it. */
+export interface LoggedView {
+  itemId: string;
+  topics?: readonly string[];
+  attentionMs?: number;
+  hoverMs?: number;
+  clicks?: number;
+  skipped?: boolean;
+  viewId?: string;
+  /** Last change, epoch ms; orders the log. */
+  lastAt?: number;
+}
+
+/** A candidate item on the page. */
+export interface Candidate {
+  id: string;
+  topics: readonly string[];
+}
+
+/** The backend measured on this device, kept between visits. */
+export interface BackendChoice {
+  name: BackendName;
+  /** The WebGL renderer when it was measured: a new GPU or driver measures again. */
+  renderer?: string;
+  /** Median ms of the scoring call per backend, when it was measured. */
+  probe?: Record<string, number | string>;
+}
+
+/** What the learner needs from the page and the store. */
+export interface LearnerDeps {
+  /** The visitor's log, oldest first. */
+  history(): Promise<LoggedView[]>;
+  /** The visitor's weights and how many steps they were trained, when saved before. */
+  loadWeights(): Promise<{ data: Uint8Array; steps: number } | undefined>;
+  saveWeights(bytes: Uint8Array, meta: { steps: number; loss: number; backend: string }): Promise<void>;
+  loadBackend(): Promise<BackendChoice | undefined>;
+  saveBackend(choice: BackendChoice): Promise<void>;
+  /** True while this tab is the one that trains. */
+  isLeader(): boolean;
+  /** Pretrained weights of the site (`modelUrl`), fetched by the caller; undefined when none. */
+  pretrained?(): Promise<Uint8Array | undefined>;
+  report(error: unknown, where: string): void;
+  log(...args: unknown[]): void;
+  /** Run the model in a Worker when possible; default true. */
+  worker?: boolean;
+  /** Training steps allowed per page session; default 60. */
+  stepBudget?: number;
+}
+
+/** What the learner reports about itself (for the debug overlay and tests). */
+export interface LearnerState {
+  backend?: string;
+  renderer?: string;
+  where?: 'worker' | 'page';
+  steps: number;
+  loss?: number;
+  training: boolean;
+  probe?: EngineState['probe'];
+}
+
+/** An item counts as attended from this much attention in one view, ms. */
+const ATTENDED_MS = 2000;
+/** Log entries the learner reads, newest kept. */
+const HISTORY_LIMIT = 400;
+/** Steps per training round. */
+const ROUND_STEPS = 4;
+
+const toEvent = (v: LoggedView): AttentionEvent => ({
+  itemId: v.itemId,
+  topics: v.topics ?? [],
+  attentionMs: v.attentionMs ?? 0,
+  hoverMs: v.hoverMs ?? 0,
+  clicks: v.clicks ?? 0,
+  skipped: Boolean(v.skipped),
+  viewId: v.viewId,
+});
+
+const attended = (v: LoggedView) => (v.attentionMs ?? 0) >= ATTENDED_MS || (v.clicks ?? 0) > 0;
+
+/** The visitor's sequence: their log in time order, one entry per item and view. */
+export function sequenceOf(log: readonly LoggedView[]): AttentionEvent[] {
+  return [...log]
+    .sort((a, b) => (a.lastAt ?? 0) - (b.lastAt ?? 0))
+    .slice(-HISTORY_LIMIT)
+    .map(toEvent);
+}
+
+/**
+ * Topic priors: the visitor's share of attention per topic, from their log. A fresh model knows
+ * nothing; these carry the ranking until it has trained, then fade.
+ */
+export function topicPrior(log: readonly LoggedView[], items: readonly Candidate[]): Float32Array {
+  const weight = new Map<string, number>();
+  let total = 0;
+  for (const v of log) {
+    const gain = (attended(v) ? Math.min(v.attentionMs ?? 0, 30_000) / 1000 + 3 * (v.clicks ?? 0) : 0) - (v.skipped ? 1 : 0);
+    for (const t of v.topics ?? []) {
+      weight.set(t, (weight.get(t) ?? 0) + gain);
+      total += Math.abs(gain);
+    }
+  }
+  return Float32Array.from(items, (item) => {
+    let s = 0;
+    for (const t of item.topics) s += weight.get(t) ?? 0;
+    return total > 0 ? s / total : 0;
+  });
+}
+
+/** Scores rescaled to mean 0 and unit spread, so two scorers can be blended. */
+function standardize(xs: Float32Array): Float32Array {
+  const n = xs.length;
+  if (!n) return xs;
+  let mean = 0;
+  for (const x of xs) mean += x / n;
+  let v = 0;
+  for (const x of xs) v += (x - mean) ** 2 / n;
+  const sd = Math.sqrt(v) || 1;
+  return xs.map((x) => (x - mean) / sd);
+}
+
+export interface Learner {
+  /** Scores for `items`, higher first; model and topic priors blended by how much the model has learned. */
+  score(items: readonly Candidate[]): Promise<Record<string, number>>;
+  /** A few training steps on the visitor's own log, when this tab leads and the page is idle and visible. */
+  train(): Promise<TrainResult | undefined>;
+  /** Replace the weights (another tab trained). */
+  reload(): Promise<void>;
+  state(): LearnerState;
+  dispose(): void;
+}
+
+export function createLearner(deps: LearnerDeps): Learner {
+  const budget = deps.stepBudget ?? 60;
+  const st: LearnerState = { steps: 0, training: false };
+  let started: Promise<ModelHost> | undefined;
+  let stepsInStore = 0;
+  let disposed = false;
+
+  const start = (probeItems: readonly Candidate[], history: AttentionEvent[]) =>
+    (started ??= (async () => {
+      const saved = await deps.loadWeights();
+      stepsInStore = saved?.steps ?? 0;
+      const weights = saved?.data ?? (await deps.pretrained?.());
+      if (!probeItems.length) {
+        // Training before any scoring: time the scoring call on the visitor's own items.
+        const ids = new Map(history.map((e) => [e.itemId, e.topics ?? []]));
+        probeItems = [...ids].slice(-200).map(([id, topics]) => ({ id, topics }));
+      }
+      const remembered = await deps.loadBackend();
+      const { probeRenderer } = await import('./backend');
+      const renderer = probeRenderer();
+      const sameDevice = remembered && (remembered.name !== 'webgl' || remembered.renderer === renderer);
+      const { host, state } = await createModelHost({
+        worker: deps.worker ?? true,
+        init: {
+          remembered: sameDevice ? remembered!.name : undefined,
+          model: weights ? { weights } : { seed: 1 },
+          probe: { history, candidates: probeItems.map((c) => ({ itemId: c.id, topics: c.topics })), rounds: 5 },
+        },
+      });
+      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe });
+      deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
+      if (state.probe.some((p) => p.scoreMs !== undefined)) {
+        const probe: Record<string, number | string> = {};
+        for (const p of state.probe) probe[p.backend] = p.scoreMs ?? p.error ?? '';
+        await deps.saveBackend({ name: state.backend.name, renderer, probe }).catch((e) => deps.report(e, 'saving the backend choice'));
+      }
+      return host;
+    })());
+
+  const score: Learner['score'] = async (items) => {
+    if (!items.length) return {};
+    const log = await deps.history();
+    const history = sequenceOf(log);
+    const prior = standardize(topicPrior(log, items));
+    const host = await start(items, history);
+    const refs: ItemRef[] = items.map((c) => ({ itemId: c.id, topics: c.topics }));
+    const model = standardize(await host.score(history, refs));
+    // The model earns weight as it trains on this visitor; pretrained weights start half-trusted.
+    const learned = Math.min(1, (stepsInStore + st.steps) / 40);
+    const out: Record<string, number> = {};
+    items.forEach((c, i) => (out[c.id] = learned * model[i]! + (1 - learned * 0.5) * prior[i]!));
+    return out;
+  };
+
+  const train: Learner['train'] = async () => {
+    const skip =
+      disposed || st.training ? 'busy'
+      : st.steps >= budget ? 'step budget of this session spent'
+      : !deps.isLeader() ? 'another tab trains'
+      : typeof document !== 'undefined' && document.visibilityState !== 'visible' ? 'page hidden'
+      : undefined;
+    if (skip) {
+      deps.log('model training skipped:', skip);
+      return undefined;
+    }
+    st.training = true;
+    try {
+      const log = await deps.history();
+      const history = sequenceOf(log);
+      if (history.length < 3) {
+        deps.log('model training skipped: log too short', history.length);
+        return undefined;
+      }
+      const host = await start([], history);
+      const pool: ItemRef[] = [];
+      const seen = new Set<string>();
+      for (const e of history) if (!seen.has(e.itemId)) seen.add(e.itemId), pool.push({ itemId: e.itemId, topics: e.topics });
+      let result: TrainResult | undefined;
+      for (let i = 0; i < ROUND_STEPS && st.steps < budget; i++) {
+        await idle();
+        if (disposed || !deps.isLeader()) break;
+        result = await host.train([history], { negativePool: pool });
+        st.steps++;
+        st.loss = result.loss;
+      }
+      if (result) {
+        const bytes = await host.save('float32');
+        await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '' });
+      }
+      return result;
+    } finally {
+      st.training = false;
+    }
+  };
+
+  return {
+    score,
+    train: () => train().catch((error) => (deps.report(error, 'training the model'), undefined)),
+    async reload() {
+      if (!started) return;
+      const saved = await deps.loadWeights();
+      if (!saved) return;
+      stepsInStore = saved.steps - st.steps;
+      await (await started).load(saved.data);
+    },
+    state: () => ({ ...st }),
+    dispose() {
+      disposed = true;
+      void started?.then((h) => h.dispose()).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The model on a page (model chunk, page side): connects the learner to the on-device store —
+ * the visitor's recent log, weights, the backend measured on this device, cached scores — and
+ * trains after the log's flushes, in the leader tab only.
+ */
+import type { Store } from '../store/store';
+import { createStoreExtras, type StoreExtras } from '../store/extras';
+import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type LoggedView } from './learner';
+
+export interface PageModelOptions {
+  store: Store;
+  report(error: unknown, where: string): void;
+  log(...args: unknown[]): void;
+  /** Called with new scores after each scoring. */
+  onScores(scores: Record<string, number>): void;
+  /** Manifest of site-trained weights (`modelUrl`). */
+  modelUrl?: string;
+  /** Run the model in a Worker when possible; default true. */
+  worker?: boolean;
+}
+
+export interface PageModel {
+  score(items: readonly Candidate[]): Promise<Record<string, number>>;
+  state(): LearnerState;
+  stop(): void;
+}
+
+/** Log entries the model reads, newest kept. */
+const RECENT = 400;
+
+async function recentRecords(store: Store): Promise<LoggedView[]> {
+  await store.flush();
+  const { records } = await store.export();
+  return [...records].sort((a, b) => a.lastAt - b.lastAt).slice(-RECENT);
+}
+
+async function fetchPretrained(url: string): Promise<Uint8Array> {
+  const manifest = await (await fetch(url, { credentials: 'same-origin' })).json();
+  if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
+    throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
+  }
+  const res = await fetch(new URL(manifest.weights, new URL(url, location.href)).href, { credentials: 'same-origin' });
+  if (!res.ok) throw new Error(`attnflow: model weights: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export function createPageModel(o: PageModelOptions): PageModel {
+  const extras: StoreExtras = createStoreExtras(o.store);
+  const stops: Array<() => void> = [];
+  const learner: Learner = createLearner({
+    history: () => recentRecords(o.store),
+    async loadWeights() {
+      const w = await extras.get('weights', 'visitor');
+      const steps = (w?.meta as { steps?: number } | undefined)?.steps ?? 0;
+      return w ? { data: new Uint8Array(w.data), steps } : undefined;
+    },
+    saveWeights: (bytes, meta) =>
+      extras.put('weights', { name: 'visitor', data: bytes.slice().buffer, meta, savedAt: Date.now() }),
+    loadBackend: async () => (await extras.get('settings', 'backend'))?.value as BackendChoice | undefined,
+    saveBackend: (choice) => extras.put('settings', { key: 'backend', value: choice }),
+    isLeader: () => extras.isLeader(),
+    pretrained: o.modelUrl ? () => fetchPretrained(o.modelUrl!) : undefined,
+    report: o.report,
+    log: o.log,
+    worker: o.worker,
+  });
+
+  // Train after the log is flushed: the newest attention is what it learns from.
+  const afterFlush = () => {
+    void learner.train().then((r) => r && o.log('model trained', learner.state()));
+  };
+  o.store.flushed.add(afterFlush);
+  stops.push(() => o.store.flushed.delete(afterFlush));
+  // Another tab trained: take its weights.
+  stops.push(extras.onChange('weights', (remote) => remote && void learner.reload().catch((e) => o.report(e, 'loading new weights'))));
+
+  let first = true;
+  return {
+    async score(items) {
+      const scores = await learner.score(items);
+      // A page that scores also learns from what was logged since the last training round.
+      if (first) (first = false), afterFlush();
+      void extras.put('scores', { name: 'last', scores, savedAt: Date.now() });
+      o.onScores(scores);
+      return scores;
+    },
+    state: () => learner.state(),
+    stop() {
+      while (stops.length) stops.pop()!();
+      learner.dispose();
+      extras.close();
+    },
+  };
+}
