@@ -13,9 +13,10 @@ export interface ResolvedOptions {
   respectGpc: boolean;
   respectDoNotTrack: boolean;
   explore: number;
+  modelUrl: string | undefined;
 }
 
-const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack', 'explore']);
+const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack', 'explore', 'modelUrl']);
 
 /** Checks the integrator's options and fills defaults; throws AttnflowConfigError on bad input. */
 export function resolveOptions(options: AttentionOptions | undefined): ResolvedOptions {
@@ -63,7 +64,11 @@ export function resolveOptions(options: AttentionOptions | undefined): ResolvedO
   if (typeof explore !== 'number' || !(explore >= 0 && explore <= 1)) {
     throw new AttnflowConfigError(describe('explore', 'a rate in 0..1', explore));
   }
-  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack, explore };
+  const { modelUrl } = options;
+  if (modelUrl !== undefined && (typeof modelUrl !== 'string' || !modelUrl.trim())) {
+    throw new AttnflowConfigError(describe('modelUrl', 'a URL of a model manifest (string)', modelUrl));
+  }
+  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack, explore, modelUrl };
 }
 
 /**
@@ -96,5 +101,6 @@ export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
   }
   if (dataset.respectGpc !== undefined) out.respectGpc = flag('respect-gpc', dataset.respectGpc);
   if (dataset.respectDnt !== undefined) out.respectDoNotTrack = flag('respect-dnt', dataset.respectDnt);
+  if (dataset.modelUrl !== undefined) out.modelUrl = dataset.modelUrl;
   return out;
 }

@@ -15,6 +15,7 @@ import { observeVisibility } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
 import { createStore, type StoreOptions } from './store';
 import { wirePersonalization } from './personalize/wire';
+import { wireModel } from './model-wire';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
 
 /** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
@@ -144,6 +145,10 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   sinks.push(store.recordView);
   stops.push(store.stop);
 
+  // The model: its chunk loads only when something asks for scores.
+  const model = wireModel({ store, report, log, modelUrl: opts.modelUrl, onScores: (s) => emitter.emit('scores', s) });
+  stops.push(model.stop);
+
   // Personalization: the cached order before first paint here, the rest in a lazily loaded chunk.
   const personal = wirePersonalization({
     root: opts.root ?? (globalThis as { document?: ParentNode }).document!,
@@ -156,6 +161,8 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     log,
     canStore: () => consented && !signal,
     history: () => store.export().then((e) => e.records),
+    scores: model.scores,
+    modelState: model.state,
   });
   stops.push(personal.stop);
   const forget = () => (personal.forget(), store.forget());
@@ -167,6 +174,18 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     on: (type, fn) => emitter.on(type, fn),
     personalize: personal.personalize,
     explain: personal.explain,
+    async scores(itemIds) {
+      // Items measured so far, and the marked-up ones not yet on screen.
+      const topics = new Map(Object.entries(snapshot().items).map(([id, it]) => [id, it.topics]));
+      if (dom) {
+        for (const el of (opts.root ?? document).querySelectorAll('[data-attn-item]')) {
+          const id = el.getAttribute('data-attn-item')!;
+          if (!topics.has(id)) topics.set(id, (el.getAttribute('data-attn-topics') ?? '').split(',').map((t) => t.trim()).filter(Boolean));
+        }
+      }
+      const ids = Array.isArray(itemIds) ? itemIds.map(String) : [...topics.keys()];
+      return (await model.scores(ids.map((id) => ({ id, topics: topics.get(id) ?? [] })))) ?? {};
+    },
     consent(granted) {
       consented = Boolean(granted);
       log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');

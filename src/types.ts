@@ -20,6 +20,12 @@ export interface AttentionOptions {
   root?: ParentNode;
   /** Exploration rate, 0..1: the share of page views in which an item the visitor has never seen gets a top slot. Default 0.1. `data-explore`. */
   explore?: number;
+  /**
+   * Manifest of weights the site trained on its own consented data (`attnflow-train --out`): each
+   * visitor starts from it and fine-tunes on the device. Default none (a fresh model with topic
+   * priors). `data-model-url`.
+   */
+  modelUrl?: string;
   /** Stored records older than this are deleted, days. Default 90. `data-retention-days`. */
   retentionDays?: number;
   /** At most this many item records are kept, oldest deleted first. Default 50000. `data-max-item-records`. */
@@ -97,6 +103,8 @@ export interface AttentionEvents extends Record<string, unknown> {
   attention: AttentionSnapshot;
   /** After each personalization decision, and when a container waiting off screen got its order. */
   personalized: PersonalizeReport;
+  /** Model scores by item id after each scoring (higher: more likely to get this visitor's attention). */
+  scores: Record<string, number>;
 }
 
 /** The tracker `createAttention` returns. */
@@ -124,6 +132,12 @@ export interface Attention {
   personalize(options?: PersonalizeOptions): Promise<PersonalizeReport | undefined>;
   /** Why `itemId` is where it is, in plain words (for a "why am I seeing this?" link); undefined for an unknown item. */
   explain(itemId: string): Promise<Explanation | undefined>;
+  /**
+   * Scores of `itemIds` (default: every item measured on the page) from the on-device model,
+   * loading it on first use; higher means more likely to get this visitor's attention. Resolves
+   * `{}` where the model cannot run; never rejects.
+   */
+  scores(itemIds?: string[]): Promise<Record<string, number>>;
   /** Removes every listener, observer and timer. */
   stop(): void;
 }
