@@ -1,0 +1,105 @@
+// @vitest-environment happy-dom
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createPersonalizer, type PersonalizeHost } from '../../src/personalize/personalizer';
+import type { PersonalizeReport, Scores } from '../../src/personalize/types';
+import type { AttentionSnapshot } from '../../src/types';
+
+// The container holds items the visitor has seen before, so the model can be judged on them.
+const ORDER = ['x0', 'y0', 'x9', 'y9', 'z0', 'z9'];
+const snapshot = (): AttentionSnapshot =>
+  ({ page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt: 0, viewId: 'v-now', path: '/', rageClicks: 0, deadClicks: 0 }, items: {} }) as AttentionSnapshot;
+// The visitor read y-topic items in earlier views and passed over x ones.
+const history = [
+  { itemId: 'y0', topics: ['y'], attentionMs: 6000, viewId: 'v1' },
+  { itemId: 'y9', topics: ['y'], attentionMs: 4000, viewId: 'v1' },
+  { itemId: 'x0', topics: ['x'], attentionMs: 200, skipped: true, viewId: 'v1' },
+  { itemId: 'x9', topics: ['x'], attentionMs: 100, skipped: true, viewId: 'v2' },
+  { itemId: 'z0', topics: ['z'], attentionMs: 1500, viewId: 'v2' },
+  { itemId: 'z9', topics: ['z'], attentionMs: 1200, viewId: 'v2' },
+];
+
+function host(scores?: PersonalizeHost['scores']) {
+  const reports: PersonalizeReport[] = [];
+  const h: PersonalizeHost = {
+    root: document,
+    snapshot,
+    onSnapshot: () => () => {},
+    emit: (r) => reports.push(r),
+    report: (e) => {
+      throw e;
+    },
+    canStore: () => true,
+    history: async () => history,
+    explore: 0,
+    scores,
+  };
+  return { h, reports };
+}
+
+const dom = () => [...document.querySelectorAll('[data-attn-rank] > [data-attn-item]')].map((e) => e.getAttribute('data-attn-item'));
+
+beforeEach(() => {
+  localStorage.clear();
+  document.body.innerHTML = `<section data-attn-rank="main">${ORDER.map((id) => `<article data-attn-item="${id}" data-attn-topics="${id[0]}"></article>`).join('')}</section>`;
+});
+
+describe('createPersonalizer', () => {
+  it('decides from topic affinities of the log and applies before first paint, with the CSS hooks', async () => {
+    const { h, reports } = host();
+    const p = createPersonalizer(h);
+    const r = (await p.personalize())!;
+    expect(r.source).toBe('profile');
+    expect(r.containers[0]!.order).toEqual(['y0', 'y9', 'z0', 'z9', 'x0', 'x9']);
+    expect(r.containers[0]!.applied).toBe(true);
+    expect(dom()).toEqual(['y0', 'y9', 'z0', 'z9', 'x0', 'x9']);
+    expect(document.querySelector('[data-attn-rank]')!.classList.contains('attn-personalized')).toBe(true);
+    expect((document.querySelector('[data-attn-item="y0"]') as HTMLElement).style.getPropertyValue('--attn-score')).toBe('1');
+    expect(JSON.parse(localStorage.getItem('attnflow:rank')!)).toEqual({ c: { main: ['y0', 'y9', 'z0', 'z9', 'x0', 'x9'] }, v: {} });
+    expect(reports).toHaveLength(1);
+    p.stop();
+  });
+
+  async function withModel(model: Scores) {
+    let answer!: (s: Scores) => void;
+    let calls = 0;
+    const scores = vi.fn(() => (++calls === 1 ? new Promise<Scores>((r) => (answer = r)) : Promise.resolve(model)));
+    const { h, reports } = host(scores);
+    const p = createPersonalizer(h);
+    const first = (await p.personalize())!;
+    // The first decision does not wait for the model.
+    expect(first).toMatchObject({ source: 'profile', modelWeight: 0 });
+    answer(model);
+    // Its first answer makes the page decide again.
+    await vi.waitFor(() => expect(reports).toHaveLength(2));
+    p.stop();
+    return reports[1]!;
+  }
+
+  it('a model that agrees with what the visitor read decides', async () => {
+    const agrees: Scores = { y9: 9, y0: 8, z9: 5, z0: 4, x9: 1, x0: 0 };
+    const r = await withModel(agrees);
+    expect(r).toMatchObject({ source: 'model', modelWeight: 1 });
+    expect(r.containers[0]!.order).toEqual(['y9', 'y0', 'z9', 'z0', 'x9', 'x0']);
+    expect(dom()).toEqual(['y9', 'y0', 'z9', 'z0', 'x9', 'x0']);
+  });
+
+  it('a model that ranks what the visitor skipped first gets no weight', async () => {
+    const contrary: Scores = { x0: 9, x9: 8, z0: 3, z9: 3, y0: 0, y9: 0 };
+    const r = await withModel(contrary);
+    expect(r).toMatchObject({ source: 'profile', modelWeight: 0 });
+    expect(dom()).toEqual(['y0', 'y9', 'z0', 'z9', 'x0', 'x9']);
+  });
+
+  it('explains an item from the log, with its place', async () => {
+    const { h } = host();
+    const p = createPersonalizer(h);
+    await p.personalize();
+    const e = (await p.explain('y9'))!;
+    expect(e).toMatchObject({ itemId: 'y9', topics: ['y'], rank: 1, originalRank: 3, explored: false, kept: false });
+    expect(e.because).toEqual(['You read 2 y items (10 s of attention)', 'You already spent 4.0 s on this item']);
+    expect(await p.explain('nope')).toBeUndefined();
+    p.forget();
+    expect(localStorage.getItem('attnflow:rank')).toBeNull();
+    p.stop();
+  });
+});
