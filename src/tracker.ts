@@ -114,7 +114,9 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         }),
         { root: opts.root, known },
       ),
-      observeActivity(safe(() => account.input(now()))),
+      // The hottest path (every pointer move): plain arithmetic that cannot throw, and a timer
+      // only when the input ends an idle spell.
+      observeActivity(() => account.input(now()) && schedule()),
       observeMedia(safe((playing) => account.media(now(), playing))),
       observePage(
         safe((visible) => {

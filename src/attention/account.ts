@@ -38,8 +38,8 @@ interface Item extends Placement {
 export interface Account {
   /** Registers an item (idempotent); topics are kept from the first call. */
   add(id: string, topics?: string[]): void;
-  /** Input from the visitor (scroll, wheel, pointer, key, touch) at `t`. */
-  input(t: number): void;
+  /** Input from the visitor (scroll, wheel, pointer, key, touch) at `t`; true when it ended an idle spell. */
+  input(t: number): boolean;
   /** The page became visible (true) or hidden (false). Becoming visible counts as input. */
   page(t: number, visible: boolean): void;
   /** Page visible and an item on screen: the only time a timer needs to run. */
@@ -127,11 +127,13 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
     },
     input(t) {
       // Inside the active window, moving its end changes nothing already integrated.
-      if (t - lastInput >= idleAfterMs) {
+      const woke = t - lastInput >= idleAfterMs;
+      if (woke) {
         advance(t);
         changed = true;
       }
       if (t > lastInput) lastInput = t;
+      return woke;
     },
     page(t, visible) {
       advance(t);
