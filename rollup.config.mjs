@@ -117,4 +117,12 @@ export default [
     },
     onwarn,
   },
+  // attnflow-train, the site-wide pretraining CLI (Node): the same model code, tfjs from node_modules.
+  {
+    input: 'src/cli/train.ts',
+    external: (id) => id.startsWith('node:') || isExternal(id),
+    plugins: [version(), ts()],
+    output: { file: 'dist/cli/attnflow-train.js', format: 'es', banner: '#!/usr/bin/env node', inlineDynamicImports: true },
+    onwarn,
+  },
 ];
