@@ -91,7 +91,7 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
         // One view per step (a cursor, not getAll): long logs never make a long task.
         const views: ViewRecord[] = [];
         for (let c = await tx.objectStore('views').index('by-updated').openCursor(); c; c = await c.continue()) {
-          const { items, itemIds: _, ...view } = c.value;
+          const { items, ...view } = c.value;
           views.push(view);
           if (view.updatedAt < mark) continue;
           for (const r of items) void cat.put(mergeCatalogue(await cat.get(r.itemId), r));

@@ -23,13 +23,11 @@ export const DB_VERSION = 2;
  */
 export interface StoredView extends ViewRecord {
   items: ItemRecord[];
-  /** The items' ids, for the 'by-item' index. */
-  itemIds: string[];
 }
 
 export interface AttnflowDB extends DBSchema {
   /** Page views with their item records (v1 kept the records in a 'records' store of their own). */
-  views: { key: string; value: StoredView; indexes: { 'by-updated': number; 'by-item': string } };
+  views: { key: string; value: StoredView; indexes: { 'by-updated': number } };
   /** Items seen, across views (v2). */
   catalogue: { key: string; value: CatalogueEntry; indexes: { 'by-last': number } };
   /** One record, id 'visitor' (v2). */
@@ -65,7 +63,6 @@ export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): 
   if (from < 2 && to >= 2) {
     const views = tx.objectStore('views');
     views.createIndex('by-updated', 'updatedAt');
-    views.createIndex('by-item', 'itemIds', { multiEntry: true });
     const cat = db.createObjectStore('catalogue', { keyPath: 'itemId' });
     cat.createIndex('by-last', 'lastSeen');
     db.createObjectStore('profile', { keyPath: 'id' });
@@ -93,7 +90,7 @@ export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): 
 export function packView(view: ViewRecord, items: ItemRecord[]): StoredView {
   const topics: { [topic: string]: number } = {};
   for (const r of items) for (const t of r.topics) topics[t] = (topics[t] ?? 0) + r.attentionMs;
-  return { ...view, topics, items, itemIds: items.map((r) => r.itemId) };
+  return { ...view, topics, items };
 }
 
 /** The path of a URL or path, without query string or hash. */

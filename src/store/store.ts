@@ -373,7 +373,7 @@ export function createStore(o: StoreOptions): Store {
       }
       // Item records flat, views without them: the same shape whatever the storage.
       out.records = (out.views ?? []).flatMap((v: StoredView) => v.items);
-      out.views = (out.views ?? []).map(({ items: _i, itemIds: _k, ...v }: StoredView) => v);
+      out.views = (out.views ?? []).map(({ items: _, ...v }: StoredView) => v);
       out.profile = out.profile?.[0] ?? null;
       out.weights = (out.weights ?? []).map((w: WeightsRecord) => ({ ...w, data: base64(w.data) }));
       return out as AttentionExport;
