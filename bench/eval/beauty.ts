@@ -63,7 +63,8 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
   const overrides = process.env.ATTNFLOW_EVAL_CONFIG ? (JSON.parse(process.env.ATTNFLOW_EVAL_CONFIG) as Partial<ModelConfig>) : {};
   if (o.dim) overrides.dim = o.dim;
   // Leave time for the final scoring of all users after training stops.
-  const deadline = t0 + o.budgetS * 1000 - 150_000;
+  // (train-model.ts also keeps time for scoring, measured from its validations.)
+  const deadline = t0 + o.budgetS * 1000 - 30_000;
   const jobs: TrainJob[] = Array.from({ length: Math.max(1, o.workers) }, (_, i) => ({
     file: o.file,
     seed: o.seed,

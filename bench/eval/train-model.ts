@@ -80,6 +80,14 @@ export async function trainAndScore(
   // Validation during training on a fixed sample of users; the final choice uses all of them.
   const n = Math.min(6000, split.evalUsers.length);
   const sample = Int32Array.from({ length: n }, (_, i) => Math.floor((i * split.evalUsers.length) / n));
+  // The final scoring (every user, both stages) is timed from the last validation on the sample.
+  let validationMs = 0;
+  const validate = (): number => {
+    const v0 = Date.now();
+    const ndcg = evaluate(split, valC, 'valid', scorer, job.seed, sample).ndcg;
+    validationMs = Date.now() - v0;
+    return ndcg;
+  };
   const res = fit(net, {
     sequences,
     codes,
@@ -89,7 +97,8 @@ export async function trainAndScore(
     maxEpochs: job.maxEpochs,
     patience: 6,
     spectralInit: true,
-    validate: () => evaluate(split, valC, 'valid', scorer, job.seed, sample).ndcg,
+    reserveMs: () => 1.3 * validationMs * (1 + (2 * split.evalUsers.length) / n),
+    validate,
     log: err,
   });
   const all = Int32Array.from(split.evalUsers.keys());

@@ -172,7 +172,9 @@ export class Network {
     const posIdx = new Int32Array(L);
     for (let l = 0; l < L; l++) posIdx[l] = c.maxLen - L + l;
     const pos = takeRows(this.w('seq/pos'), posIdx);
-    let x = this.itemVectors(batch.items).e;
+    // Item vectors enter the residual stream scaled by √d (as in SASRec): the blocks' outputs come
+    // from layer-normed inputs, and unscaled item vectors would be drowned by them early in training.
+    let x = tf.mul(this.itemVectors(batch.items).e, Math.sqrt(d));
     x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [B * L, d]);
     x = tf.add(x, mm(tf.tensor2d(batch.features, [B * L, FEATURES]), this.w('seq/features')));
     x = tf.mul(this.dropout(x, training), valid);

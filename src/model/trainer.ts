@@ -20,6 +20,8 @@ export interface FitOptions {
   maxEpochs?: number;
   /** Stop training after this long, ms; default no limit. */
   timeBudgetMs?: number;
+  /** Time to keep free at the end of the budget for work after training, ms (asked before every step). */
+  reserveMs?: () => number;
   /** Warm-up steps of the learning rate; default 100. */
   warmupSteps?: number;
   /** Validation metric (higher is better), called after every `validateEvery` epochs. */
@@ -139,7 +141,7 @@ export function fit(net: Network, o: FitOptions): FitResult {
     let lossN = 0;
     for (const rows of batches) {
       const elapsed = now() - t0;
-      if (elapsed > budget) break outer;
+      if (elapsed > budget - (o.reserveMs?.() ?? 0)) break outer;
       const progress = Math.min(1, Math.max(steps / totalSteps, elapsed / budget));
       const lr = c.learningRate * Math.min(1, (steps + 1) / warm) * (0.02 + 0.98 * 0.5 * (1 + Math.cos(Math.PI * progress)));
       const negs = new Int32Array(c.negatives);
