@@ -4,7 +4,7 @@
  * change notices between tabs, and whole-record reads and writes of weights, scores, settings,
  * profile and catalogue. Works on the database the core store opened, or on its memory.
  */
-import type { CatalogueEntry, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
+import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
 import { computeProfile, mergeCatalogue } from './derive';
 import type { Store } from './store';
 import { createTabs, type LockManagerLike } from './tabs';
@@ -25,6 +25,8 @@ export interface StoreExtras {
   get<K extends keyof KvValues>(store: K, key: string): Promise<KvValues[K] | undefined>;
   /** Writes a record; weights, scores and profile changes are announced to every tab. Never rejects. */
   put<K extends keyof KvValues>(store: K, value: KvValues[K]): Promise<void>;
+  /** The item records of the newest views, newest view first, at least `count` of them where there are; reads only those. */
+  recent(count: number): Promise<ItemRecord[]>;
   /** Retention, then the catalogue and the profile from the log. The leader runs it after flushes. */
   upkeep(): Promise<void>;
   isLeader(): boolean;
@@ -112,6 +114,20 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
 
   return {
     upkeep,
+    async recent(count) {
+      await store.flush();
+      const d = await store.db();
+      const out: ItemRecord[] = [];
+      try {
+        if (!d) for (const v of store.memViews().reverse()) if (out.length < count) out.push(...v.items);
+        for (let c = d && (await d.transaction('views').store.index('by-updated').openCursor(null, 'prev')); c && out.length < count; c = await c.continue()) {
+          out.push(...c.value.items);
+        }
+      } catch (error) {
+        report(error, 'store recent');
+      }
+      return out;
+    },
     isLeader: tabs.isLeader,
     onLeader: tabs.onLeader,
     onChange(kind, cb) {

@@ -125,3 +125,28 @@ describe('upkeep in the leader tab', () => {
     expect((await b.get('catalogue', 'x'))!.topics).toEqual(['jazz']);
   });
 });
+
+describe('recent records', () => {
+  it('reads only the newest views, newest first, in the database and in memory', async () => {
+    for (const missing of [false, true]) {
+      if (missing) vi.stubGlobal('indexedDB', undefined);
+      let t = 1000;
+      const clock = { now: () => t, epoch: () => t };
+      const s = createStore({ retentionDays: 1e3, maxItemRecords: 100, report: () => {}, log: () => {}, clock });
+      s.allow(true);
+      const x = createStoreExtras(s);
+      closers.push(s, x);
+      for (let v = 0; v < 5; v++) {
+        t += 1000;
+        s.recordView({
+          page: { viewId: `v${v}`, path: '/', startedAt: t, engagedMs: 1, visibleMs: 1, scrollDepth: 0, rageClicks: 0, deadClicks: 0 },
+          items: { a: { attentionMs: v + 1, visibleMs: 1, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: false, skipped: false, topics: [], rageClicks: 0, deadClicks: 0 },
+                   b: { attentionMs: v + 1, visibleMs: 1, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: false, skipped: false, topics: [], rageClicks: 0, deadClicks: 0 } },
+        });
+        await s.flush();
+      }
+      const recent = await x.recent(3);
+      expect(recent.map((r) => r.viewId), `IndexedDB missing: ${missing}`).toEqual(['v4', 'v4', 'v3', 'v3']);
+    }
+  });
+});
