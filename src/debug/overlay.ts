@@ -165,7 +165,7 @@ export function mountOverlay(host: OverlayHost): () => void {
     if (state && typeof state === 'object') {
       for (const [k, v] of Object.entries(state as Record<string, unknown>)) {
         if (v === undefined || typeof v === 'object') continue;
-        line(model, `model ${k}`, String(v));
+        line(model, `model ${k}`, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : String(v));
       }
     } else line(model, 'model', 'not loaded (topic-affinity scores)', 'model-state');
     panel.appendChild(model);
