@@ -2,7 +2,7 @@
 // Model in the browser, per backend (webgl, wasm, cpu), on the page and in the Worker:
 // time to first score (chunk fetch + backend init + weights, cold cache), scoring 200 candidates
 // (median of 50), one training step of 64 examples; then the automatic choice, and the chunk sizes.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { startServer } from '../scripts/serve.mjs';
 
@@ -112,5 +112,5 @@ try {
 }
 
 console.log('\nchunk sizes (min+gz):');
-const size = execFileSync(process.execPath, [new URL('../scripts/size.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+const size = spawnSync(process.execPath, [new URL('../scripts/size.mjs', import.meta.url).pathname], { encoding: 'utf8' }).stdout;
 console.log(size.split('\n').filter((l) => /model chunk|attnflow-(model|worker|engine|webgl|wasm|cpu|tfjs-core)\.js/.test(l)).join('\n'));
