@@ -5,7 +5,7 @@
  */
 import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
-import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type LoggedView } from './learner';
+import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState } from './learner';
 
 export interface PageModelOptions {
   store: Store;
@@ -28,12 +28,6 @@ export interface PageModel {
 /** Log entries the model reads, newest kept. */
 const RECENT = 400;
 
-async function recentRecords(store: Store): Promise<LoggedView[]> {
-  await store.flush();
-  const { records } = await store.export();
-  return [...records].sort((a, b) => a.lastAt - b.lastAt).slice(-RECENT);
-}
-
 async function fetchPretrained(url: string): Promise<Uint8Array> {
   const manifest = await (await fetch(url, { credentials: 'same-origin' })).json();
   if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
@@ -48,7 +42,8 @@ export function createPageModel(o: PageModelOptions): PageModel {
   const extras: StoreExtras = createStoreExtras(o.store);
   const stops: Array<() => void> = [];
   const learner: Learner = createLearner({
-    history: () => recentRecords(o.store),
+    // The newest part of the log, this page's view included.
+    history: () => extras.recent(RECENT),
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');
       const steps = (w?.meta as { steps?: number } | undefined)?.steps ?? 0;
