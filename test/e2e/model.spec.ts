@@ -136,6 +136,28 @@ test('a lost WebGL context moves the model to the next backend with its weights'
   out.after.forEach((s: number, i: number) => expect(Math.abs(s - out.before[i]!)).toBeLessThan(1e-3));
 });
 
+test('with WebGL unavailable the model runs on the next backend', async ({ page }) => {
+  // A browser or policy without WebGL: every canvas refuses a WebGL context.
+  await page.addInitScript(() => {
+    for (const proto of [HTMLCanvasElement.prototype, (globalThis as any).OffscreenCanvas?.prototype].filter(Boolean)) {
+      const get = proto.getContext;
+      proto.getContext = function (this: unknown, type: string, ...rest: unknown[]) {
+        return /webgl/.test(type) ? null : get.call(this, type, ...rest);
+      };
+    }
+  });
+  await open(page);
+  const out = await page.evaluate(async () => {
+    const w = window as any;
+    const chunk = await w.chunk();
+    const { host, state } = await chunk.createModelHost({ worker: false, init: { skipSoftwareGL: false, model: { seed: 4 } } });
+    const scores = await host.score(w.visitorLog(5), w.candidates(10));
+    host.dispose();
+    return { backend: state.backend.name, n: scores.length };
+  });
+  expect(out).toEqual({ backend: 'wasm', n: 10 });
+});
+
 test('a missing worker script or blocked wasm binary falls back and keeps working', async ({ page }) => {
   await open(page);
   await page.route('**/*.wasm', (route) => route.abort());
