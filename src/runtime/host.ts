@@ -58,8 +58,29 @@ export function idle(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));
 }
 
+type ScriptUrlPolicy = { createScriptURL(url: string): unknown };
+let policy: ScriptUrlPolicy | undefined;
+
+/**
+ * The worker's URL as the page's Trusted Types rules want it: under `require-trusted-types-for
+ * 'script'` a Worker takes only a TrustedScriptURL, which our policy gives for same-origin URLs.
+ * https://w3c.github.io/trusted-types/dist/spec/#integration-with-html
+ */
+function scriptUrl(url: string | URL): string | URL {
+  const tt = (globalThis as { trustedTypes?: { createPolicy(name: string, rules: object): ScriptUrlPolicy } }).trustedTypes;
+  if (!tt) return url;
+  policy ??= tt.createPolicy('attnflow', {
+    createScriptURL(u: string) {
+      const parsed = new URL(u, globalThis.location?.href);
+      if (parsed.origin !== globalThis.location?.origin) throw new Error(`attnflow: worker ${u} is not on this origin`);
+      return parsed.href;
+    },
+  });
+  return policy.createScriptURL(String(url)) as string;
+}
+
 function workerHost(url: string | URL, initTimeoutMs: number): ModelHost {
-  const worker = new Worker(url, { type: 'module', name: 'attnflow-model' });
+  const worker = new Worker(scriptUrl(url), { type: 'module', name: 'attnflow-model' });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
   let broken: Error | undefined;
@@ -126,11 +147,13 @@ export async function createModelHost(options: HostOptions & { init: EngineInit 
   // that error, like a 404 or a CSP block, lands in `onerror` and the model moves to the page.
   if (worker && typeof Worker !== 'undefined') {
     const url = options.workerUrl ?? new URL('./attnflow-worker.js', import.meta.url);
-    const host = workerHost(url, initTimeoutMs);
+    let host: ModelHost | undefined;
     try {
+      // A page policy that allows no worker (CSP, Trusted Types) throws here: the page runs the model.
+      host = workerHost(url, initTimeoutMs);
       return { host, state: await host.init(init) };
     } catch {
-      host.dispose();
+      host?.dispose();
     }
   }
   const host = await pageHost();

@@ -47,14 +47,17 @@ test('strict CSP with Trusted Types: core, personalization and the debug overlay
   expect(messages.filter((m) => /unsafe-eval|TrustedHTML/i.test(m))).toEqual([]);
 });
 
-// Known: the model chunk constructs its Worker from a plain string URL, which Trusted Types blocks
-// ("Worker constructor" needs a TrustedScriptURL from a policy); it falls back to the page, but
-// the violation is reported. Enable this once the model runtime creates the URL through a policy.
-test.fixme('strict CSP with Trusted Types: the model chunk trips no policy either', async ({ page }) => {
+// The model's Worker needs a TrustedScriptURL under Trusted Types: the runtime makes it through its
+// own policy, so no violation is reported and the model runs in the worker.
+test('strict CSP with Trusted Types: the model chunk trips no policy either', async ({ page }) => {
   await recordViolations(page);
+  const workers: string[] = [];
+  page.on('worker', (w) => workers.push(w.url()));
   await page.goto('/test/fixtures/personalize.csp.html');
   await waitForTracker(page);
-  await page.evaluate(() => (window as any).attnflow.scores());
+  const scores = await page.evaluate(() => (window as any).attnflow.scores());
   await page.waitForTimeout(2000);
   expect(await page.evaluate(() => (window as any).__violations)).toEqual([]);
+  expect(Object.keys(scores).length).toBeGreaterThan(0);
+  expect(workers.some((u) => u.endsWith('/dist/attnflow-worker.js'))).toBe(true);
 });
