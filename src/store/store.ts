@@ -58,7 +58,7 @@ export interface Store {
 
 const DAY = 864e5;
 /** Item records put per task when a flush is not urgent, so that no flush becomes a long task. */
-const CHUNK = 4000;
+const CHUNK = 1000;
 const ITEM = ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs', 'clicks', 'rageClicks', 'deadClicks'];
 const PAGE = ['engagedMs', 'visibleMs', 'rageClicks', 'deadClicks'];
 const int = (x: unknown) => (typeof x === 'number' && x > 0 && x < 1e13 ? Math.round(x) : 0);
