@@ -30,16 +30,7 @@ export const ID_SEEDS = [0x9747b28c, 0x2f6b7a11, 0x5bd1e995, 0x1b873593] as cons
 export const TOPIC_SEED = 0x3c6ef372;
 
 /** Small, fast, seeded PRNG (mulberry32); returns a function giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../lib/random';
 
 /** Standard normal samples from a uniform PRNG (Box–Muller). */
 export function fillNormal(out: Float32Array, rand: () => number, std: number): Float32Array {
