@@ -1,6 +1,7 @@
 /** Trains one model on the leave-two-out split and scores every evaluated user's candidates. */
 import { readFileSync } from 'node:fs';
 import { ItemCoder, type ItemCode, type KeySequence } from '../../src/model/encode';
+import { offlineConfig } from '../../src/model/config';
 import { createNetwork } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
 import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/model/protocol';
@@ -38,27 +39,7 @@ export interface TrainOutcome {
 }
 
 /** Settings for the offline model (chosen on the validation item only). */
-export function evalConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
-  // Buckets ≥ items and two hashes: nearly every item gets its own pair of rows.
-  let buckets = 1024;
-  while (buckets < numItems) buckets *= 2;
-  return {
-    dim: 64,
-    ffnDim: 64,
-    maxLen: 50,
-    blocks: 2,
-    heads: 1,
-    dropout: 0.3,
-    idBuckets: buckets,
-    idHashes: 2,
-    topicBuckets: 0,
-    loss: 'softmax',
-    negatives: 512,
-    skippedNegatives: 0,
-    learningRate: 2e-3,
-    ...overrides,
-  };
-}
+export const evalConfig = offlineConfig;
 
 export async function trainAndScore(
   job: TrainJob,

@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { eventFeatures, FEATURES, ItemCoder, type ItemCode, type KeySequence } from '../model/encode';
+import { offlineConfig } from '../model/config';
 import { createNetwork } from '../model/index';
 import { modelScorerFor } from '../model/score-split';
 import { useNodeBackend } from '../model/node-backend';
@@ -21,7 +22,7 @@ import { candidates, evaluate, parsePairs, splitLastTwo, type Dataset } from '..
 import { weightShapes } from '../model/network';
 import { encodeWeights } from '../model/serialize';
 import { fit } from '../model/trainer';
-import type { AttentionEvent, ModelConfig, ModelManifest, Quantization } from '../model/types';
+import type { AttentionEvent, ModelManifest, Quantization } from '../model/types';
 
 const USAGE = `usage: attnflow-train --data FILE --out DIR [options]
   --minutes N         training time budget (default 15)
@@ -105,24 +106,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   log(`attnflow-train: ${ds.users.length} visitors, ${ds.numItems} items`);
   const backend = await useNodeBackend(values.backend as 'wasm' | 'cpu');
-  let buckets = 1024;
-  const wanted = values.buckets ? Number(values.buckets) : ds.numItems;
-  while (buckets < wanted) buckets *= 2;
-  const config: Partial<ModelConfig> = {
-    dim: Number(values.dim),
-    ffnDim: Number(values.dim),
-    maxLen: 50,
-    blocks: 2,
-    dropout: 0.3,
-    idBuckets: buckets,
-    idHashes: 2,
-    topicBuckets: 0,
-    loss: 'softmax',
-    negatives: 512,
-    skippedNegatives: 0,
-    learningRate: 2e-3,
-    seed: Number(values.seed),
-  };
+  const dim = Number(values.dim);
+  const config = offlineConfig(values.buckets ? Number(values.buckets) : ds.numItems, { dim, ffnDim: dim, seed: Number(values.seed) });
   const net = createNetwork(config);
   const coder = new ItemCoder(net.config);
   const codes: ItemCode[] = ds.itemIds.map((id) => coder.code(id));

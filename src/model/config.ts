@@ -89,3 +89,29 @@ export function resolveConfig(input: Partial<ModelConfig> = {}): ModelConfig {
   if (config.ffnDim === 0) config.ffnDim = config.dim;
   return config;
 }
+
+/**
+ * Settings for offline training on a site's or a public log (the evaluation and `attnflow-train`),
+ * chosen on the validation item only. Buckets ≥ items with two hashes: nearly every item gets its
+ * own pair of rows.
+ */
+export function offlineConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
+  let buckets = 1024;
+  while (buckets < numItems) buckets *= 2;
+  return {
+    dim: 64,
+    ffnDim: 64,
+    maxLen: 50,
+    blocks: 2,
+    heads: 1,
+    dropout: 0.3,
+    idBuckets: buckets,
+    idHashes: 2,
+    topicBuckets: 0,
+    loss: 'softmax',
+    negatives: 512,
+    skippedNegatives: 0,
+    learningRate: 2e-3,
+    ...overrides,
+  };
+}
