@@ -2,7 +2,9 @@
  * The on-device attention log, the part every page loads. Cumulative snapshots of a view go in
  * through `recordView`; item records are upserted by (viewId, itemId), so repeated snapshots and
  * several tabs never duplicate. One transaction per flush. Where IndexedDB is missing, throws or
- * is blocked, the same data lives in memory and the SDK says so once. Leader, change notices,
+ * is blocked, the same data lives in memory and the SDK says so once. A closing tab can take its
+ * last transaction with it, so a hide flush also leaves its views in localStorage, written
+ * synchronously; the next page of the site puts them in the database. Leader, change notices,
  * catalogue and profile live in `extras.ts`, loaded with the model.
  */
 import { deleteDB, openDB, unwrap, type IDBPDatabase } from 'idb';
@@ -104,6 +106,17 @@ export function createStore(o: StoreOptions): Store {
   let inMemory = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let trimmedAt = 0;
+  // Hide flushes, kept in localStorage until their transaction completes. Keys: prefix + viewId.
+  const unsaved = `${name}:unsaved:`;
+  const journaled = new Set<string>();
+  const storage = (fn: (ls: Storage) => void) => {
+    try {
+      fn(localStorage);
+    } catch {
+      // No localStorage (sandboxed frame, storage disabled): IndexedDB alone.
+    }
+  };
+  const unjournal = (id: string) => journaled.delete(id) && storage((ls) => ls.removeItem(unsaved + id));
   const stops: Array<() => void> = [];
   const flushed = new Set<() => void>();
 
@@ -116,6 +129,7 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(timer);
     timer = undefined;
     mem.forEach((m) => m.clear());
+    pending.forEach((_, id) => unjournal(id));
     pending.clear();
     forgotten.add(currentId);
     currentId = '';
@@ -161,8 +175,10 @@ export function createStore(o: StoreOptions): Store {
             if (!allowed || dead) return d.close(), resolve(undefined);
             db = d;
             inMemory = false;
-            resolve(d);
-            if (blocked) void flush();
+            recover(d).then(() => {
+              resolve(d);
+              if (blocked) void flush();
+            });
           },
           (error) => {
             dead = true;
@@ -174,6 +190,37 @@ export function createStore(o: StoreOptions): Store {
         fail(error);
       }
     }));
+  // Views that a closed tab left in localStorage: into the database, unless it holds a newer copy.
+  const recover = async (d: Db) => {
+    const found: Array<[string, StoredView]> = [];
+    storage((ls) => {
+      for (let i = 0; i < ls.length; i++) {
+        const k = ls.key(i)!;
+        if (k.startsWith(unsaved) && !pending.has(k.slice(unsaved.length))) {
+          try {
+            found.push([k, JSON.parse(ls.getItem(k)!)]);
+          } catch {
+            found.push([k, null as never]);
+          }
+        }
+      }
+    });
+    if (!found.length) return;
+    try {
+      const tx = d.transaction('views', 'readwrite');
+      tx.done.catch(() => {});
+      for (const [, v] of found) {
+        if (!v?.viewId || !Array.isArray(v.items) || forgotten.has(v.viewId)) continue;
+        const old = await tx.store.get(v.viewId);
+        if (!old || old.updatedAt < v.updatedAt) void tx.store.put(v);
+      }
+      await tx.done;
+      storage((ls) => found.forEach(([k]) => ls.removeItem(k)));
+      log(`${found.length} view(s) left by a closed tab written to the log`);
+    } catch (error) {
+      warn(error, 'recover');
+    }
+  };
   const getDb = () => (allowed ? (db ? Promise.resolve(db) : open()) : Promise.resolve(undefined));
 
   const trimMemory = () => {
@@ -228,7 +275,7 @@ export function createStore(o: StoreOptions): Store {
       }
       tx.oncomplete = () => {
         // Views that changed meanwhile stay pending for the next flush.
-        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id);
+        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id), unjournal(id);
         resolve();
         flushed.forEach((f) => f());
         if (clock.epoch() - trimmedAt > 6e5) void trim();
@@ -279,6 +326,8 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(timer);
     timer = undefined;
     if (!allowed || !pending.size) return done;
+    // The page may be gone before any transaction completes: keep a synchronous copy.
+    if (urgent && !dead && !inMemory) storage((ls) => pending.forEach((e, id) => (ls.setItem(unsaved + id, JSON.stringify(doc(e))), journaled.add(id))));
     // Urgent flushes (page hide) issue every request before returning: the page may be gone next.
     if (db) return write(db, !!urgent);
     return open().then((d) => (d ? write(d, !!urgent) : trimMemory()));
@@ -345,6 +394,7 @@ export function createStore(o: StoreOptions): Store {
     async forget() {
       wipe();
       close();
+      storage((ls) => Object.keys(ls).forEach((k) => k.startsWith(unsaved) && ls.removeItem(k)));
       await new Promise<void>((resolve) => {
         try {
           // Blocked: a tab that ignores versionchange still holds it; deletion completes when it closes.

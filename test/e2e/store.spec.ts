@@ -35,16 +35,23 @@ test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ c
     await page.close({ runBeforeUnload: true });
     await closed;
   }
+  // What the database holds before any page of the site runs again, then after one has.
   const reader = await context.newPage();
   await reader.goto('/test/fixtures/store-blank.html');
-  const stored = await reader.evaluate(async () => {
+  const before: string[] = await reader.evaluate(async () => {
     const db: IDBDatabase = await new Promise((res, rej) => { const q = indexedDB.open('attnflow'); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
-    const get = (s: string) => new Promise<any[]>((res) => { const q = db.transaction(s).objectStore(s).getAll(); q.onsuccess = () => res(q.result); });
-    const views = await get('views');
-    const out = { records: views.flatMap((v) => v.items), views };
+    const ids = await new Promise<string[]>((res) => { const q = db.transaction('views').objectStore('views').getAllKeys(); q.onsuccess = () => res(q.result as string[]); });
     db.close();
-    return out;
+    return ids;
   });
+  const left = await reader.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('attnflow:unsaved:')).length);
+  await reader.goto('/test/fixtures/store-items.html');
+  await waitForTracker(reader);
+  const ids = new Set(measured.map((m) => m.viewId));
+  const all = await exportAll(reader);
+  const stored = { views: all.views.filter((v: any) => ids.has(v.viewId)), records: all.records.filter((r: any) => ids.has(r.viewId)) };
+  console.log(`close test: ${measured.filter((m) => before.includes(m.viewId)).length}/20 views in IndexedDB when the tab closed, ${left} left in localStorage for the next page`);
+  expect(await reader.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('attnflow:unsaved:')))).toEqual([]);
   let lost = 0;
   let checked = 0;
   for (const m of measured) {

@@ -445,3 +445,71 @@ describe('consent gate, export, forget', () => {
     expect((await read()).records.map((r) => r.viewId)).toEqual(['va2']);
   });
 });
+
+describe('closing tab', () => {
+  /** The browser's localStorage, shared by the tabs of an origin (a Map behind the Storage interface). */
+  const unsaved = (m: Map<string, string>) => [...m.keys()].filter((k) => k.includes(':unsaved:'));
+  function localStore() {
+    const m = new Map<string, string>();
+    const ls = {
+      get length() { return m.size; },
+      key: (i: number) => [...m.keys()][i] ?? null,
+      getItem: (k: string) => m.get(k) ?? null,
+      setItem: (k: string, v: string) => void m.set(k, String(v)),
+      removeItem: (k: string) => void m.delete(k),
+      clear: () => m.clear(),
+    };
+    vi.stubGlobal('localStorage', new Proxy(ls, { ownKeys: () => [...m.keys()], getOwnPropertyDescriptor: (_, k) => (m.has(k as string) ? { enumerable: true, configurable: true, value: m.get(k as string) } : undefined) }));
+    return m;
+  }
+
+  it('a hide flush leaves a synchronous copy that its completed transaction removes', async () => {
+    const ls = localStore();
+    const s = mk({ flushIntervalMs: 1e9 });
+    await s.db();
+    s.recordView(snap('v1', items(2, 10)));
+    s.recordView(snap('v1', items(2, 20)), 'hide');
+    expect([...ls.keys()].filter((k) => k.includes(':unsaved:'))).toEqual(['attnflow:unsaved:v1']);
+    expect(JSON.parse(ls.get('attnflow:unsaved:v1')!).items.map((r: ItemRecord) => r.attentionMs)).toEqual([20, 21]);
+    await s.flush();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(unsaved(ls)).toEqual([]);
+    expect((await read()).records.map((r) => r.attentionMs)).toEqual([20, 21]);
+  });
+
+  it('views a closed tab left behind are written by the next page, unless the log has a newer copy', async () => {
+    const ls = localStore();
+    // The closed tab: its hide flush never completed, only the copy is left.
+    const closed = mk({ flushIntervalMs: 1e9, name: 'other' });
+    await closed.db();
+    closed.recordView(snap('gone', items(2, 40)), 'hide');
+    closed.recordView(snap('old', items(1, 5)), 'hide');
+    const left = new Map(unsaved(ls).map((k) => [k, ls.get(k)!]));
+    await closed.flush();
+    // The log already holds a newer copy of 'old' than the one left behind.
+    const first = mk();
+    t += 1000;
+    first.recordView(snap('old', items(1, 80)));
+    await first.flush();
+    first.stop();
+    ls.clear();
+    for (const [k, v] of left) ls.set(k.replace('other:', 'attnflow:'), v);
+    const next = mk();
+    await next.db();
+    const stored = await read();
+    expect(stored.records.map((r) => `${r.viewId} ${r.itemId} ${r.attentionMs}`).sort()).toEqual(['gone i0 40', 'gone i1 41', 'old i0 80']);
+    expect(unsaved(ls)).toEqual([]);
+  });
+
+  it('forget removes the copies too, also those of other tabs', async () => {
+    const ls = localStore();
+    const s = mk({ flushIntervalMs: 1e9 });
+    await s.db();
+    s.recordView(snap('v1', items(1, 10)), 'hide');
+    ls.set('attnflow:unsaved:another-tab', '{}');
+    ls.set('unrelated', 'kept');
+    await s.forget();
+    expect([...ls.keys()].filter((k) => !k.includes('-tabs:'))).toEqual(['unrelated']);
+  });
+});
+
