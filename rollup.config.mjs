@@ -30,12 +30,20 @@ const scriptLoader = () => ({
   },
 });
 
-// Personalization and the debug overlay load by URL from the script's folder too (see *-loader.script.ts).
+// The log, item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
 const scriptChunkLoaders = () => ({
   name: 'script-chunk-loaders',
   resolveId(source, importer) {
-    const m = importer && /(personalize|debug)-loader$/.exec(source);
+    const m = importer && /(personalize|store|detect)-loader$/.exec(source);
     return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
+  },
+});
+
+// Inside the chunks, the model chunk is imported by its file name beside them, as the script tag does.
+const modelBeside = () => ({
+  name: 'model-beside',
+  resolveId(source, importer) {
+    return importer && /model-chunk$/.test(source) ? { id: './attnflow-model.js', external: 'relative' } : null;
   },
 });
 
@@ -94,10 +102,10 @@ export default [
     output: { file: 'dist/attnflow.js', format: 'iife', inlineDynamicImports: true },
     onwarn,
   },
-  // Personalization and the debug overlay: small chunks the script tag loads from its own folder.
+  // The IndexedDB log, item detection, personalization and the debug overlay: chunks the script tag loads from its own folder.
   {
-    input: { 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
-    plugins: [version(), resolve({ browser: true }), ts(), min()],
+    input: { 'attnflow-store': 'src/store/store.ts', 'attnflow-detect': 'src/capture/detect.ts', 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
+    plugins: [modelBeside(), version(), resolve({ browser: true }), ts(), min()],
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'attnflow-[name].js' },
     onwarn,
   },

@@ -1,15 +1,7 @@
 import type { ModelChunk } from './model-chunk';
+import { loadChunk } from './chunk-url.script';
 
-// The script-tag build loads the model chunk from the folder its own <script src> came from.
-let base = '';
+export { setChunkBase } from './chunk-url.script';
 
-/** Sets the folder (absolute URL ending in "/") the model chunk is loaded from. */
-export function setChunkBase(url: string): void {
-  base = url;
-}
-
-/** Loads the model chunk (tfjs + model) on first use, as a native ES module. */
-export function loadModelChunk(): Promise<ModelChunk> {
-  const url = new URL('attnflow-model.js', base || document.baseURI).href;
-  return import(/* webpackIgnore: true */ url);
-}
+/** Loads the model chunk (tfjs + model) on first use, from the script's folder. */
+export const loadModelChunk = (): Promise<ModelChunk> => loadChunk('attnflow-model.js');

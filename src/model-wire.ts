@@ -1,9 +1,9 @@
 /**
- * Core-side glue of the model (in the script every page loads, so kept tiny): loads the model
- * chunk on first use only, and never lets its absence (404, CSP, old browser) reach the page.
+ * Glue of the model, in the personalization chunk: loads the model chunk on first use only, and
+ * never lets its absence (404, CSP, old browser) reach the page.
  */
 import { loadModelChunk } from './model-loader';
-import type { Store } from './store';
+import type { Log } from './store/log';
 import type { PageModel } from './model-chunk';
 
 export interface ModelWiring {
@@ -15,7 +15,7 @@ export interface ModelWiring {
 }
 
 export function wireModel(o: {
-  store: Store;
+  store: Log;
   report(error: unknown, where: string): void;
   log(...args: unknown[]): void;
   onScores(scores: Record<string, number>): void;
@@ -25,8 +25,8 @@ export function wireModel(o: {
   let loaded: PageModel | undefined;
   let stopped = false;
   const load = () =>
-    (model ??= loadModelChunk()
-      .then((chunk) => (stopped ? undefined : (loaded = chunk.createPageModel(o))))
+    (model ??= Promise.all([loadModelChunk(), o.store.ready()])
+      .then(([chunk, store]) => (stopped || !store ? undefined : (loaded = chunk.createPageModel({ ...o, store }))))
       .catch((error) => (o.report(error, 'loading the model'), undefined)));
   return {
     scores: (items) =>

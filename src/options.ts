@@ -16,91 +16,77 @@ export interface ResolvedOptions {
   modelUrl: string | undefined;
 }
 
-const KNOWN = new Set(['idleAfterMs', 'requireConsent', 'debug', 'onError', 'root', 'retentionDays', 'maxItemRecords', 'respectGpc', 'respectDoNotTrack', 'explore', 'modelUrl']);
+const bool = (v: unknown) => typeof v === 'boolean';
+const num = (lo: number, hi: number, open?: boolean) => (v: unknown) =>
+  typeof v === 'number' && (open ? v > lo : v >= lo) && v <= hi;
+const BOOL = 'a boolean';
+
+/** Every option: its default, its check, and what the check expects (for the error). */
+const RULES: { [K in keyof ResolvedOptions]: [ResolvedOptions[K], (v: any) => boolean, string] } = {
+  idleAfterMs: [5000, num(100, Number.MAX_VALUE), 'a number of ms ≥ 100'],
+  requireConsent: [false, bool, BOOL],
+  debug: [false, bool, BOOL],
+  onError: [undefined, (v) => v === undefined || typeof v === 'function', 'a function'],
+  root: [undefined, (v) => v === undefined || typeof v?.querySelectorAll === 'function', 'a Document or Element'],
+  retentionDays: [90, num(0, 3650, true), 'a number of days > 0 and ≤ 3650'],
+  maxItemRecords: [50_000, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  respectGpc: [true, bool, BOOL],
+  respectDoNotTrack: [true, bool, BOOL],
+  explore: [0.1, num(0, 1), 'a rate in 0..1'],
+  modelUrl: [undefined, (v) => v === undefined || (typeof v === 'string' && !!v.trim()), 'a URL of a model manifest (string)'],
+};
 
 /** Checks the integrator's options and fills defaults; throws AttnflowConfigError on bad input. */
 export function resolveOptions(options: AttentionOptions | undefined): ResolvedOptions {
-  if (options === undefined || options === null) options = {};
+  options ??= {};
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new AttnflowConfigError(describe('options', 'an object', options));
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new AttnflowConfigError(
-        describe(`unknown option "${key}"`, `one of ${[...KNOWN].join(', ')}`, key),
-      );
-    }
+  for (const key in options) {
+    if (!(key in RULES)) throw new AttnflowConfigError(describe(`unknown option "${key}"`, `one of ${Object.keys(RULES).join(', ')}`, key));
   }
-  const { idleAfterMs = 5000, requireConsent = false, debug = false, onError, root } = options;
-  if (typeof idleAfterMs !== 'number' || !Number.isFinite(idleAfterMs) || idleAfterMs < 100) {
-    throw new AttnflowConfigError(describe('idleAfterMs', 'a number of ms ≥ 100', idleAfterMs));
+  const out = {} as Record<string, unknown>;
+  for (const [key, [fallback, ok, expected]] of Object.entries(RULES)) {
+    let v = (options as Record<string, unknown>)[key];
+    if (v === undefined) v = fallback;
+    if (!ok(v)) throw new AttnflowConfigError(describe(key, expected, v));
+    out[key] = v;
   }
-  if (typeof requireConsent !== 'boolean') {
-    throw new AttnflowConfigError(describe('requireConsent', 'a boolean', requireConsent));
-  }
-  if (typeof debug !== 'boolean') {
-    throw new AttnflowConfigError(describe('debug', 'a boolean', debug));
-  }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new AttnflowConfigError(describe('onError', 'a function', onError));
-  }
-  if (root !== undefined && (root === null || typeof (root as ParentNode).querySelectorAll !== 'function')) {
-    throw new AttnflowConfigError(describe('root', 'a Document or Element', root));
-  }
-  const { retentionDays = 90, maxItemRecords = 50_000, respectGpc = true, respectDoNotTrack = true } = options;
-  if (typeof retentionDays !== 'number' || !(retentionDays > 0) || retentionDays > 3650) {
-    throw new AttnflowConfigError(describe('retentionDays', 'a number of days > 0 and ≤ 3650', retentionDays));
-  }
-  if (!Number.isInteger(maxItemRecords) || maxItemRecords < 1) {
-    throw new AttnflowConfigError(describe('maxItemRecords', 'an integer ≥ 1', maxItemRecords));
-  }
-  if (typeof respectGpc !== 'boolean') {
-    throw new AttnflowConfigError(describe('respectGpc', 'a boolean', respectGpc));
-  }
-  if (typeof respectDoNotTrack !== 'boolean') {
-    throw new AttnflowConfigError(describe('respectDoNotTrack', 'a boolean', respectDoNotTrack));
-  }
-  const { explore = 0.1 } = options;
-  if (typeof explore !== 'number' || !(explore >= 0 && explore <= 1)) {
-    throw new AttnflowConfigError(describe('explore', 'a rate in 0..1', explore));
-  }
-  const { modelUrl } = options;
-  if (modelUrl !== undefined && (typeof modelUrl !== 'string' || !modelUrl.trim())) {
-    throw new AttnflowConfigError(describe('modelUrl', 'a URL of a model manifest (string)', modelUrl));
-  }
-  return { idleAfterMs, requireConsent, debug, onError, root, retentionDays, maxItemRecords, respectGpc, respectDoNotTrack, explore, modelUrl };
+  return out as unknown as ResolvedOptions;
 }
+
+/** The data-* attributes of the script tag: option, and n(umber), b(oolean) or s(tring). */
+const DATA: Record<string, [keyof AttentionOptions, string]> = {
+  idleAfter: ['idleAfterMs', 'n'],
+  requireConsent: ['requireConsent', 'b'],
+  debug: ['debug', 'b'],
+  retentionDays: ['retentionDays', 'n'],
+  maxItemRecords: ['maxItemRecords', 'n'],
+  explore: ['explore', 'n'],
+  respectGpc: ['respectGpc', 'b'],
+  respectDnt: ['respectDoNotTrack', 'b'],
+  modelUrl: ['modelUrl', 's'],
+};
 
 /**
  * Reads options from a script tag's data attributes:
  * `data-idle-after="5000"`, `data-require-consent`, `data-debug`, `data-retention-days="90"`,
- * `data-max-item-records="50000"`, `data-respect-gpc="false"`, `data-respect-dnt="false"`.
+ * `data-max-item-records="50000"`, `data-explore="0.1"`, `data-respect-gpc="false"`,
+ * `data-respect-dnt="false"`, `data-model-url`.
  * A present attribute without a value (or "true") means true; "false" means false.
  */
 export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
-  const out: AttentionOptions = {};
-  const flag = (name: string, value: string | undefined): boolean => {
-    if (value === '' || value === 'true') return true;
-    if (value === 'false') return false;
-    throw new AttnflowConfigError(describe(`data-${name}`, '"true", "false" or no value', value));
-  };
-  if (dataset.idleAfter !== undefined) {
-    const n = Number(dataset.idleAfter);
-    if (dataset.idleAfter.trim() === '' || !Number.isFinite(n)) {
-      throw new AttnflowConfigError(describe('data-idle-after', 'a number of ms', dataset.idleAfter));
-    }
-    out.idleAfterMs = n;
-  }
-  if (dataset.requireConsent !== undefined) out.requireConsent = flag('require-consent', dataset.requireConsent);
-  if (dataset.debug !== undefined) out.debug = flag('debug', dataset.debug);
-  for (const [key, attr] of [['retentionDays', 'retention-days'], ['maxItemRecords', 'max-item-records'], ['explore', 'explore']] as const) {
-    const v = dataset[key];
+  const out: Record<string, unknown> = {};
+  for (const [attr, [key, kind]] of Object.entries(DATA)) {
+    const v = dataset[attr];
     if (v === undefined) continue;
-    if (v.trim() === '' || !Number.isFinite(Number(v))) throw new AttnflowConfigError(describe(`data-${attr}`, 'a number', v));
-    out[key] = Number(v);
+    const n = Number(v);
+    const b = v === '' || v === 'true' ? true : v === 'false' ? false : undefined;
+    if (kind === 'n' ? !v.trim() || !Number.isFinite(n) : kind === 'b' && b === undefined) {
+      const name = `data-${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new AttnflowConfigError(describe(name, kind === 'n' ? (attr === 'idleAfter' ? 'a number of ms' : 'a number') : '"true", "false" or no value', v));
+    }
+    out[key] = kind === 'n' ? n : kind === 'b' ? b : v;
   }
-  if (dataset.respectGpc !== undefined) out.respectGpc = flag('respect-gpc', dataset.respectGpc);
-  if (dataset.respectDnt !== undefined) out.respectDoNotTrack = flag('respect-dnt', dataset.respectDnt);
-  if (dataset.modelUrl !== undefined) out.modelUrl = dataset.modelUrl;
-  return out;
+  return out as AttentionOptions;
 }

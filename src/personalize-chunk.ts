@@ -1,6 +1,46 @@
 /**
  * Entry of the personalization chunk: loaded with `import()` only by pages that have something to
- * personalize (a `data-attn-rank` container, a `data-attn-variant` group) or call `personalize()`.
+ * personalize (a `data-attn-rank` container, a `data-attn-variant` group), show the overlay, or
+ * call `personalize()`, `explain()` or `scores()`. It wires the model in, whose own chunk loads
+ * only when scores are first needed.
  */
-export { createPersonalizer } from './personalize/personalizer';
-export type { PersonalizeHost, Personalizer } from './personalize/personalizer';
+import { wireModel } from './model-wire';
+import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalize/personalizer';
+import type { Log } from './store/log';
+
+export { createPersonalizer };
+export type { PersonalizeHost, Personalizer };
+
+/** What the core lends the chunk: the personalizer's host, plus the log and the model's settings. */
+export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState'> {
+  store: Log;
+  modelUrl?: string;
+  onScores(scores: Record<string, number>): void;
+}
+
+export interface Personalization extends Personalizer {
+  /** Model scores of items by id (all items measured or marked up when none are given). */
+  scores(itemIds?: readonly string[]): Promise<Record<string, number>>;
+}
+
+export function createPersonalization(host: PersonalizationHost): Personalization {
+  const model = wireModel({ ...host, log: host.log ?? (() => {}) });
+  const p = createPersonalizer({ ...host, scores: model.scores, modelState: model.state });
+  return {
+    ...p,
+    async scores(itemIds) {
+      // Items measured so far, and the marked-up ones not yet on screen.
+      const topics = new Map(Object.entries(host.snapshot().items).map(([id, it]) => [id, it.topics]));
+      for (const el of host.root.querySelectorAll?.('[data-attn-item]') ?? []) {
+        const id = el.getAttribute('data-attn-item')!;
+        if (!topics.has(id)) topics.set(id, (el.getAttribute('data-attn-topics') ?? '').split(',').map((t) => t.trim()).filter(Boolean));
+      }
+      const ids = Array.isArray(itemIds) ? itemIds.map(String) : [...topics.keys()];
+      return (await model.scores(ids.map((id) => ({ id, topics: topics.get(id) ?? [] })))) ?? {};
+    },
+    stop() {
+      p.stop();
+      model.stop();
+    },
+  };
+}

@@ -13,9 +13,9 @@ import { observePage } from './capture/page';
 import { observeScroll } from './capture/scroll';
 import { observeVisibility } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
-import { createStore, type StoreOptions } from './store';
+import { createLog } from './store/log';
+import type { StoreOptions } from './store/store';
 import { wirePersonalization } from './personalize/wire';
-import { wireModel } from './model-wire';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
 
 /** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
@@ -112,7 +112,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
           account.add(id, topics);
           vis?.watch(el);
         }),
-        { root: opts.root, known },
+        { root: opts.root, known, report: (e) => report(e, 'loading item detection') },
       ),
       // The hottest path (every pointer move): plain arithmetic that cannot throw, and a timer
       // only when the input ends an idle spell.
@@ -142,16 +142,12 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
 
   // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
   const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
-  const store = createStore({ ...opts, report, log, clock, ...internals.store });
+  const store = createLog({ ...opts, report, log, clock, ...internals.store });
   store.allow(consented && !signal);
   sinks.push(store.recordView);
   stops.push(store.stop);
 
-  // The model: its chunk loads only when something asks for scores.
-  const model = wireModel({ store, report, log, modelUrl: opts.modelUrl, onScores: (s) => emitter.emit('scores', s) });
-  stops.push(model.stop);
-
-  // Personalization: the cached order before first paint here, the rest in a lazily loaded chunk.
+  // Personalization: the cached order before first paint here, the rest, with the model, in a lazily loaded chunk.
   const personal = wirePersonalization({
     root: opts.root ?? (globalThis as { document?: ParentNode }).document!,
     debug: opts.debug,
@@ -163,8 +159,9 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     log,
     canStore: () => consented && !signal,
     history: () => store.export().then((e) => e.records),
-    scores: model.scores,
-    modelState: model.state,
+    store,
+    modelUrl: opts.modelUrl,
+    onScores: (s) => emitter.emit('scores', s),
   });
   stops.push(personal.stop);
   const forget = () => (personal.forget(), store.forget());
@@ -176,18 +173,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     on: (type, fn) => emitter.on(type, fn),
     personalize: personal.personalize,
     explain: personal.explain,
-    async scores(itemIds) {
-      // Items measured so far, and the marked-up ones not yet on screen.
-      const topics = new Map(Object.entries(snapshot().items).map(([id, it]) => [id, it.topics]));
-      if (dom) {
-        for (const el of (opts.root ?? document).querySelectorAll('[data-attn-item]')) {
-          const id = el.getAttribute('data-attn-item')!;
-          if (!topics.has(id)) topics.set(id, (el.getAttribute('data-attn-topics') ?? '').split(',').map((t) => t.trim()).filter(Boolean));
-        }
-      }
-      const ids = Array.isArray(itemIds) ? itemIds.map(String) : [...topics.keys()];
-      return (await model.scores(ids.map((id) => ({ id, topics: topics.get(id) ?? [] })))) ?? {};
-    },
+    scores: personal.scores,
     consent(granted) {
       consented = Boolean(granted);
       log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');

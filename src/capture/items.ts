@@ -1,10 +1,11 @@
 /**
  * Finds the items of a page: elements marked `data-attn-item="id"` (topics from
- * `data-attn-topics="a,b"`), or, on a page with no markup, the blocks `detectItems` picks.
+ * `data-attn-topics="a,b"`), or, on a page with no markup, the blocks `detectItems` picks (its
+ * own small chunk, loaded only by such pages).
  * Items added later (infinite scroll, SPA rendering) are reported as they arrive, and so are
  * items put back after being removed, under the id they had.
  */
-import { autoId, detectItems } from './detect';
+import { loadDetect } from '../detect-loader';
 
 const MARK = '[data-attn-item]';
 /** What an unmarked item can be built from; added nodes without any cannot add an item. */
@@ -14,24 +15,34 @@ const BLOCKS = 'article,section,figure,img,h2,h3,h4,h5,h6,[role=article]';
 export interface ItemOptions {
   root?: ParentNode;
   known: WeakMap<Element, string>;
+  /** Told when item detection cannot load (pages without markup only). */
+  report?(error: unknown): void;
 }
 
 /** Calls `cb(element, id, topics)` for every item now and every item added later; returns stop. */
 export function observeItems(
   cb: (el: Element, id: string, topics: string[]) => void,
-  { root = document, known }: ItemOptions,
+  { root = document, known, report }: ItemOptions,
 ): () => void {
   const used = new Set<string>();
   let marked = !!root.querySelector(MARK);
+  let detect: Awaited<ReturnType<typeof loadDetect>> | undefined;
+  let loading: Promise<unknown> | undefined;
+  let stopped = false;
 
   const scan = (node: ParentNode) => {
-    const els = marked ? [...node.querySelectorAll(MARK)] : detectItems(node);
+    if (!marked && !detect) {
+      // The whole page is scanned once detection has loaded: what arrives meanwhile is included.
+      loading ??= loadDetect().then((d) => !stopped && ((detect = d), scan(root)), (e) => report?.(e));
+      return;
+    }
+    const els = marked ? [...node.querySelectorAll(MARK)] : detect!.detectItems(node);
     if (marked && (node as Element).matches?.(MARK)) els.push(node as Element);
     for (const el of els) {
       let id = known.get(el);
       if (!id && marked) id = el.getAttribute('data-attn-item')!.trim();
       if (!id && !marked) {
-        const base = autoId(el);
+        const base = detect!.autoId(el);
         id = base;
         for (let n = 2; used.has(id); n++) id = `${base}~${n}`;
         used.add(id);
@@ -44,7 +55,7 @@ export function observeItems(
   };
   scan(root);
 
-  if (typeof MutationObserver === 'undefined') return () => {};
+  if (typeof MutationObserver === 'undefined') return () => void (stopped = true);
   const observer = new MutationObserver((records) => {
     const roots = new Set<ParentNode>();
     for (const r of records) {
@@ -60,7 +71,10 @@ export function observeItems(
     roots.forEach(scan);
   });
   observer.observe(root, { childList: true, subtree: true });
-  return () => observer.disconnect();
+  return () => {
+    stopped = true;
+    observer.disconnect();
+  };
 }
 
 /** The ids of the items `el` is inside, innermost first. */

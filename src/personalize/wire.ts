@@ -3,10 +3,11 @@
  * synchronous cached-order path, then lazy loading of the personalization chunk and the overlay.
  */
 import { loadPersonalizeChunk } from '../personalize-loader';
+import type { Personalization } from '../personalize-chunk';
+import type { Log } from '../store/log';
 import type { AttentionSnapshot } from '../types';
 import { applyCachedOrder, CACHE_KEY } from './early';
-import type { Personalizer } from './personalizer';
-import type { Explanation, ItemView, PersonalizeOptions, PersonalizeReport, RankItem, Scores } from './types';
+import type { Explanation, ItemView, PersonalizeOptions, PersonalizeReport } from './types';
 
 /** What the tracker lends personalization: narrow functions, never the tracker itself. */
 export interface PersonalizeWiringHost {
@@ -20,16 +21,19 @@ export interface PersonalizeWiringHost {
   report(error: unknown, where: string): void;
   canStore(): boolean;
   log(...args: unknown[]): void;
-  scores?: (items: readonly RankItem[]) => Promise<Scores | undefined>;
   history?: () => Promise<ItemView[]>;
-  /** Model state for the overlay (backend, training); optional. */
-  modelState?: () => unknown;
+  /** The on-device log, which the model trains on and keeps its weights in. */
+  store: Log;
+  modelUrl?: string;
+  onScores(scores: Record<string, number>): void;
 }
 
 /** What the tracker exposes from personalization. */
 export interface PersonalizeWiring {
   personalize(options?: PersonalizeOptions): Promise<PersonalizeReport | undefined>;
   explain(itemId: string): Promise<Explanation | undefined>;
+  /** Model scores by item id; {} where the model cannot run. */
+  scores(itemIds?: readonly string[]): Promise<Record<string, number>>;
   /** Drops the order and profile kept for personalization. */
   forget(): void;
   stop(): void;
@@ -38,14 +42,14 @@ export interface PersonalizeWiring {
 export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWiring {
   const original = new WeakMap<Element, string[]>();
   const stops: Array<() => void> = [];
-  let loading: Promise<Personalizer | undefined> | undefined;
+  let loading: Promise<Personalization | undefined> | undefined;
   let stopped = false;
 
   const load = () =>
     (loading ??= loadPersonalizeChunk().then(
       (chunk) => {
         if (stopped) return undefined;
-        const p = chunk.createPersonalizer({ ...host, original });
+        const p = chunk.createPersonalization({ ...host, original });
         stops.push(p.stop);
         return p;
       },
@@ -73,6 +77,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
   return {
     personalize: (options) => load().then((p) => p?.personalize(options)),
     explain: (itemId) => load().then((p) => p?.explain(itemId)),
+    scores: (itemIds) => load().then((p) => p?.scores(itemIds) ?? {}),
     forget() {
       try {
         localStorage.removeItem(CACHE_KEY);

@@ -1,11 +1,11 @@
 /**
- * The on-device attention log, the part every page loads. Cumulative snapshots of a view go in
- * through `recordView`; item records are upserted by (viewId, itemId), so repeated snapshots and
- * several tabs never duplicate. One transaction per flush. Where IndexedDB is missing, throws or
- * is blocked, the same data lives in memory and the SDK says so once. A closing tab can take its
- * last transaction with it, so a hide flush also leaves its views in localStorage, written
- * synchronously; the next page of the site puts them in the database. Leader, change notices,
- * catalogue and profile live in `extras.ts`, loaded with the model.
+ * The on-device attention log, loaded as its own chunk right after start-up (`log.ts` is its
+ * side in the core). Cumulative snapshots of a view go in through `recordView`; item records are
+ * upserted by (viewId, itemId), so repeated snapshots and several tabs never duplicate. One
+ * transaction per flush. Where IndexedDB is missing, throws or is blocked, the same data lives in
+ * memory and the SDK says so once. Views a closed tab left in localStorage (see `log.ts`) are
+ * written when the database opens. Leader, change notices, catalogue and profile live in
+ * `extras.ts`, loaded with the model.
  */
 import { deleteDB, openDB, unwrap, type IDBPDatabase } from 'idb';
 import type { Clock } from '../lib/clock';
@@ -14,6 +14,7 @@ import type { Logger } from '../lib/log';
 import { on } from '../lib/on';
 import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
 import { DB_NAME, DB_VERSION, STORES, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
+import { unsavedPrefix, withLocalStorage } from './unsaved';
 
 export type Db = IDBPDatabase<AttnflowDB>;
 
@@ -29,6 +30,8 @@ export interface StoreOptions {
   flushIntervalMs?: number;
   /** Database name. Default 'attnflow'. */
   name?: string;
+  /** Called when a view is durable in IndexedDB (its localStorage copy can go). */
+  saved?(viewId: string): void;
 }
 
 export interface Store {
@@ -42,6 +45,8 @@ export interface Store {
   forget(): Promise<void>;
   /** Opens the gate (consent) or closes it: nothing is written, nor the database created, while closed. */
   allow(allowed: boolean): void;
+  /** Whether a view may be recorded: the gate is open and it was not forgotten. */
+  keeps(viewId: string): boolean;
   /** Deletes records and views past the retention limits, oldest first. */
   trim(): Promise<void>;
   /** 'indexeddb', 'memory' or 'none' (gate closed). */
@@ -106,17 +111,7 @@ export function createStore(o: StoreOptions): Store {
   let inMemory = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let trimmedAt = 0;
-  // Hide flushes, kept in localStorage until their transaction completes. Keys: prefix + viewId.
-  const unsaved = `${name}:unsaved:`;
-  const journaled = new Set<string>();
-  const storage = (fn: (ls: Storage) => void) => {
-    try {
-      fn(localStorage);
-    } catch {
-      // No localStorage (sandboxed frame, storage disabled): IndexedDB alone.
-    }
-  };
-  const unjournal = (id: string) => journaled.delete(id) && storage((ls) => ls.removeItem(unsaved + id));
+  const unsaved = unsavedPrefix(name);
   const stops: Array<() => void> = [];
   const flushed = new Set<() => void>();
 
@@ -129,7 +124,6 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(timer);
     timer = undefined;
     mem.forEach((m) => m.clear());
-    pending.forEach((_, id) => unjournal(id));
     pending.clear();
     forgotten.add(currentId);
     currentId = '';
@@ -192,17 +186,20 @@ export function createStore(o: StoreOptions): Store {
     }));
   // Views that a closed tab left in localStorage: into the database, unless it holds a newer copy.
   const recover = async (d: Db) => {
-    const found: Array<[string, StoredView]> = [];
-    storage((ls) => {
+    const found: Array<[string, StoredView | undefined]> = [];
+    withLocalStorage((ls) => {
       for (let i = 0; i < ls.length; i++) {
         const k = ls.key(i)!;
-        if (k.startsWith(unsaved) && !pending.has(k.slice(unsaved.length))) {
-          try {
-            found.push([k, JSON.parse(ls.getItem(k)!)]);
-          } catch {
-            found.push([k, null as never]);
-          }
+        const id = k.slice(unsaved.length);
+        if (!k.startsWith(unsaved) || pending.has(id)) continue;
+        let e: Entry | undefined;
+        try {
+          const { at, s } = JSON.parse(ls.getItem(k)!);
+          if (s?.page?.viewId === id && !forgotten.has(id)) ingest(s, int(at), (e = { items: new Map(), v: 0 }));
+        } catch {
+          // Not ours, or damaged: dropped.
         }
+        found.push([k, e?.view && doc(e)]);
       }
     });
     if (!found.length) return;
@@ -210,12 +207,11 @@ export function createStore(o: StoreOptions): Store {
       const tx = d.transaction('views', 'readwrite');
       tx.done.catch(() => {});
       for (const [, v] of found) {
-        if (!v?.viewId || !Array.isArray(v.items) || forgotten.has(v.viewId)) continue;
-        const old = await tx.store.get(v.viewId);
-        if (!old || old.updatedAt < v.updatedAt) void tx.store.put(v);
+        const old = v && (await tx.store.get(v.viewId));
+        if (v && !(old && old.updatedAt >= v.updatedAt)) void tx.store.put(v);
       }
       await tx.done;
-      storage((ls) => found.forEach(([k]) => ls.removeItem(k)));
+      withLocalStorage((ls) => found.forEach(([k]) => ls.removeItem(k)));
       log(`${found.length} view(s) left by a closed tab written to the log`);
     } catch (error) {
       warn(error, 'recover');
@@ -275,7 +271,7 @@ export function createStore(o: StoreOptions): Store {
       }
       tx.oncomplete = () => {
         // Views that changed meanwhile stay pending for the next flush.
-        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id), unjournal(id);
+        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id), o.saved?.(id);
         resolve();
         flushed.forEach((f) => f());
         if (clock.epoch() - trimmedAt > 6e5) void trim();
@@ -326,24 +322,20 @@ export function createStore(o: StoreOptions): Store {
     clearTimeout(timer);
     timer = undefined;
     if (!allowed || !pending.size) return done;
-    // The page may be gone before any transaction completes: keep a synchronous copy.
-    if (urgent && !dead && !inMemory) storage((ls) => pending.forEach((e, id) => (ls.setItem(unsaved + id, JSON.stringify(doc(e))), journaled.add(id))));
     // Urgent flushes (page hide) issue every request before returning: the page may be gone next.
     if (db) return write(db, !!urgent);
     return open().then((d) => (d ? write(d, !!urgent) : trimMemory()));
   };
   const flush = () => flushNow();
 
-  const recordView = (s: AttentionSnapshot, reason: ViewReason = 'tick') => {
-    const p = s?.page;
-    if (!allowed || !p?.viewId || forgotten.has(p.viewId)) return;
-    const now = clock.epoch();
+  // Folds a cumulative snapshot into `e`; true when something changed.
+  const ingest = (s: AttentionSnapshot, now: number, e: Entry): boolean => {
+    const p = s.page;
     const viewId = str(p.viewId);
-    if (currentId !== viewId) (currentId = viewId), (current = { items: new Map(), v: 0 });
-    const v = current.v;
+    const v = e.v;
     for (const id in s.items) {
       const it = s.items[id]!;
-      const prev = current.items.get(id);
+      const prev = e.items.get(id);
       const rec = numbers(ITEM, it as never, {
         viewId,
         itemId: str(id),
@@ -355,8 +347,8 @@ export function createStore(o: StoreOptions): Store {
         lastAt: now,
       }) as unknown as ItemRecord;
       if (prev && same(prev as never, rec as never)) continue;
-      current.items.set(id, rec);
-      current.v++;
+      e.items.set(id, rec);
+      e.v++;
     }
     const view = numbers(PAGE, p as never, {
       viewId,
@@ -365,11 +357,19 @@ export function createStore(o: StoreOptions): Store {
       updatedAt: now,
       scrollDepth: ratio(p.scrollDepth),
     }) as unknown as ViewRecord;
-    if (!current.view || current.v !== v || !same(current.view as never, view as never)) {
-      current.view = view;
-      current.v++;
-      pending.delete(viewId);
-      pending.set(viewId, current);
+    if (e.view && e.v === v && same(e.view as never, view as never)) return false;
+    e.view = view;
+    e.v++;
+    return true;
+  };
+
+  const recordView = (s: AttentionSnapshot, reason: ViewReason = 'tick') => {
+    const id = s?.page?.viewId;
+    if (!allowed || !id || forgotten.has(id)) return;
+    if (currentId !== id) (currentId = id), (current = { items: new Map(), v: 0 });
+    if (ingest(s, clock.epoch(), current)) {
+      pending.delete(id);
+      pending.set(id, current);
     }
     if (reason !== 'tick') void flushNow(true);
     else timer ??= setTimeout(flush, o.flushIntervalMs ?? 5000);
@@ -394,7 +394,7 @@ export function createStore(o: StoreOptions): Store {
     async forget() {
       wipe();
       close();
-      storage((ls) => Object.keys(ls).forEach((k) => k.startsWith(unsaved) && ls.removeItem(k)));
+      withLocalStorage((ls) => Object.keys(ls).forEach((k) => k.startsWith(unsaved) && ls.removeItem(k)));
       await new Promise<void>((resolve) => {
         try {
           // Blocked: a tab that ignores versionchange still holds it; deletion completes when it closes.
@@ -434,6 +434,7 @@ export function createStore(o: StoreOptions): Store {
       else clearTimeout(timer), (timer = undefined);
     },
     storage: () => (allowed ? (inMemory ? 'memory' : 'indexeddb') : 'none'),
+    keeps: (id) => allowed && !forgotten.has(id),
     stop() {
       stops.forEach((s) => s());
       clearTimeout(timer);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { createStore, type StoreOptions } from '../../src/store';
+import { createLog } from '../../src/store/log';
 import { createStoreExtras, type ExtrasOptions } from '../../src/store/extras';
 import { DB_VERSION, migrate, pathOf } from '../../src/store/schema';
 import { computeProfile, mergeCatalogue } from '../../src/store/derive';
@@ -463,53 +464,54 @@ describe('closing tab', () => {
     return m;
   }
 
+  function mkLog(over: Partial<StoreOptions> = {}) {
+    const l = createLog({ retentionDays: 90, maxItemRecords: 50_000, report: vi.fn(), log: () => {}, clock, flushIntervalMs: 1e9, ...over });
+    l.allow(true);
+    stores.push(l);
+    return l;
+  }
+
   it('a hide flush leaves a synchronous copy that its completed transaction removes', async () => {
     const ls = localStore();
-    const s = mk({ flushIntervalMs: 1e9 });
-    await s.db();
-    s.recordView(snap('v1', items(2, 10)));
-    s.recordView(snap('v1', items(2, 20)), 'hide');
-    expect([...ls.keys()].filter((k) => k.includes(':unsaved:'))).toEqual(['attnflow:unsaved:v1']);
-    expect(JSON.parse(ls.get('attnflow:unsaved:v1')!).items.map((r: ItemRecord) => r.attentionMs)).toEqual([20, 21]);
-    await s.flush();
-    await new Promise((r) => setTimeout(r, 20));
+    const l = mkLog();
+    l.recordView(snap('v1', items(2, 10)));
+    expect(unsaved(ls)).toEqual([]);
+    l.recordView(snap('v1', items(2, 20)), 'hide');
+    // Before the log's chunk has even loaded.
+    expect(unsaved(ls)).toEqual(['attnflow:unsaved:v1']);
+    expect(JSON.parse(ls.get('attnflow:unsaved:v1')!).s.items.i1.attentionMs).toBe(21);
+    await l.flush();
     expect(unsaved(ls)).toEqual([]);
     expect((await read()).records.map((r) => r.attentionMs)).toEqual([20, 21]);
   });
 
   it('views a closed tab left behind are written by the next page, unless the log has a newer copy', async () => {
     const ls = localStore();
-    // The closed tab: its hide flush never completed, only the copy is left.
-    const closed = mk({ flushIntervalMs: 1e9, name: 'other' });
-    await closed.db();
-    closed.recordView(snap('gone', items(2, 40)), 'hide');
-    closed.recordView(snap('old', items(1, 5)), 'hide');
-    const left = new Map(unsaved(ls).map((k) => [k, ls.get(k)!]));
-    await closed.flush();
-    // The log already holds a newer copy of 'old' than the one left behind.
+    // The log holds a copy of 'old' newer than the one left behind.
     const first = mk();
-    t += 1000;
     first.recordView(snap('old', items(1, 80)));
     await first.flush();
     first.stop();
-    ls.clear();
-    for (const [k, v] of left) ls.set(k.replace('other:', 'attnflow:'), v);
+    ls.set('attnflow:unsaved:gone', JSON.stringify({ at: t - 5000, s: snap('gone', items(2, 40), { path: '/a?email=x' }) }));
+    ls.set('attnflow:unsaved:old', JSON.stringify({ at: t - 5000, s: snap('old', items(1, 5)) }));
+    ls.set('attnflow:unsaved:broken', '{not json');
     const next = mk();
     await next.db();
     const stored = await read();
     expect(stored.records.map((r) => `${r.viewId} ${r.itemId} ${r.attentionMs}`).sort()).toEqual(['gone i0 40', 'gone i1 41', 'old i0 80']);
+    const gone = stored.views.find((v: any) => v.viewId === 'gone') as any;
+    expect([gone.path, gone.updatedAt, gone.items[0].firstAt]).toEqual(['/a', t - 5000, t - 5000]);
     expect(unsaved(ls)).toEqual([]);
   });
 
-  it('forget removes the copies too, also those of other tabs', async () => {
+  it('forget removes the copies too, also those of other tabs, and the forgotten view is not copied again', async () => {
     const ls = localStore();
-    const s = mk({ flushIntervalMs: 1e9 });
-    await s.db();
-    s.recordView(snap('v1', items(1, 10)), 'hide');
+    const l = mkLog();
+    l.recordView(snap('v1', items(1, 10)), 'hide');
     ls.set('attnflow:unsaved:another-tab', '{}');
     ls.set('unrelated', 'kept');
-    await s.forget();
+    await l.forget();
+    l.recordView(snap('v1', items(1, 20)), 'hide');
     expect([...ls.keys()].filter((k) => !k.includes('-tabs:'))).toEqual(['unrelated']);
   });
 });
-

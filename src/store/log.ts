@@ -1,0 +1,114 @@
+/**
+ * The on-device log as the core sees it. The IndexedDB part (store.ts, idb) loads as its own
+ * chunk right after start-up, so that the script every page pays for stays small; snapshots
+ * recorded before it arrives wait here. Every hide and end of a view is also copied, synchronously,
+ * to localStorage (see unsaved.ts): a tab closed before the chunk loaded, or before its last
+ * transaction completed, loses nothing; the next page of the site writes the copy.
+ */
+import { loadStoreChunk } from '../store-loader';
+import type { AttentionExport, AttentionSnapshot, ViewReason } from '../types';
+import { DB_NAME, DB_VERSION } from './schema';
+import type { Store, StoreOptions } from './store';
+import { unsavedPrefix, withLocalStorage } from './unsaved';
+
+export interface Log {
+  /** Takes a cumulative snapshot of a view; 'hide' and 'end' are also copied to localStorage at once. */
+  recordView(snapshot: AttentionSnapshot, reason?: ViewReason): void;
+  /** Resolves when everything recorded so far is durable (or kept in memory where it cannot be). */
+  flush(): Promise<void>;
+  export(): Promise<AttentionExport>;
+  /** Deletes the database, the copies and the memory; the view in progress is not recorded again. */
+  forget(): Promise<void>;
+  /** Consent: nothing is written, nor the chunk loaded, while closed. */
+  allow(allowed: boolean): void;
+  /** The IndexedDB log (for the model), undefined where its chunk cannot load. */
+  ready(): Promise<Store | undefined>;
+  stop(): void;
+}
+
+/** Items at most in a view copied to localStorage at hide. */
+const COPY_MAX = 2000;
+
+export function createLog(o: StoreOptions): Log {
+  const prefix = unsavedPrefix(o.name ?? DB_NAME);
+  const queue: Array<[AttentionSnapshot, ViewReason?]> = [];
+  const copied = new Set<string>();
+  const forgotten = new Set<string>();
+  let store: Store | undefined;
+  let loading: Promise<Store | undefined> | undefined;
+  let allowed = false;
+  let stopped = false;
+  let failed = false;
+  let lastId = '';
+
+  const ready = () =>
+    (loading ??= loadStoreChunk().then(
+      (m) => {
+        store = m.createStore({
+          ...o,
+          saved: (id) => copied.delete(id) && withLocalStorage((ls) => ls.removeItem(prefix + id)),
+        });
+        store.allow(allowed);
+        for (const [s, r] of queue.splice(0)) store.recordView(s, r);
+        if (stopped) store.stop();
+        return store;
+      },
+      (error) => {
+        failed = true;
+        queue.length = 0;
+        o.report(error, 'loading the store');
+        return undefined;
+      },
+    ));
+
+  return {
+    recordView(s, reason) {
+      const id = s?.page?.viewId;
+      if (!allowed || !id || forgotten.has(id) || (store && !store.keeps(id))) return;
+      lastId = id;
+      // Views of thousands of items are left to IndexedDB alone: their copy would be a long task.
+      if (reason && reason !== 'tick' && store?.storage() !== 'memory' && Object.keys(s.items).length <= COPY_MAX) {
+        withLocalStorage((ls) => {
+          ls.setItem(prefix + id, JSON.stringify({ at: o.clock.epoch(), s }));
+          copied.add(id);
+        });
+      }
+      if (store) store.recordView(s, reason);
+      else if (!failed) queue.push([s, reason]);
+    },
+    flush: () => ready().then((s) => s?.flush()),
+    // Without the chunk: an empty export that says nothing is stored.
+    export: () =>
+      ready().then(
+        (s) =>
+          s?.export() ??
+          ({
+            schema: 'attnflow',
+            version: DB_VERSION,
+            exportedAt: o.clock.epoch(),
+            storage: 'none',
+            profile: null,
+            ...Object.fromEntries(['records', 'views', 'catalogue', 'weights', 'scores', 'settings'].map((k) => [k, []])),
+          } as AttentionExport),
+      ),
+    forget() {
+      forgotten.add(lastId);
+      queue.length = 0;
+      copied.clear();
+      withLocalStorage((ls) => Object.keys(ls).forEach((k) => k.startsWith(prefix) && ls.removeItem(k)));
+      // Without the chunk, the database still goes.
+      return ready().then((s) => (s ? s.forget() : void indexedDB.deleteDatabase(o.name ?? DB_NAME))).catch(() => {});
+    },
+    allow(yes) {
+      allowed = yes;
+      if (store) store.allow(yes);
+      else if (yes) void ready();
+      else queue.length = 0;
+    },
+    ready,
+    stop() {
+      stopped = true;
+      store?.stop();
+    },
+  };
+}
