@@ -76,7 +76,7 @@ export function createLog(o: StoreOptions): Log {
       if (store) store.recordView(s, reason);
       else if (!failed) queue.push([s, reason]);
     },
-    flush: () => ready().then((s) => s?.flush()),
+    flush: () => (allowed || store ? ready().then((s) => s?.flush()) : Promise.resolve()),
     // Without the chunk: an empty export that says nothing is stored.
     export: () =>
       ready().then(
