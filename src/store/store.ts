@@ -364,7 +364,7 @@ export function createStore(o: StoreOptions): Store {
   };
 
   const recordView = (s: AttentionSnapshot, reason: ViewReason = 'tick') => {
-    const id = s?.page?.viewId;
+    const id = s?.page?.viewId && str(s.page.viewId);
     if (!allowed || !id || forgotten.has(id)) return;
     if (currentId !== id) (currentId = id), (current = { items: new Map(), v: 0 });
     if (ingest(s, clock.epoch(), current)) {
