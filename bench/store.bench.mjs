@@ -22,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS || 5);
 
 // The store exactly as the SDK ships it, plus idb for the per-record baseline.
 mkdirSync(OUT, { recursive: true });
-const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/index.ts`)}; export { openDB } from 'idb';`;
+const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/index.ts`)}; export { createLog } from ${JSON.stringify(`${ROOT}src/store/log.ts`)}; export { openDB } from 'idb';`;
 const bundle = await rollup({
   input: 'bench-entry',
   plugins: [
@@ -32,7 +32,7 @@ const bundle = await rollup({
   ],
   onwarn() {},
 });
-await bundle.write({ file: fileURLToPath(new URL('store-bench.js', OUT)), format: 'iife', name: 'attnflowStoreBench' });
+await bundle.write({ file: fileURLToPath(new URL('store-bench.js', OUT)), format: 'iife', name: 'attnflowStoreBench', inlineDynamicImports: true });
 writeFileSync(new URL('store-bench.html', OUT), '<!doctype html><meta charset="utf-8"><title>store bench</title><script src="store-bench.js"></script>');
 
 const files = sirv(ROOT, { dev: true });
@@ -49,7 +49,7 @@ try {
   await page.goto(`${base}bench/out/store-bench.html`);
   const results = await page.evaluate(
     async ({ RECORDS, VIEWS, RUNS }) => {
-      const { createStore, openDB } = window.attnflowStoreBench;
+      const { createStore, createLog, openDB } = window.attnflowStoreBench;
       const longTasks = [];
       const entries = [];
       new PerformanceObserver((list) => entries.push(...list.getEntries())).observe({ type: 'longtask', buffered: true });
@@ -65,7 +65,7 @@ try {
         }])),
       }));
       const opts = { retentionDays: 90, maxItemRecords: 1e6, report: (e) => { throw e; }, log: () => {}, clock: { now: () => performance.now(), epoch: () => Date.now() }, flushIntervalMs: 1e9 };
-      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], packed: [], longBatched: [], longUrgent: [] };
+      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], packed: [], longBatched: [], longUrgent: [], logHide: [], longLogHide: [], logDurable: [] };
       for (let run = 0; run < RUNS; run++) {
         // Batched, as the SDK writes: record then one flush, 500 puts per task.
         await del('bench-a');
@@ -108,6 +108,28 @@ try {
         out.longUrgent.push(...(await longIn(t0, t1)));
         store.stop();
 
+        // A hide as the SDK's log takes it (log.ts): the view of 2,000 items, the most it copies, is
+        // copied to localStorage, then flushed in chunks. Long tasks from the hide until durable.
+        await del('bench-e');
+        localStorage.clear();
+        const log = createLog({ ...opts, name: 'bench-e' });
+        log.allow(true);
+        await log.flush();
+        await idle();
+        const big = { ...snaps[0], page: { ...snaps[0].page, viewId: 'big' }, items: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`item-${i}`, snaps[0].items['item-' + (i % 100)]])) };
+        log.recordView(big);
+        await idle();
+        t0 = performance.now();
+        log.recordView(big, 'hide');
+        t1 = performance.now();
+        await log.flush();
+        const tDurable = performance.now();
+        out.logHide.push(t1 - t0);
+        out.logDurable.push(tDurable - t0);
+        out.longLogHide.push(...(await longIn(t0, tDurable)));
+        if ((await log.export()).records.length !== 2000 || localStorage.length) throw new Error('log hide: records missing or copy left');
+        log.stop();
+
         // Baseline: the same records, one transaction per record (durable each).
         await del('bench-c');
         const db = await openDB('bench-c', 1, { upgrade: (d) => d.createObjectStore('records', { keyPath: ['viewId', 'itemId'] }) });
@@ -127,7 +149,7 @@ try {
         await ptx.done;
         out.packed.push(performance.now() - t0);
         pdb.close();
-        await del('bench-a'); await del('bench-b'); await del('bench-c'); await del('bench-d');
+        await del('bench-a'); await del('bench-b'); await del('bench-c'); await del('bench-d'); await del('bench-e');
       }
       return out;
     },
@@ -144,6 +166,7 @@ try {
   console.log(`  floor: the same 100 view documents put with idb alone  ${f(med(results.packed))} ms`);
   console.log(`  long tasks during batched flushes: ${results.longBatched.length}${results.longBatched.length ? ` (max ${max(results.longBatched).toFixed(0)} ms)` : ''}   (goal: none)`);
   console.log(`  urgent flush (page hide, all puts at once), main thread ${f(med(results.urgentSync))} ms; long tasks: ${results.longUrgent.length}${results.longUrgent.length ? ` (max ${max(results.longUrgent).toFixed(0)} ms)` : ''}`);
+  console.log(`  hide through the log, a 2,000-item view (localStorage copy + chunked flush): main thread ${f(med(results.logHide))} ms, durable in ${f(med(results.logDurable))} ms; long tasks: ${results.longLogHide.length}${results.longLogHide.length ? ` (max ${max(results.longLogHide).toFixed(0)} ms)` : ''}   (goal: none)`);
 } finally {
   await browser.close();
   server.close();

@@ -47,6 +47,7 @@ export function createLog(o: StoreOptions): Log {
         store = m.createStore({
           ...o,
           saved: (id) => copied.delete(id) && withLocalStorage((ls) => ls.removeItem(prefix + id)),
+          copied: (id) => copied.has(id),
         });
         store.allow(allowed);
         for (const [s, r] of queue.splice(0)) store.recordView(s, r);

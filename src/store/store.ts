@@ -32,6 +32,8 @@ export interface StoreOptions {
   name?: string;
   /** Called when a view is durable in IndexedDB (its localStorage copy can go). */
   saved?(viewId: string): void;
+  /** Whether a view has a synchronous copy that survives the page (log.ts): its hide flush may then take several tasks. */
+  copied?(viewId: string): boolean;
 }
 
 export interface Store {
@@ -259,6 +261,9 @@ export function createStore(o: StoreOptions): Store {
   const write = (d: Db, urgent: boolean, retried?: boolean): Promise<void> =>
     new Promise<void>((resolve) => {
       const batch = [...pending].map(([id, e]) => [id, e, e.v] as const);
+      // A hide flush issues every put before returning, unless every view in it has a copy that
+      // outlives the page: then it is chunked like any other, and no hide is a long task.
+      const atOnce = urgent && batch.some(([id]) => !o.copied?.(id));
       let failure: unknown;
       let tx: IDBTransaction;
       try {
@@ -298,7 +303,7 @@ export function createStore(o: StoreOptions): Store {
           // The next chunk goes out when the first put of this one is done: the transaction stays
           // busy, and each task stays short.
           let first: IDBRequest | undefined;
-          for (let n = 0; i < batch.length && (urgent || n < CHUNK); i++) {
+          for (let n = 0; i < batch.length && (atOnce || n < CHUNK); i++) {
             const req = views.put(doc(batch[i]![1]));
             first ??= req;
             n += batch[i]![1].items.size + 1;
@@ -318,13 +323,18 @@ export function createStore(o: StoreOptions): Store {
       next();
     });
 
+  let writing: Promise<void> | undefined;
   const flushNow = (urgent?: boolean): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
     if (!allowed || !pending.size) return done;
-    // Urgent flushes (page hide) issue every request before returning: the page may be gone next.
-    if (db) return write(db, !!urgent);
-    return open().then((d) => (d ? write(d, !!urgent) : trimMemory()));
+    // A flush while a write is in flight waits for it, then writes what is still pending: the
+    // same views are not put twice. A hide flush cannot wait: the page may be gone next.
+    if (writing && !urgent) return writing.then(() => flushNow());
+    const w = (db ? write(db, !!urgent) : open().then((d) => (d ? write(d, !!urgent) : trimMemory()))).then(() => {
+      if (writing === w) writing = undefined;
+    });
+    return (writing = w);
   };
   const flush = () => flushNow();
 

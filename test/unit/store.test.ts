@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { createStore, type StoreOptions } from '../../src/store';
 import { createLog } from '../../src/store/log';
@@ -148,6 +148,21 @@ describe('write path', () => {
     h.recordView(snap('v2', items(2, 10, 'h')), 'hide');
     await new Promise((r) => setTimeout(r, 50));
     expect((await read()).records).toHaveLength(5);
+  });
+
+  it('a hide flush issues every put at once, unless every view in it has a copy that outlives the page', async () => {
+    const puts = vi.spyOn(IDBObjectStore.prototype, 'put');
+    for (const copied of [undefined, () => true, (id: string) => id !== 'v7']) {
+      const s = mk({ flushIntervalMs: 1e9, name: `hide-${puts.mock.calls.length}`, copied });
+      await s.db();
+      for (let v = 0; v < 30; v++) s.recordView(snap(`v${v}`, items(100, 10, `v${v}-`)));
+      puts.mockClear();
+      s.recordView(snap('v0', items(100, 20, 'v0-')), 'hide');
+      // 3,000 records: all 30 views put in the hide's own task, or the first 1,000 records' worth.
+      expect(puts.mock.calls.length).toBe(copied?.('v7') ? 10 : 30);
+      await s.flush();
+      expect(puts.mock.calls.length).toBe(30);
+    }
   });
 
   it('data recorded during a flush is written by the next one, never overwritten by an older batch', async () => {
