@@ -28,7 +28,7 @@ export interface FitOptions {
   validate?: (net: Network) => number;
   /** Epochs between validations; default 1. */
   validateEvery?: number;
-  /** Stop when validation has not improved for this many validations; default 5. */
+  /** Stop when the trained model has not improved on its own best for this many validations (the starting checkpoint does not count); default 5. */
   patience?: number;
   /** Progress lines (epoch, loss, validation). */
   log?: (line: string) => void;
@@ -114,6 +114,9 @@ export function fit(net: Network, o: FitOptions): FitResult {
   const history: FitResult['history'] = [];
   let best = -Infinity;
   let bestEpoch = 0;
+  // Patience counts against trained epochs only: training first falls below a good starting point
+  // (co-occurrence vectors) and needs a while to pass it, which is not a reason to stop.
+  let bestTrained = -Infinity;
   let bestWeights: Map<string, Float32Array> | undefined;
   let steps = 0;
   let epoch = 0;
@@ -171,6 +174,9 @@ export function fit(net: Network, o: FitOptions): FitResult {
         best = entry.metric;
         bestEpoch = epoch;
         bestWeights = net.snapshot();
+      }
+      if (entry.metric > bestTrained) {
+        bestTrained = entry.metric;
         stale = 0;
       } else stale++;
     }

@@ -205,6 +205,34 @@ describe('seeded end-to-end evaluation on a slice of the Beauty data', () => {
   });
 });
 
+describe('fit: early stopping', () => {
+  it('patience counts trained epochs only: a dip below a good starting point does not stop training; a real plateau does', () => {
+    const ds = parsePairs(readFileSync(new URL('../data/beauty-slice.txt', import.meta.url), 'utf8'));
+    const split = splitLastTwo(ds);
+    const run = (metrics: number[]) => {
+      const net = createNetwork({ dim: 8, maxLen: 10, idBuckets: 4096, topicBuckets: 0, loss: 'softmax', negatives: 16, learningRate: 5e-3, seed: 2 });
+      const coder = new ItemCoder(net.config);
+      let i = 0;
+      const res = fit(net, {
+        sequences: split.train.slice(0, 40).map((keys) => ({ keys })),
+        codes: ds.itemIds.map((id) => coder.code(id)),
+        tokensPerBatch: 256,
+        maxEpochs: 6,
+        patience: 2,
+        validate: () => metrics[i++]!,
+      });
+      net.dispose();
+      return res;
+    };
+    // Start 0.9, training climbs from 0.1 without reaching it: all 6 epochs run, the start is kept.
+    const climbing = run([0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+    expect([climbing.epochs, climbing.bestEpoch, climbing.bestMetric]).toEqual([6, 0, 0.9]);
+    // Trained epochs stop improving after epoch 2: two stale validations end it at epoch 4.
+    const plateau = run([0.1, 0.2, 0.3, 0.25, 0.28, 0.9, 0.9]);
+    expect([plateau.epochs, plateau.bestEpoch, plateau.bestMetric]).toEqual([4, 2, 0.3]);
+  });
+});
+
 describe('EB-NeRD impression metrics', () => {
   it('computes AUC, MRR and NDCG with random tie-breaking', () => {
     const rand = mulberry32(1);
