@@ -404,7 +404,6 @@ export function createStore(o: StoreOptions): Store {
     async forget() {
       wipe();
       close();
-      withLocalStorage((ls) => Object.keys(ls).forEach((k) => k.startsWith(unsaved) && ls.removeItem(k)));
       await new Promise<void>((resolve) => {
         try {
           // Blocked: a tab that ignores versionchange still holds it; deletion completes when it closes.
