@@ -24,7 +24,8 @@ export interface Personalization extends Personalizer {
 }
 
 export function createPersonalization(host: PersonalizationHost): Personalization {
-  const model = wireModel({ ...host, log: host.log ?? (() => {}) });
+  const { store, report, modelUrl, onScores } = host;
+  const model = wireModel({ store, report, modelUrl, onScores, log: host.log ?? (() => {}) });
   const p = createPersonalizer({ ...host, scores: model.scores, modelState: model.state });
   return {
     ...p,
