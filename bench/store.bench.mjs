@@ -22,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS || 5);
 
 // The store exactly as the SDK ships it, plus idb for the per-record baseline.
 mkdirSync(OUT, { recursive: true });
-const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/index.ts`)}; export { createLog } from ${JSON.stringify(`${ROOT}src/store/log.ts`)}; export { openDB } from 'idb';`;
+const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/store.ts`)}; export { createLog } from ${JSON.stringify(`${ROOT}src/store/log.ts`)}; export { openDB } from 'idb';`;
 const bundle = await rollup({
   input: 'bench-entry',
   plugins: [
@@ -108,7 +108,7 @@ try {
         out.longUrgent.push(...(await longIn(t0, t1)));
         store.stop();
 
-        // A hide as the SDK's log takes it (log.ts): the view of 2,000 items, the most it copies, is
+        // A hide as the SDK's log takes it (log.ts): the view of 1,000 items, the most it copies, is
         // copied to localStorage, then flushed in chunks. Long tasks from the hide until durable.
         await del('bench-e');
         localStorage.clear();
@@ -116,7 +116,7 @@ try {
         log.allow(true);
         await log.flush();
         await idle();
-        const big = { ...snaps[0], page: { ...snaps[0].page, viewId: 'big' }, items: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`item-${i}`, snaps[0].items['item-' + (i % 100)]])) };
+        const big = { ...snaps[0], page: { ...snaps[0].page, viewId: 'big' }, items: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`item-${i}`, snaps[0].items['item-' + (i % 100)]])) };
         log.recordView(big);
         await idle();
         t0 = performance.now();
@@ -127,7 +127,7 @@ try {
         out.logHide.push(t1 - t0);
         out.logDurable.push(tDurable - t0);
         out.longLogHide.push(...(await longIn(t0, tDurable)));
-        if ((await log.export()).records.length !== 2000 || localStorage.length) throw new Error('log hide: records missing or copy left');
+        if ((await log.export()).records.length !== 1000 || localStorage.length) throw new Error('log hide: records missing or copy left');
         log.stop();
 
         // Baseline: the same records, one transaction per record (durable each).
@@ -166,7 +166,7 @@ try {
   console.log(`  floor: the same 100 view documents put with idb alone  ${f(med(results.packed))} ms`);
   console.log(`  long tasks during batched flushes: ${results.longBatched.length}${results.longBatched.length ? ` (max ${max(results.longBatched).toFixed(0)} ms)` : ''}   (goal: none)`);
   console.log(`  urgent flush (page hide, all puts at once), main thread ${f(med(results.urgentSync))} ms; long tasks: ${results.longUrgent.length}${results.longUrgent.length ? ` (max ${max(results.longUrgent).toFixed(0)} ms)` : ''}`);
-  console.log(`  hide through the log, a 2,000-item view (localStorage copy + chunked flush): main thread ${f(med(results.logHide))} ms, durable in ${f(med(results.logDurable))} ms; long tasks: ${results.longLogHide.length}${results.longLogHide.length ? ` (max ${max(results.longLogHide).toFixed(0)} ms)` : ''}   (goal: none)`);
+  console.log(`  hide through the log, a 1,000-item view (localStorage copy + chunked flush): main thread ${f(med(results.logHide))} ms, durable in ${f(med(results.logDurable))} ms; long tasks: ${results.longLogHide.length}${results.longLogHide.length ? ` (max ${max(results.longLogHide).toFixed(0)} ms)` : ''}   (goal: none)`);
 } finally {
   await browser.close();
   server.close();

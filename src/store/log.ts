@@ -27,7 +27,7 @@ export interface Log {
 }
 
 /** Items at most in a view copied to localStorage at hide. */
-const COPY_MAX = 2000;
+const COPY_MAX = 1000;
 
 export function createLog(o: StoreOptions): Log {
   const prefix = unsavedPrefix(o.name ?? DB_NAME);

@@ -500,6 +500,16 @@ describe('closing tab', () => {
     expect((await read()).records.map((r) => r.attentionMs)).toEqual([20, 21]);
   });
 
+  it('a view of more than 1,000 items is left to IndexedDB alone: its copy would be a long task', async () => {
+    const ls = localStore();
+    const l = mkLog();
+    l.recordView(snap('small', items(1000, 10)), 'hide');
+    l.recordView(snap('big', items(1001, 10)), 'hide');
+    expect(unsaved(ls)).toEqual(['attnflow:unsaved:small']);
+    await l.flush();
+    expect((await read()).records).toHaveLength(2001);
+  });
+
   it('views a closed tab left behind are written by the next page, unless the log has a newer copy', async () => {
     const ls = localStore();
     // The log holds a copy of 'old' newer than the one left behind.
