@@ -55,38 +55,35 @@ export function resolveOptions(options: AttentionOptions | undefined): ResolvedO
   return out as unknown as ResolvedOptions;
 }
 
-/** The data-* attributes of the script tag: option, and n(umber), b(oolean) or s(tring). */
-const DATA: Record<string, [keyof AttentionOptions, string]> = {
-  idleAfter: ['idleAfterMs', 'n'],
-  requireConsent: ['requireConsent', 'b'],
-  debug: ['debug', 'b'],
-  retentionDays: ['retentionDays', 'n'],
-  maxItemRecords: ['maxItemRecords', 'n'],
-  explore: ['explore', 'n'],
-  respectGpc: ['respectGpc', 'b'],
-  respectDnt: ['respectDoNotTrack', 'b'],
-  modelUrl: ['modelUrl', 's'],
-};
+/** The script tag's data-* attributes, in the order they are read; each sets the option of its name but for these two. */
+const DATA = ['idleAfter', 'requireConsent', 'debug', 'retentionDays', 'maxItemRecords', 'explore', 'respectGpc', 'respectDnt', 'modelUrl'];
+const RENAMED: Record<string, keyof ResolvedOptions> = { idleAfter: 'idleAfterMs', respectDnt: 'respectDoNotTrack' };
 
 /**
  * Reads options from a script tag's data attributes:
  * `data-idle-after="5000"`, `data-require-consent`, `data-debug`, `data-retention-days="90"`,
  * `data-max-item-records="50000"`, `data-explore="0.1"`, `data-respect-gpc="false"`,
- * `data-respect-dnt="false"`, `data-model-url`.
- * A present attribute without a value (or "true") means true; "false" means false.
+ * `data-respect-dnt="false"`, `data-model-url`. The option's default says what the value is:
+ * a number, a boolean (a present attribute without a value, or "true", means true; "false" means
+ * false), or a string (the URL).
  */
 export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
   const out: Record<string, unknown> = {};
-  for (const [attr, [key, kind]] of Object.entries(DATA)) {
+  for (const attr of DATA) {
     const v = dataset[attr];
     if (v === undefined) continue;
+    const key = RENAMED[attr] ?? (attr as keyof ResolvedOptions);
+    const kind = typeof RULES[key][0];
     const n = Number(v);
-    const b = v === '' || v === 'true' ? true : v === 'false' ? false : undefined;
-    if (kind === 'n' ? !v.trim() || !Number.isFinite(n) : kind === 'b' && b === undefined) {
+    const value =
+      kind === 'number' ? (v.trim() && Number.isFinite(n) ? n : undefined)
+      : kind === 'boolean' ? v === '' || v === 'true' || (v === 'false' ? false : undefined)
+      : v;
+    if (value === undefined) {
       const name = `data-${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      throw new AttnflowConfigError(describe(name, kind === 'n' ? (attr === 'idleAfter' ? 'a number of ms' : 'a number') : '"true", "false" or no value', v));
+      throw new AttnflowConfigError(describe(name, kind === 'number' ? (attr === 'idleAfter' ? 'a number of ms' : 'a number') : '"true", "false" or no value', v));
     }
-    out[key] = kind === 'n' ? n : kind === 'b' ? b : v;
+    out[key] = value;
   }
   return out as AttentionOptions;
 }
