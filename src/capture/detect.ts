@@ -9,6 +9,8 @@ const SEMANTIC = 'article,section:has(>:is(h1,h2,h3,h4,h5,h6,header)),figure,[ro
 const MARKERS = 'img,h2,h3,h4,h5,h6';
 const OUTSIDE = 'nav,footer,[role=navigation]';
 const CARD = /^(LI|DIV|ARTICLE|SECTION|A)$/;
+/** What an item can be built from; added nodes without any cannot add an item. */
+const BLOCKS = 'article,section,figure,img,h2,h3,h4,h5,h6,[role=article]';
 
 const kind = (el: Element | null | undefined) => el && el.tagName + el.classList[0];
 
@@ -56,3 +58,15 @@ export function autoId(el: Element): string {
   }
   return `${tag}:${node?.id ? `#${node.id}` : ''}${path}`;
 }
+
+/** `autoId(el)`, made unique among the ids in `used` with a `~2`, `~3`… suffix, and added to it. */
+export function uniqueId(el: Element, used: Set<string>): string {
+  const base = autoId(el);
+  let id = base;
+  for (let n = 2; used.has(id); n++) id = `${base}~${n}`;
+  used.add(id);
+  return id;
+}
+
+/** Whether an added element can add items: only beside its siblings, so its parent is scanned again. */
+export const addsItems = (el: Element): boolean => el.matches(BLOCKS) || !!el.querySelector(BLOCKS);

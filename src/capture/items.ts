@@ -8,8 +8,6 @@
 import { loadDetect } from '../detect-loader';
 
 const MARK = '[data-attn-item]';
-/** What an unmarked item can be built from; added nodes without any cannot add an item. */
-const BLOCKS = 'article,section,figure,img,h2,h3,h4,h5,h6,[role=article]';
 
 /** Where to look for items, and the map of element to item id that the observer fills. */
 export interface ItemOptions {
@@ -39,14 +37,7 @@ export function observeItems(
     const els = marked ? [...node.querySelectorAll(MARK)] : detect!.detectItems(node);
     if (marked && (node as Element).matches?.(MARK)) els.push(node as Element);
     for (const el of els) {
-      let id = known.get(el);
-      if (!id && marked) id = el.getAttribute('data-attn-item')!.trim();
-      if (!id && !marked) {
-        const base = detect!.autoId(el);
-        id = base;
-        for (let n = 2; used.has(id); n++) id = `${base}~${n}`;
-        used.add(id);
-      }
+      const id = known.get(el) || (marked ? el.getAttribute('data-attn-item')!.trim() : detect!.uniqueId(el, used));
       if (!id) continue;
       known.set(el, id);
       const topics = el.getAttribute('data-attn-topics');
@@ -63,9 +54,10 @@ export function observeItems(
         if (node.nodeType !== 1) continue;
         const el = node as Element;
         marked ||= el.matches(MARK) || !!el.querySelector(MARK);
-        // Marked items are in the added subtree; cards are known only beside their siblings.
+        // Marked items are in the added subtree; cards are known only beside their siblings. Until
+        // detection has loaded there is nothing to scan: it scans the whole page once it has.
         if (marked) roots.add(el);
-        else if (el.parentNode && (el.matches(BLOCKS) || el.querySelector(BLOCKS))) roots.add(el.parentNode);
+        else if (detect && el.parentNode && detect.addsItems(el)) roots.add(el.parentNode);
       }
     }
     roots.forEach(scan);
