@@ -1,7 +1,6 @@
-// The script-tag build loads its chunks from the folder its own <script src> came from. The IIFE
-// evaluates this while that script runs; script.ts corrects it when another loader ran us.
-const own = typeof document !== 'undefined' ? document.currentScript : null;
-let base = own instanceof HTMLScriptElement && own.src ? own.src : '';
+// The script-tag build loads its chunks from the folder its own <script src> came from: script.ts
+// sets it from its own tag before the tracker starts; without one, chunks resolve against the page.
+let base = '';
 
 /** Sets the folder (absolute URL ending in "/") the chunks are loaded from. */
 export function setChunkBase(url: string): void {
