@@ -142,25 +142,24 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
 
   // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
   const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
+  const canStore = () => consented && !signal;
   const store = createLog({ ...opts, report, log, clock, ...internals.store });
-  store.allow(consented && !signal);
+  store.allow(canStore());
   sinks.push(store.recordView);
   stops.push(store.stop);
 
   // Personalization: the cached order before first paint here, the rest, with the model, in a lazily loaded chunk.
   const personal = wirePersonalization({
+    ...opts,
     root: opts.root ?? (globalThis as { document?: ParentNode }).document!,
-    debug: opts.debug,
-    explore: opts.explore,
     snapshot,
     onSnapshot: (fn) => (sinks.push(fn), () => sinks.splice(sinks.indexOf(fn) >>> 0, 1)),
     emit: (r) => emitter.emit('personalized', r),
     report,
     log,
-    canStore: () => consented && !signal,
+    canStore,
     history: () => store.export().then((e) => e.records),
     store,
-    modelUrl: opts.modelUrl,
     onScores: (s) => emitter.emit('scores', s),
   });
   stops.push(personal.stop);
@@ -177,7 +176,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     consent(granted) {
       consented = Boolean(granted);
       log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');
-      store.allow(consented && !signal);
+      store.allow(canStore());
       if (!consented) void forget();
     },
     // Everything measured up to now, not only up to the last 1 s tick.
