@@ -43,17 +43,7 @@ export function createLog(o: StoreOptions): Log {
 
   const ready = () =>
     (loading ??= loadStoreChunk().then(
-      (m) => {
-        store = m.createStore({
-          ...o,
-          saved: (id) => copied.delete(id) && withLocalStorage((ls) => ls.removeItem(prefix + id)),
-          copied: (id) => copied.has(id),
-        });
-        store.allow(allowed);
-        for (const [s, r] of queue.splice(0)) store.recordView(s, r);
-        if (stopped) store.stop();
-        return store;
-      },
+      (m) => (store = m.takeOver(o, queue, copied, allowed, stopped)),
       (error) => {
         failed = true;
         queue.length = 0;

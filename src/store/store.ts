@@ -89,6 +89,31 @@ function same(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return true;
 }
 
+/**
+ * Takes over from the core's front of the log (log.ts) once this chunk has loaded: the IndexedDB
+ * log for `o`, which drops a view's localStorage copy (listed in `copied`) once the view is durable,
+ * opened or closed as consent says now, given the views queued meanwhile, and stopped if the
+ * tracker already was.
+ */
+export function takeOver(
+  o: StoreOptions,
+  queue: Array<[AttentionSnapshot, ViewReason?]>,
+  copied: Set<string>,
+  allowed: boolean,
+  stopped: boolean,
+): Store {
+  const prefix = unsavedPrefix(o.name ?? DB_NAME);
+  const store = createStore({
+    ...o,
+    saved: (id) => copied.delete(id) && withLocalStorage((ls) => ls.removeItem(prefix + id)),
+    copied: (id) => copied.has(id),
+  });
+  store.allow(allowed);
+  for (const [s, r] of queue.splice(0)) store.recordView(s, r);
+  if (stopped) store.stop();
+  return store;
+}
+
 export function createStore(o: StoreOptions): Store {
   const { clock, log } = o;
   const name = o.name ?? DB_NAME;
