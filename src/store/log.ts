@@ -79,7 +79,12 @@ export function createLog(o: StoreOptions): Log {
             exportedAt: o.clock.epoch(),
             storage: 'none',
             profile: null,
-            ...Object.fromEntries(['records', 'views', 'catalogue', 'weights', 'scores', 'settings'].map((k) => [k, []])),
+            records: [],
+            views: [],
+            catalogue: [],
+            weights: [],
+            scores: [],
+            settings: [],
           } as AttentionExport),
       ),
     forget() {
