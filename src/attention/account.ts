@@ -63,7 +63,7 @@ export interface Account {
 }
 
 const ms = Math.round;
-const ratio = (r: number) => Math.round(r * 100) / 100;
+const ratio = (r: number) => ms(r * 100) / 100;
 const zero = (): Earned => ({
   attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0, viewable: false,
   rageClicks: 0, deadClicks: 0,
