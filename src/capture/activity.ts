@@ -5,8 +5,7 @@ const INPUTS = ['scroll', 'wheel', 'pointermove', 'pointerdown', 'keydown', 'tou
 
 /** Calls `cb` on every input (scroll, wheel, pointer move/down, key, touch); passive, captured on the document. */
 export function observeActivity(cb: () => void): () => void {
-  const stops = INPUTS.map((type) => on(document, type, cb));
-  return () => stopAll(stops);
+  return stopAll.bind(null, INPUTS.map((type) => on(document, type, cb)));
 }
 
 /** Calls `cb(playing)` when whether any `<video>`/`<audio>` plays changes; a playing medium keeps the visitor active. */
@@ -19,9 +18,9 @@ export function observeMedia(cb: (playing: boolean) => void): () => void {
     if (was !== playing.size > 0) cb(!was);
   };
   // Media events do not bubble; capturing on the document still sees them.
-  const stops = ['playing', 'pause', 'ended', 'emptied'].map((type) => on(document, type, update));
+  const stop = stopAll.bind(null, ['playing', 'pause', 'ended', 'emptied'].map((type) => on(document, type, update)));
   document.querySelectorAll('video,audio').forEach((m) => {
     if (!(m as HTMLMediaElement).paused) update({ type: 'playing', target: m } as unknown as Event);
   });
-  return () => stopAll(stops);
+  return stop;
 }

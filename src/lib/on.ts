@@ -1,11 +1,6 @@
 /** Adds a passive listener and returns the function that removes it. */
-export function on<K extends string>(
-  target: EventTarget,
-  type: K,
-  fn: (event: Event) => void,
-  options: AddEventListenerOptions = {},
-): () => void {
-  const opts: AddEventListenerOptions = { passive: true, capture: true, ...options };
+export function on<K extends string>(target: EventTarget, type: K, fn: (event: Event) => void): () => void {
+  const opts: AddEventListenerOptions = { passive: true, capture: true };
   target.addEventListener(type, fn, opts);
   return () => target.removeEventListener(type, fn, opts);
 }
