@@ -18,7 +18,7 @@ const DEAD_MS = 1000;
  * change, scroll or selection change within 1 s. The DOM is watched only during that second.
  */
 export function observeClicks(cb: (target: Element, kind: ClickKind) => void): () => void {
-  let burst: Array<{ x: number; y: number; t: number }> = [];
+  let burst: MouseEvent[] = [];
   let raged = false;
   let pending: Element[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -38,10 +38,9 @@ export function observeClicks(cb: (target: Element, kind: ClickKind) => void): (
     if (!target?.closest) return;
     cb(target, 'click');
 
-    const here = { x: e.clientX, y: e.clientY, t: e.timeStamp };
-    burst = burst.filter((c) => here.t - c.t < RAGE_MS && Math.hypot(c.x - here.x, c.y - here.y) <= RAGE_PX);
+    burst = burst.filter((c) => e.timeStamp - c.timeStamp < RAGE_MS && Math.hypot(c.clientX - e.clientX, c.clientY - e.clientY) <= RAGE_PX);
     if (!burst.length) raged = false;
-    burst.push(here);
+    burst.push(e);
     if (burst.length >= RAGE_CLICKS && !raged) {
       raged = true;
       cb(target, 'rage');
