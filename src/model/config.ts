@@ -92,19 +92,19 @@ export function resolveConfig(input: Partial<ModelConfig> = {}): ModelConfig {
 
 /**
  * Settings for offline training on a site's or a public log (the evaluation and `attnflow-train`),
- * chosen on the validation item only. Buckets ≥ items with two hashes: nearly every item gets its
- * own pair of rows.
+ * chosen on the validation item only. Buckets ≥ 4 × items with two hashes: few items share a row,
+ * and hardly any shares both. Dropout 0.5, as SASRec uses on sparse logs.
  */
 export function offlineConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
   let buckets = 1024;
-  while (buckets < numItems) buckets *= 2;
+  while (buckets < 4 * numItems) buckets *= 2;
   return {
     dim: 64,
     ffnDim: 64,
     maxLen: 50,
     blocks: 2,
     heads: 1,
-    dropout: 0.3,
+    dropout: 0.5,
     idBuckets: buckets,
     idHashes: 2,
     topicBuckets: 0,

@@ -4,6 +4,7 @@
  * learning-rate decay over a time budget, and the best validation checkpoint kept.
  * No Node, DOM or storage API: time comes from the caller's clock.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { trainBatch, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
 import type { Network } from './network';
@@ -96,6 +97,55 @@ export function popularityPrior(seqs: readonly KeySequence[], numItems: number):
   return counts;
 }
 
+/**
+ * Sets the co-occurrence vectors at the scale that gives the lowest training loss. Their directions
+ * already rank well, but at the wrong scale the first steps spend themselves on calibration and
+ * wreck what the vectors knew; with the scale fitted, training starts from a calibrated model.
+ */
+export function calibrateScale(
+  net: Network,
+  vectors: Float32Array,
+  o: Pick<FitOptions, 'sequences' | 'codes'>,
+  tokens: number,
+  rand: () => number,
+): { scale: number; curve: [scale: number, loss: number][] } {
+  const c = net.config;
+  const numItems = o.codes.length;
+  const codeOf = (k: number): ItemCode => o.codes[k];
+  const batches = epochBatches(o.sequences, c.maxLen, tokens, rand).slice(0, 6).map((rows) => {
+    const negs = new Int32Array(c.negatives);
+    for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * numItems);
+    return trainBatch(rows.map((r) => o.sequences[r]), codeOf, negs, c.maxLen, c.skippedNegatives, c.itemVectorDim);
+  });
+  const scaled = new Float32Array(vectors.length);
+  const lossAt = (s: number): number => {
+    for (let i = 0; i < vectors.length; i++) scaled[i] = vectors[i] * s;
+    net.setItemVectors(scaled, o.codes);
+    let sum = 0;
+    for (const b of batches) {
+      const l = tf.tidy(() => net.loss(b, false));
+      sum += (l.dataSync() as Float32Array)[0];
+      l.dispose();
+    }
+    return sum / Math.max(1, batches.length);
+  };
+  // Scales from 1/32 up in steps of √2, until the loss rises.
+  let best = 1;
+  let bestLoss = Infinity;
+  const curve: [number, number][] = [];
+  for (let e = -10; e <= 4; e++) {
+    const s = 2 ** (e / 2);
+    const l = lossAt(s);
+    curve.push([s, l]);
+    if (l < bestLoss) {
+      bestLoss = l;
+      best = s;
+    } else if (l > bestLoss) break;
+  }
+  lossAt(best);
+  return { scale: best, curve };
+}
+
 /** Trains `net` in place; on return it holds the best validated weights. */
 export function fit(net: Network, o: FitOptions): FitResult {
   const c = net.config;
@@ -127,8 +177,9 @@ export function fit(net: Network, o: FitOptions): FitResult {
   if (o.popularityPrior ?? true) net.setBiasPrior(popularityPrior(o.sequences, numItems), o.codes);
   if (o.spectralInit) {
     const t = now();
-    net.setItemVectors(spectralItemVectors(o.sequences, numItems, c.dim, { seed: c.seed }), o.codes);
-    log(`spectral item vectors: ${((now() - t) / 1000).toFixed(1)}s`);
+    const vectors = spectralItemVectors(o.sequences, numItems, c.dim, { seed: c.seed });
+    const { scale } = calibrateScale(net, vectors, o, tokens, rand);
+    log(`spectral item vectors: scale ${scale.toFixed(3)}, ${((now() - t) / 1000).toFixed(1)}s`);
   }
   if (o.validate) {
     // The starting point (popularity prior, co-occurrence vectors) is a checkpoint too: a short

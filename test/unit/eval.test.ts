@@ -18,7 +18,8 @@ import { ItemCoder } from '../../src/model/encode';
 import { mulberry32 } from '../../src/model/hash';
 import { createNetwork } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { fit } from '../../src/model/trainer';
+import { calibrateScale, fit } from '../../src/model/trainer';
+import { spectralItemVectors } from '../../src/model/spectral';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -201,6 +202,43 @@ describe('seeded end-to-end evaluation on a slice of the Beauty data', () => {
     // Above chance (the popularity prior does most of it on a slice this small).
     expect(m.ndcg).toBeGreaterThan(NDCG_BY_CHANCE * 1.2);
     expect(m.ndcg).toBeGreaterThan(popM.ndcg * 0.7);
+    net.dispose();
+  });
+});
+
+describe('fit: co-occurrence start', () => {
+  it('sets the co-occurrence vectors at the scale of lowest training loss, below that of unit-norm vectors', () => {
+    const ds = parsePairs(readFileSync(new URL('../data/beauty-slice.txt', import.meta.url), 'utf8'));
+    const split = splitLastTwo(ds);
+    const net = createNetwork({ dim: 16, maxLen: 20, idBuckets: 16384, topicBuckets: 0, loss: 'softmax', negatives: 64, dropout: 0, seed: 1 });
+    const coder = new ItemCoder(net.config);
+    const sequences = split.train.map((keys) => ({ keys }));
+    const codes = ds.itemIds.map((id) => coder.code(id));
+    const vectors = spectralItemVectors(sequences, codes.length, 16, { seed: 1 });
+    const { scale, curve } = calibrateScale(net, vectors, { sequences, codes }, 1024, mulberry32(3));
+    const lossOf = new Map(curve);
+    const losses = curve.map(([, l]) => l);
+    expect(lossOf.get(scale)).toBe(Math.min(...losses));
+    // The scan went past the minimum (the loss rose again) or reached its end.
+    expect(curve[curve.length - 1][1] > Math.min(...losses) || curve.length === 15).toBe(true);
+    // Unit-norm vectors (the scale before fitting) score a clearly worse loss on this data.
+    expect(scale).not.toBe(1);
+    expect(lossOf.get(1) ?? Infinity).toBeGreaterThan((lossOf.get(scale) as number) + 0.05);
+    // The network is left holding the vectors at the chosen scale (checked on items with buckets of their own).
+    const table = net.snapshot().get('item/id') as Float32Array;
+    const users = new Map<number, number>();
+    for (const c of codes) for (const r of c.ids) users.set(r, (users.get(r) ?? 0) + 1);
+    const own = codes.map((c, k) => k).filter((k) => [...codes[k].ids].every((r) => users.get(r) === 1));
+    expect(own.length).toBeGreaterThan(1000);
+    const off = own.filter((k) => {
+      for (let j = 0; j < 16; j++) {
+        let v = 0;
+        for (const r of codes[k].ids) v += table[r * 16 + j];
+        if (Math.abs(v - vectors[k * 16 + j] * scale) > 1e-4) return true;
+      }
+      return false;
+    });
+    expect(off).toEqual([]);
     net.dispose();
   });
 });
