@@ -41,16 +41,17 @@ export function createLog(o: StoreOptions): Log {
   let failed = false;
   let lastId = '';
 
+  // A chunk that fails to load or to start (one left in a cache from another release) is reported
+  // once; the page goes on measuring without a log.
   const ready = () =>
-    (loading ??= loadStoreChunk().then(
-      (m) => (store = m.takeOver(o, queue, copied, allowed, stopped)),
-      (error) => {
+    (loading ??= loadStoreChunk()
+      .then((m) => (store = m.takeOver(o, queue, copied, allowed, stopped)))
+      .catch((error) => {
         failed = true;
         queue.length = 0;
         o.report(error, 'loading the store');
         return undefined;
-      },
-    ));
+      }));
 
   return {
     recordView(s, reason) {

@@ -8,7 +8,8 @@ import { observeItems } from '../../src/capture/items';
 import { createLog } from '../../src/store/log';
 import type { AttentionSnapshot } from '../../src/types';
 
-vi.mock('../../src/store-loader', () => ({ loadStoreChunk: () => Promise.reject(new Error('attnflow-store.js: 404')) }));
+const storeChunk = vi.hoisted(() => ({ load: (): Promise<unknown> => Promise.reject(new Error('attnflow-store.js: 404')) }));
+vi.mock('../../src/store-loader', () => ({ loadStoreChunk: () => storeChunk.load() }));
 vi.mock('../../src/detect-loader', () => ({ loadDetect: () => Promise.reject(new Error('attnflow-detect.js: 404')) }));
 
 afterEach(() => {
@@ -39,6 +40,26 @@ describe('without the log chunk', () => {
     expect(localStorage.getItem('attnflow:unsaved:v1')).not.toBeNull();
     await log.forget();
     expect(localStorage.length).toBe(0);
+  });
+});
+
+describe('with a log chunk from another release', () => {
+  it('an incompatible chunk (left in a cache) is reported once like a missing one, and nothing throws', async () => {
+    const missing = storeChunk.load;
+    storeChunk.load = () => Promise.resolve({ createStore: () => ({}) }); // an older chunk's shape
+    try {
+      const report = vi.fn();
+      const log = createLog({ retentionDays: 90, maxItemRecords: 50_000, report, log: () => {}, clock: { now: () => 5, epoch: () => 5 } });
+      log.allow(true);
+      log.recordView(snap('v2'), 'hide');
+      await expect(log.flush()).resolves.toBeUndefined();
+      expect((await log.export()).storage).toBe('none');
+      expect(report).toHaveBeenCalledTimes(1);
+      expect(report.mock.calls[0]![1]).toBe('loading the store');
+      expect(report.mock.calls[0]![0]).toBeInstanceOf(TypeError);
+    } finally {
+      storeChunk.load = missing;
+    }
   });
 });
 
