@@ -28,7 +28,7 @@ const USAGE = `usage: attnflow-train --data FILE --out DIR [options]
   --minutes N         training time budget (default 15)
   --quantization Q    int8 | float16 | float32 (default int8)
   --dim N             vector width (default 64)
-  --buckets N         id hash buckets (default: next power of two ≥ items, at least 1024)
+  --buckets N         id hash buckets (default: next power of two ≥ 4 × items, at least 1024)
   --epochs N          at most N epochs (default 200)
   --seed N            seed (default 1)
   --backend B         wasm | cpu (default wasm)`;
@@ -107,7 +107,12 @@ export async function main(argv: string[]): Promise<number> {
   log(`attnflow-train: ${ds.users.length} visitors, ${ds.numItems} items`);
   const backend = await useNodeBackend(values.backend as 'wasm' | 'cpu');
   const dim = Number(values.dim);
-  const config = offlineConfig(values.buckets ? Number(values.buckets) : ds.numItems, { dim, ffnDim: dim, seed: Number(values.seed) });
+  const config = offlineConfig(ds.numItems, {
+    dim,
+    ffnDim: dim,
+    seed: Number(values.seed),
+    ...(values.buckets ? { idBuckets: Number(values.buckets) } : {}),
+  });
   const net = createNetwork(config);
   const coder = new ItemCoder(net.config);
   const codes: ItemCode[] = ds.itemIds.map((id) => coder.code(id));

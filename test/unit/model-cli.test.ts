@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/train';
+import { offlineConfig } from '../../src/model/config';
 import { loadModelFromUrl, type ModelManifest } from '../../src/model/index';
 
 describe('attnflow-train', () => {
@@ -16,7 +17,7 @@ describe('attnflow-train', () => {
     }
     writeFileSync(data, lines.join('\n'));
     const out = path.join(dir, 'model');
-    const code = await main(['--data', data, '--out', out, '--minutes', '0.5', '--epochs', '2', '--dim', '8', '--quantization', 'float16']);
+    const code = await main(['--data', data, '--out', out, '--minutes', '0.5', '--epochs', '2', '--dim', '8', '--buckets', '2048', '--quantization', 'float16']);
     expect(code).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8')) as ModelManifest;
     expect(manifest).toMatchObject({ format: 'attnflow-model', version: 1, weights: 'weights.bin', quantization: 'float16' });
@@ -29,11 +30,17 @@ describe('attnflow-train', () => {
       return { ok: true, status: 200, json: async () => JSON.parse(body.toString('utf8')), arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.length) };
     }) as unknown as typeof fetch;
     const model = await loadModelFromUrl(`file://${path.join(out, 'model.json')}`, { fetch: fileFetch });
-    expect(model.config.dim).toBe(8);
+    expect([model.config.dim, model.config.idBuckets]).toEqual([8, 2048]);
     const scores = await model.score([{ itemId: 'a1' }, { itemId: 'a2' }], ['a3', 'a4', 'never-seen']);
     expect(scores.length).toBe(3);
     expect([...scores].every(Number.isFinite)).toBe(true);
     model.dispose();
     expect(await main(['--data', data])).toBe(2); // --out missing: usage, exit code 2
+  });
+
+  it('sizes the id table at ≥ 4 buckets per item by default (a power of two, at least 1024)', () => {
+    expect(offlineConfig(30).idBuckets).toBe(1024);
+    expect(offlineConfig(54_542).idBuckets).toBe(262_144);
+    expect(offlineConfig(54_542, { idBuckets: 4096 }).idBuckets).toBe(4096);
   });
 });
