@@ -19,6 +19,7 @@ const { values } = parseArgs({
     budget: { type: 'string' }, // total wall-clock budget, seconds
     backend: { type: 'string', default: 'wasm' },
     workers: { type: 'string' },
+    models: { type: 'string' },
     dim: { type: 'string' },
   },
 });
@@ -32,6 +33,7 @@ if (values.data) {
     budgetS: values.budget ? Number(values.budget) : 19 * 60,
     backend: values.backend as 'wasm' | 'cpu',
     workers: values.workers ? Number(values.workers) : 2,
+    models: values.models ? Number(values.models) : 2,
     dim: values.dim ? Number(values.dim) : undefined,
   });
 } else if (values.ebnerd) {

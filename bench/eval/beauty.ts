@@ -1,7 +1,8 @@
 /**
  * The SASRec-protocol run: data, split, baselines, then the model. Models train in worker threads
- * (one per core, different seeds); on the validation item the run picks either the best single
- * model or the average of their scores, and reports that choice on the test item.
+ * (one per core), each worker several models one after another with different seeds; on the
+ * validation item the run picks one worker's average or the average of all models' scores, and
+ * reports that choice on the test item.
  */
 import { Worker } from 'node:worker_threads';
 import type { ModelConfig } from '../../src/model/types';
@@ -17,6 +18,8 @@ export interface BeautyOptions {
   backend: 'wasm' | 'cpu';
   /** Models trained in parallel (worker threads); default 2. */
   workers: number;
+  /** Models per worker, trained one after another while the budget lasts; default 2. */
+  models: number;
   dim?: number;
 }
 
@@ -72,15 +75,16 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
     config: overrides,
     deadline,
     backend: o.backend,
-    tokensPerBatch: Number(process.env.ATTNFLOW_TOKENS ?? 4096),
+    tokensPerBatch: Number(process.env.ATTNFLOW_TOKENS ?? 2048),
     maxEpochs: Number(process.env.ATTNFLOW_EPOCHS ?? 200),
     tag: `model ${i + 1}`,
+    models: o.models,
   }));
   const outcomes = jobs.length === 1 ? [await trainAndScore(jobs[0])] : await Promise.all(jobs.map(inWorker));
 
-  // Choice on the validation item: each single model, or the mean of all models' scores.
+  // Choice on the validation item: one worker's models, or the mean of all models' scores.
   const options: { name: string; valid: Float32Array; test: Float32Array }[] = outcomes.map((m, i) => ({
-    name: `model ${i + 1}`,
+    name: m.models > 1 ? `worker ${i + 1} (mean of ${m.models} models)` : `model ${i + 1}`,
     valid: m.valid,
     test: m.test,
   }));
@@ -90,7 +94,7 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
       for (const m of outcomes) for (let i = 0; i < out.length; i++) out[i] += m[key][i] / outcomes.length;
       return out;
     };
-    options.push({ name: `mean of ${outcomes.length} models`, valid: mean('valid'), test: mean('test') });
+    options.push({ name: `mean of all ${outcomes.reduce((a, m) => a + m.models, 0)} models`, valid: mean('valid'), test: mean('test') });
   }
   let best = options[0];
   let bestNdcg = -1;
@@ -105,7 +109,8 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
   const m0 = outcomes[0];
   err(
     `chosen on validation: ${best.name}; per model ${m0.numParams} parameters, ` +
-      `${m0.bytesInt8} bytes int8, ${m0.bytesFloat16} bytes float16; epochs ${outcomes.map((m) => `${m.epochs} (best ${m.bestEpoch})`).join(', ')}`,
+      `${m0.bytesInt8} bytes int8, ${m0.bytesFloat16} bytes float16; first model per worker: ` +
+      outcomes.map((m) => `${m.epochs} epochs (best ${m.bestEpoch}) in ${m.seconds.toFixed(0)}s`).join(', '),
   );
   err(`total ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   console.log(fmt('model', evaluate(split, testC, 'test', fixed(best.test), o.seed)));

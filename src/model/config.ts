@@ -93,7 +93,8 @@ export function resolveConfig(input: Partial<ModelConfig> = {}): ModelConfig {
 /**
  * Settings for offline training on a site's or a public log (the evaluation and `attnflow-train`),
  * chosen on the validation item only. Buckets ≥ 4 × items with two hashes: few items share a row,
- * and hardly any shares both. Dropout 0.5, as SASRec uses on sparse logs.
+ * and hardly any shares both. Sparse logs want strong dropout, and the sampled softmax wants many
+ * negatives: on Amazon Beauty 4,096 beat 512 by +0.03 NDCG@10 at the same training time.
  */
 export function offlineConfig(numItems: number, overrides: Partial<ModelConfig> = {}): Partial<ModelConfig> {
   let buckets = 1024;
@@ -104,12 +105,12 @@ export function offlineConfig(numItems: number, overrides: Partial<ModelConfig> 
     maxLen: 50,
     blocks: 2,
     heads: 1,
-    dropout: 0.5,
+    dropout: 0.7,
     idBuckets: buckets,
     idHashes: 2,
     topicBuckets: 0,
     loss: 'softmax',
-    negatives: 512,
+    negatives: 4096,
     skippedNegatives: 0,
     learningRate: 2e-3,
     ...overrides,

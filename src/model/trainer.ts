@@ -15,7 +15,7 @@ export interface FitOptions {
   sequences: readonly KeySequence[];
   /** Hashed code of every item key. */
   codes: readonly ItemCode[];
-  /** Positions per batch (rows × padded length); default 4096. */
+  /** Positions per batch (rows × padded length); default 2048. */
   tokensPerBatch?: number;
   /** Stop after this many epochs; default 200. */
   maxEpochs?: number;
@@ -152,7 +152,7 @@ export function fit(net: Network, o: FitOptions): FitResult {
   const now = o.now ?? (() => performance.now());
   const t0 = now();
   const rand = mulberry32((o.seed ?? c.seed) ^ 0xf17);
-  const tokens = o.tokensPerBatch ?? 4096;
+  const tokens = o.tokensPerBatch ?? 2048;
   const maxEpochs = o.maxEpochs ?? 200;
   const budget = o.timeBudgetMs ?? Infinity;
   const warm = o.warmupSteps ?? 100;
