@@ -120,26 +120,26 @@ export class Network {
   }
 
   /** Rows `idx` of lookup table `name`: the whole table, or during a step only its touched rows. */
-  private lookupIn(name: string, idx: Int32Array, w: Float32Array, n: number, k: number): Tensor {
+  private lookupIn(name: string, idx: Int32Array, w: Float32Array, n: number, k: number, plain: boolean): Tensor {
     const s = this.sparse?.get(name);
-    if (!s) return lookup(this.w(name), idx, w, n, k);
+    if (!s) return lookup(this.w(name), idx, w, n, k, plain);
     const local = new Int32Array(idx.length);
     for (let i = 0; i < idx.length; i++) local[i] = w[i] !== 0 ? s.remap[idx[i]] : 0;
     return lookup(s.rows, local, w, n, k);
   }
 
-  /** Item vectors [n, d] and biases [n, 1]. */
-  itemVectors(list: CodeList): { e: Tensor; b: Tensor } {
+  /** Item vectors [n, d] and biases [n, 1]; `plain` (no gradient needed) skips the custom gradients. */
+  itemVectors(list: CodeList, plain = false): { e: Tensor; b: Tensor } {
     const c = this.config;
     const { n } = list;
-    let e = this.lookupIn('item/id', list.idIdx, list.idW, n, list.idK);
+    let e = this.lookupIn('item/id', list.idIdx, list.idW, n, list.idK, plain);
     if (c.topicBuckets > 0 && list.topicK > 0) {
-      e = tf.add(e, this.lookupIn('item/topic', list.topicIdx, list.topicW, n, list.topicK));
+      e = tf.add(e, this.lookupIn('item/topic', list.topicIdx, list.topicW, n, list.topicK, plain));
     }
     if (c.itemVectorDim > 0 && list.vectors) {
       e = tf.add(e, mm(tf.tensor2d(list.vectors, [n, c.itemVectorDim]), this.w('item/vector')));
     }
-    const b = this.lookupIn('item/bias', list.idIdx, list.idW, n, list.idK);
+    const b = this.lookupIn('item/bias', list.idIdx, list.idW, n, list.idK, plain);
     return { e, b };
   }
 
@@ -150,10 +150,20 @@ export class Network {
     return tf.mul(x, tf.tensor(this.drop.mask(x.size, rate), x.shape));
   }
 
-  /** Visitor encoder: outputs [B·L, d], row b·L + l summarising the sequence up to column l. */
-  encode(batch: SeqBatch, training: boolean): Tensor {
+  /**
+   * Visitor encoder: outputs [B·L, d], row b·L + l summarising the sequence up to column l; with
+   * `lastOnly` (scoring, no gradient) [B, d], the last column only: the last block then attends
+   * from that column alone, and batches without padding skip their masking.
+   */
+  encode(batch: SeqBatch, training: boolean, lastOnly = false): Tensor {
     const c = this.config;
     const { B, L } = batch;
+    const padded = batch.valid.some((v) => v === 0);
+    const keep = (t: Tensor): Tensor => (padded ? tf.mul(t, valid) : t);
+    // Scoring needs no gradient: plain ops, without the custom-gradient bookkeeping.
+    const plain = lastOnly && !training;
+    const norm = (t: Tensor, g: string, b: string): Tensor => layerNorm(t, this.w(g), this.w(b), 1e-6, plain);
+    const rows = (t: Tensor, idx: Int32Array): Tensor => takeRows(t, idx, plain);
     const d = c.dim;
     const heads = c.heads;
     const dh = d / heads;
@@ -171,13 +181,13 @@ export class Network {
 
     const posIdx = new Int32Array(L);
     for (let l = 0; l < L; l++) posIdx[l] = c.maxLen - L + l;
-    const pos = takeRows(this.w('seq/pos'), posIdx);
+    const pos = rows(this.w('seq/pos'), posIdx);
     // Item vectors enter the residual stream scaled by √d (as in SASRec): the blocks' outputs come
     // from layer-normed inputs, and unscaled item vectors would be drowned by them early in training.
-    let x = tf.mul(this.itemVectors(batch.items).e, Math.sqrt(d));
+    let x = tf.mul(this.itemVectors(batch.items, plain).e, Math.sqrt(d));
     x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [B * L, d]);
     x = tf.add(x, mm(tf.tensor2d(batch.features, [B * L, FEATURES]), this.w('seq/features')));
-    x = tf.mul(this.dropout(x, training), valid);
+    x = keep(this.dropout(x, training));
 
     const scale = 1 / Math.sqrt(dh);
     const split = (t: Tensor): Tensor =>
@@ -189,21 +199,39 @@ export class Network {
         ? tf.reshape(t, [B * L, d])
         : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
 
+    const lastRows = new Int32Array(B);
+    for (let b = 0; b < B; b++) lastRows[b] = b * L + L - 1;
     for (let i = 0; i < c.blocks; i++) {
       const p = `block${i}/`;
-      let h = layerNorm(x, this.w(p + 'ln1/g'), this.w(p + 'ln1/b'));
+      if (plain && heads === 1 && i === c.blocks - 1) {
+        // Scoring reads the last column only: its query against every key, then its own FFN.
+        const h = norm(x, p + 'ln1/g', p + 'ln1/b');
+        const q = tf.reshape(mm(rows(h, lastRows), this.w(p + 'wq')), [B, 1, d]);
+        const k = tf.reshape(mm(h, this.w(p + 'wk')), [B, L, d]);
+        const v = tf.reshape(mm(h, this.w(p + 'wv')), [B, L, d]);
+        let s = tf.mul(mm(q, k, false, true), scale);
+        if (padded) s = tf.add(s, tf.reshape(rows(tf.reshape(mask, [B * L, L]), lastRows), [B, 1, L]));
+        const o = mm(tf.reshape(tf.matMul(tf.softmax(s), v), [B, d]), this.w(p + 'wo'));
+        let xl = tf.add(rows(x, lastRows), o);
+        const h2 = norm(xl, p + 'ln2/g', p + 'ln2/b');
+        const f1 = tf.relu(tf.add(mm(h2, this.w(p + 'w1')), this.w(p + 'b1')));
+        xl = tf.add(xl, tf.add(mm(f1, this.w(p + 'w2')), this.w(p + 'b2')));
+        return norm(xl, 'out/ln/g', 'out/ln/b');
+      }
+      let h = norm(x, p + 'ln1/g', p + 'ln1/b');
       const q = split(mm(h, this.w(p + 'wq')));
       const k = split(mm(h, this.w(p + 'wk')));
       const v = split(mm(h, this.w(p + 'wv')));
       const s = tf.add(tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), scale), mask);
       const o = mm(merge(tf.matMul(tf.softmax(s), v)), this.w(p + 'wo'));
       x = tf.add(x, this.dropout(o, training));
-      h = layerNorm(x, this.w(p + 'ln2/g'), this.w(p + 'ln2/b'));
+      h = norm(x, p + 'ln2/g', p + 'ln2/b');
       const f1 = tf.relu(tf.add(mm(h, this.w(p + 'w1')), this.w(p + 'b1')));
       const f2 = tf.add(mm(this.dropout(f1, training), this.w(p + 'w2')), this.w(p + 'b2'));
-      x = tf.mul(tf.add(x, this.dropout(f2, training)), valid);
+      x = keep(tf.add(x, this.dropout(f2, training)));
     }
-    return layerNorm(x, this.w('out/ln/g'), this.w('out/ln/b'));
+    const out = norm(x, 'out/ln/g', 'out/ln/b');
+    return lastOnly ? rows(out, lastRows) : out;
   }
 
   /** Mean loss of a training batch (a scalar tensor). */
@@ -349,13 +377,10 @@ export class Network {
    */
   scoreTensor(batch: SeqBatch, cands: CodeList, C: number): Tensor {
     return tf.tidy(() => {
-      const { B, L } = batch;
+      const { B } = batch;
       const d = this.config.dim;
-      const H = this.encode(batch, false);
-      const last = new Int32Array(B);
-      for (let b = 0; b < B; b++) last[b] = b * L + L - 1;
-      const u = takeRows(H, last);
-      const it = this.itemVectors(cands);
+      const u = this.encode(batch, false, true);
+      const it = this.itemVectors(cands, true);
       const dots = tf.sum(tf.mul(tf.reshape(u, [B, 1, d]), tf.reshape(it.e, [B, C, d])), 2);
       return tf.add(dots, tf.reshape(it.b, [B, C]));
     });

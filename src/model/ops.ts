@@ -157,9 +157,14 @@ export function registerGradients(): void {
  * gatherND forward, scatterND backward (the WASM backend lacks gather's gradient kernel and the
  * WebGL one lacks sparseSegmentSum).
  */
-export function lookup(table: Tensor, idx: Int32Array, w: Float32Array, n: number, k: number): Tensor {
+export function lookup(table: Tensor, idx: Int32Array, w: Float32Array, n: number, k: number, plain = false): Tensor {
   const width = table.shape[1] as number;
   if (n === 0 || k === 0) return tf.zeros([n, width]);
+  if (plain) {
+    const rows = tf.reshape(tf.gatherND(table, tf.tensor2d(idx, [n * k, 1], 'int32')), [n, k, width]);
+    // Every weight 1 (item ids without padding): a plain sum.
+    return tf.sum(w.every((v) => v === 1) ? rows : tf.mul(rows, tf.tensor3d(w, [n, k, 1])), 1);
+  }
   const f = customGrad((t: Tensor, save: tf.GradSaveFunc) => {
     const idxT = tf.tensor2d(idx, [n * k, 1], 'int32');
     const wT = tf.tensor3d(w, [n, k, 1]);
@@ -177,7 +182,8 @@ export function lookup(table: Tensor, idx: Int32Array, w: Float32Array, n: numbe
 }
 
 /** Rows `idx` of a 2-D tensor (gatherND forward, scatterND backward). */
-export function takeRows(x: Tensor, idx: Int32Array): Tensor {
+export function takeRows(x: Tensor, idx: Int32Array, plain = false): Tensor {
+  if (plain) return tf.gatherND(x, tf.tensor2d(idx, [idx.length, 1], 'int32'));
   const f = customGrad((t: Tensor, save: tf.GradSaveFunc) => {
     const idxT = tf.tensor2d(idx, [idx.length, 1], 'int32');
     save([idxT]);
@@ -190,7 +196,11 @@ export function takeRows(x: Tensor, idx: Int32Array): Tensor {
 }
 
 /** Layer normalisation over the last axis of a 2-D tensor, with its gradient in closed form. */
-export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6, plain = false): Tensor {
+  if (plain) {
+    const xc = tf.sub(x, tf.mean(x, -1, true));
+    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps))), gamma), beta);
+  }
   const f = customGrad((xi: Tensor, g: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
     const mu = tf.mean(xi, -1, true);
     const xc = tf.sub(xi, mu);

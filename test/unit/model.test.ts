@@ -5,6 +5,7 @@ import { codeList, ItemCoder, seqBatch, trainBatch, type KeySequence } from '../
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
 import { fromHalf, toHalf } from '../../src/model/serialize';
+import { mulberry32 } from '../../src/model/hash';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -86,6 +87,41 @@ describe('encoder', () => {
     const b = run([0, 3, 3]);
     for (let i = 0; i < 16; i++) expect(a[i]).toBeCloseTo(b[i], 5);
     net.dispose();
+  });
+});
+
+describe('scoring path', () => {
+  it('scores exactly as the training-time encoder does, with and without padding, for one and two heads', () => {
+    for (const heads of [1, 2]) {
+      const net = createNetwork({ ...small, heads, dropout: 0, topicBuckets: 8 });
+      // Random weights everywhere (a fresh model's residual branches are zero and would hide the blocks).
+      const rand = mulberry32(heads);
+      const values = new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
+      net.restore(values);
+      const coder = new ItemCoder(net.config);
+      const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
+      const seqs: KeySequence[] = [
+        { keys: [0, 1, 2, 3, 4, 5, 6, 7] }, // full: no padding
+        { keys: [8, 9, 1], features: Float32Array.from({ length: 3 * 5 }, (_, i) => (i % 5) / 5) },
+      ];
+      for (const group of [[seqs[0]], seqs]) {
+        const { batch } = seqBatch(group, group.map((q) => q.keys.length), (k) => items[k], 8);
+        const C = 12;
+        const cands = codeList(Array.from({ length: group.length * C }, (_, i) => items[(i * 5) % 12]));
+        const fast = net.score(batch, cands, C);
+        const ref = tf.tidy(() => {
+          const H = net.encode(batch, true); // the training path (dropout 0), every row
+          const last = Array.from({ length: batch.B }, (_, b) => b * batch.L + batch.L - 1);
+          const u = tf.gather(H, last);
+          const it = net.itemVectors(cands);
+          const dots = tf.sum(tf.mul(tf.reshape(u, [batch.B, 1, 16]), tf.reshape(it.e, [batch.B, C, 16])), 2);
+          return tf.add(dots, tf.reshape(it.b, [batch.B, C])).dataSync() as Float32Array;
+        });
+        expect(fast.length).toBe(ref.length);
+        for (let i = 0; i < ref.length; i++) expect(fast[i]).toBeCloseTo(ref[i], 4);
+      }
+      net.dispose();
+    }
   });
 });
 
