@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Model in the browser, per backend (webgl, wasm, cpu), on the page and in the Worker:
 // time to first score (chunk fetch + backend init + weights, cold cache), scoring 200 candidates
-// (median of 50), one training step of 64 examples; then the automatic choice, and the chunk sizes.
+// (median of 50), an empty call (what the host itself costs: on the page the wait for an idle slot,
+// in the worker the message round trip), one training step of 64 examples; then the automatic
+// choice, and the chunk sizes.
 import { spawnSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { startServer } from '../scripts/serve.mjs';
@@ -63,6 +65,14 @@ try {
             times.push(performance.now() - t);
           }
           times.sort((a, b) => a - b);
+          // The host's own cost per call: a call that does no work (the message round trip in the worker).
+          const idle = [];
+          for (let i = 0; i < 50; i++) {
+            const t = performance.now();
+            await host.numTensors();
+            idle.push(performance.now() - t);
+          }
+          idle.sort((a, b) => a - b);
           const batch = Array.from({ length: 64 }, (_, i) => w.visitorLog(20, i));
           await host.train(batch); // first step compiles
           const steps = [];
@@ -74,7 +84,7 @@ try {
           steps.sort((a, b) => a - b);
           obs.disconnect();
           host.dispose();
-          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: times[Math.floor(times.length / 2)], rounds, train: steps[Math.floor(steps.length / 2)], long: long.length };
+          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: times[Math.floor(times.length / 2)], call: idle[25], rounds, train: steps[Math.floor(steps.length / 2)], long: long.length };
         },
         { where, backend, weights },
       );
@@ -85,10 +95,10 @@ try {
   const renderer = rows.find((r) => r.renderer)?.renderer;
   if (renderer) console.log(`WebGL renderer: ${renderer}`);
   const base = rows.find((r) => r.where === 'page' && r.backend === 'cpu');
-  console.log('\nwhere   backend  first score   score 200 (median)          train step (64 ex.)   long tasks');
+  console.log('\nwhere   backend  first score   score 200 (median)          empty call   train step (64 ex.)   long tasks');
   for (const r of rows) {
     console.log(
-      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(10)} (${(r.score / base.score).toFixed(3)}× cpu, n=${r.rounds})   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${String(r.long).padStart(5)}`,
+      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(10)} (${(r.score / base.score).toFixed(3)}× cpu, n=${r.rounds})   ${`${r.call.toFixed(2)} ms`.padStart(10)}   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${String(r.long).padStart(5)}`,
     );
   }
 
