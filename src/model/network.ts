@@ -158,8 +158,6 @@ export class Network {
   encode(batch: SeqBatch, training: boolean, lastOnly = false): Tensor {
     const c = this.config;
     const { B, L } = batch;
-    const padded = batch.valid.some((v) => v === 0);
-    const keep = (t: Tensor): Tensor => (padded ? tf.mul(t, valid) : t);
     // Scoring needs no gradient: plain ops, without the custom-gradient bookkeeping.
     const plain = lastOnly && !training;
     const norm = (t: Tensor, g: string, b: string): Tensor => layerNorm(t, this.w(g), this.w(b), 1e-6, plain);
@@ -168,6 +166,9 @@ export class Network {
     const heads = c.heads;
     const dh = d / heads;
     const valid = tf.tensor2d(batch.valid, [B * L, 1]);
+    // Padding positions are zeroed after each step; a batch without padding skips that.
+    const padded = batch.valid.some((v) => v === 0);
+    const keep = (t: Tensor): Tensor => (padded ? tf.mul(t, valid) : t);
     // Causal mask plus key padding, additive: 0 where column j may be attended from row i.
     const maskData = new Float32Array(B * L * L);
     for (let b = 0; b < B; b++) {

@@ -97,6 +97,21 @@ export function popularityPrior(seqs: readonly KeySequence[], numItems: number):
   return counts;
 }
 
+/** The training batch of sequences `rows`, with `config.negatives` items drawn uniformly as shared negatives. */
+function sampledBatch(net: Network, o: Pick<FitOptions, 'sequences' | 'codes'>, rows: number[], rand: () => number) {
+  const c = net.config;
+  const negs = new Int32Array(c.negatives);
+  for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * o.codes.length);
+  return trainBatch(
+    rows.map((r) => o.sequences[r]),
+    (k) => o.codes[k],
+    negs,
+    c.maxLen,
+    c.skippedNegatives,
+    c.itemVectorDim,
+  );
+}
+
 /**
  * Sets the co-occurrence vectors at the scale that gives the lowest training loss. Their directions
  * already rank well, but at the wrong scale the first steps spend themselves on calibration and
@@ -109,14 +124,9 @@ export function calibrateScale(
   tokens: number,
   rand: () => number,
 ): { scale: number; curve: [scale: number, loss: number][] } {
-  const c = net.config;
-  const numItems = o.codes.length;
-  const codeOf = (k: number): ItemCode => o.codes[k];
-  const batches = epochBatches(o.sequences, c.maxLen, tokens, rand).slice(0, 6).map((rows) => {
-    const negs = new Int32Array(c.negatives);
-    for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * numItems);
-    return trainBatch(rows.map((r) => o.sequences[r]), codeOf, negs, c.maxLen, c.skippedNegatives, c.itemVectorDim);
-  });
+  const batches = epochBatches(o.sequences, net.config.maxLen, tokens, rand)
+    .slice(0, 6)
+    .map((rows) => sampledBatch(net, o, rows, rand));
   const scaled = new Float32Array(vectors.length);
   const lossAt = (s: number): number => {
     for (let i = 0; i < vectors.length; i++) scaled[i] = vectors[i] * s;
@@ -160,7 +170,6 @@ export function fit(net: Network, o: FitOptions): FitResult {
   const patience = o.patience ?? 5;
   const log = o.log ?? (() => {});
   const numItems = o.codes.length;
-  const codeOf = (k: number): ItemCode => o.codes[k];
   const history: FitResult['history'] = [];
   let best = -Infinity;
   let bestEpoch = 0;
@@ -198,16 +207,7 @@ export function fit(net: Network, o: FitOptions): FitResult {
       if (elapsed > budget - (o.reserveMs?.() ?? 0)) break outer;
       const progress = Math.min(1, Math.max(steps / totalSteps, elapsed / budget));
       const lr = c.learningRate * Math.min(1, (steps + 1) / warm) * (0.02 + 0.98 * 0.5 * (1 + Math.cos(Math.PI * progress)));
-      const negs = new Int32Array(c.negatives);
-      for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * numItems);
-      const batch = trainBatch(
-        rows.map((r) => o.sequences[r]),
-        codeOf,
-        negs,
-        c.maxLen,
-        c.skippedNegatives,
-        c.itemVectorDim,
-      );
+      const batch = sampledBatch(net, o, rows, rand);
       const loss = net.step(batch, lr);
       steps++;
       if (Number.isFinite(loss)) {
