@@ -121,10 +121,11 @@ export async function trainAndScore(
       numParams: net.numParams,
       bytesInt8: out?.bytesInt8 ?? encodeWeights(net.config, weights, 'int8').length,
       bytesFloat16: out?.bytesFloat16 ?? encodeWeights(net.config, weights, 'float16').length,
-      epochs: res.epochs,
-      bestEpoch: res.bestEpoch,
+      // Epochs and time of the first model: the later ones run in what time it left.
+      epochs: out?.epochs ?? res.epochs,
+      bestEpoch: out?.bestEpoch ?? res.bestEpoch,
       models: m + 1,
-      seconds: m === 0 ? (Date.now() - started) / 1000 : (out as TrainOutcome).seconds,
+      seconds: out?.seconds ?? (Date.now() - started) / 1000,
     };
     net.dispose();
   }
