@@ -22,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS || 5);
 
 // The store exactly as the SDK ships it, plus idb for the per-record baseline.
 mkdirSync(OUT, { recursive: true });
-const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/store.ts`)}; export { createLog } from ${JSON.stringify(`${ROOT}src/store/log.ts`)}; export { openDB } from 'idb';`;
+const entry = `export { createStore } from ${JSON.stringify(`${ROOT}src/store/store.ts`)}; export { createLog } from ${JSON.stringify(`${ROOT}src/store/log.ts`)}; export { packView } from ${JSON.stringify(`${ROOT}src/store/schema.ts`)}; export { openDB } from 'idb';`;
 const bundle = await rollup({
   input: 'bench-entry',
   plugins: [
@@ -49,7 +49,7 @@ try {
   await page.goto(`${base}bench/out/store-bench.html`);
   const results = await page.evaluate(
     async ({ RECORDS, VIEWS, RUNS }) => {
-      const { createStore, createLog, openDB } = window.attnflowStoreBench;
+      const { createStore, createLog, openDB, packView } = window.attnflowStoreBench;
       const longTasks = [];
       const entries = [];
       new PerformanceObserver((list) => entries.push(...list.getEntries())).observe({ type: 'longtask', buffered: true });
@@ -65,7 +65,7 @@ try {
         }])),
       }));
       const opts = { retentionDays: 90, maxItemRecords: 1e6, report: (e) => { throw e; }, log: () => {}, clock: { now: () => performance.now(), epoch: () => Date.now() }, flushIntervalMs: 1e9 };
-      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], packed: [], longBatched: [], longUrgent: [], logHide: [], longLogHide: [], logDurable: [] };
+      const out = { batched: [], record: [], sync: [], urgentSync: [], perRecord: [], packed: [], objects: [], urgentObjects: [], urgentLines: [], longBatched: [], longUrgent: [], logHide: [], longLogHide: [], logDurable: [] };
       for (let run = 0; run < RUNS; run++) {
         // Batched, as the SDK writes: record then one flush, 500 puts per task.
         await del('bench-a');
@@ -139,16 +139,28 @@ try {
         out.perRecord.push(performance.now() - t0);
         db.close();
 
-        // The floor: the SDK's documents (one per view) put with idb directly, no SDK code around it.
-        await del('bench-d');
-        const pdb = await openDB('bench-d', 1, { upgrade: (d) => d.createObjectStore('views', { keyPath: 'viewId' }) });
-        const docs = snaps.map((s) => ({ viewId: s.page.viewId, items: recs.filter((r) => r.viewId === s.page.viewId) }));
-        t0 = performance.now();
-        const ptx = pdb.transaction('views', 'readwrite', { durability: 'strict' });
-        for (const doc of docs) ptx.store.put(doc);
-        await ptx.done;
-        out.packed.push(performance.now() - t0);
-        pdb.close();
+        // The floor: the SDK's documents (one per view, item records as lines) put with idb
+        // directly, no SDK code around it; then the same records as objects (schema v2), for what
+        // the lines save. Main thread: the synchronous puts, as in a hide flush.
+        for (const lines of [true, false]) {
+          await del('bench-d');
+          const pdb = await openDB('bench-d', 1, { upgrade: (d) => d.createObjectStore('views', { keyPath: 'viewId' }) });
+          const docs = snaps.map((s) => {
+            const items = recs.filter((r) => r.viewId === s.page.viewId);
+            const view = { viewId: s.page.viewId, path: '/bench', startedAt: s.page.startedAt, updatedAt: Date.now(), engagedMs: 5000, visibleMs: 6000, scrollDepth: 0.7, rageClicks: 0, deadClicks: 0 };
+            return lines ? packView(view, items) : { ...packView(view, []), items };
+          });
+          await idle();
+          t0 = performance.now();
+          const ptx = pdb.transaction('views', 'readwrite', { durability: 'strict' });
+          for (const doc of docs) ptx.store.put(doc);
+          t1 = performance.now();
+          await ptx.done;
+          (lines ? out.packed : out.objects).push(performance.now() - t0);
+          if (!lines) out.urgentObjects.push(t1 - t0);
+          else out.urgentLines.push(t1 - t0);
+          pdb.close();
+        }
         await del('bench-a'); await del('bench-b'); await del('bench-c'); await del('bench-d'); await del('bench-e');
       }
       return out;
@@ -163,7 +175,8 @@ try {
   console.log(`    of which recordView (build records)                 ${f(med(results.record))} ms`);
   console.log(`    flush() call, synchronous part                      ${f(med(results.sync))} ms`);
   console.log(`  one transaction per record, until durable             ${f(med(results.perRecord))} ms   (${(med(results.perRecord) / med(results.batched)).toFixed(1)}× the batched time)`);
-  console.log(`  floor: the same 100 view documents put with idb alone  ${f(med(results.packed))} ms`);
+  console.log(`  floor: the same 100 view documents put with idb alone  ${f(med(results.packed))} ms; the puts ${f(med(results.urgentLines))} ms on the main thread`);
+  console.log(`    the same with records as objects (schema v2)         ${f(med(results.objects))} ms; the puts ${f(med(results.urgentObjects))} ms (${(med(results.urgentObjects) / med(results.urgentLines)).toFixed(1)}× the lines)`);
   console.log(`  long tasks during batched flushes: ${results.longBatched.length}${results.longBatched.length ? ` (max ${max(results.longBatched).toFixed(0)} ms)` : ''}   (goal: none)`);
   console.log(`  urgent flush (page hide, all puts at once), main thread ${f(med(results.urgentSync))} ms; long tasks: ${results.longUrgent.length}${results.longUrgent.length ? ` (max ${max(results.longUrgent).toFixed(0)} ms)` : ''}`);
   console.log(`  hide through the log, a 1,000-item view (localStorage copy + chunked flush): main thread ${f(med(results.logHide))} ms, durable in ${f(med(results.logDurable))} ms; long tasks: ${results.longLogHide.length}${results.longLogHide.length ? ` (max ${max(results.longLogHide).toFixed(0)} ms)` : ''}   (goal: none)`);

@@ -6,6 +6,7 @@
  */
 import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
 import { computeProfile, mergeCatalogue } from './derive';
+import { itemsOf } from './schema';
 import type { Store } from './store';
 import { createTabs, type LockManagerLike } from './tabs';
 
@@ -82,7 +83,7 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
       if (!d) {
         const cat = store.mem.get('catalogue') as Map<string, CatalogueEntry>;
         const views = store.memViews();
-        for (const v of views) for (const r of v.items) cat.set(r.itemId, mergeCatalogue(cat.get(r.itemId), r));
+        for (const v of views) for (const r of itemsOf(v)) cat.set(r.itemId, mergeCatalogue(cat.get(r.itemId), r));
         store.mem.get('profile')!.set('visitor', computeProfile(views, now));
       } else {
         const tx = d.transaction(['views', 'catalogue', 'profile', 'settings'], 'readwrite');
@@ -93,10 +94,10 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
         // One view per step (a cursor, not getAll): long logs never make a long task.
         const views: ViewRecord[] = [];
         for (let c = await tx.objectStore('views').index('by-updated').openCursor(); c; c = await c.continue()) {
-          const { items, ...view } = c.value;
+          const { items: _, ...view } = c.value;
           views.push(view);
           if (view.updatedAt < mark) continue;
-          for (const r of items) void cat.put(mergeCatalogue(await cat.get(r.itemId), r));
+          for (const r of itemsOf(c.value)) void cat.put(mergeCatalogue(await cat.get(r.itemId), r));
         }
         void tx.objectStore('settings').put({ key: 'catalogued', value: now - MARGIN_MS });
         void tx.objectStore('profile').put(computeProfile(views, now));
@@ -119,9 +120,9 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
       const d = await store.db();
       const out: ItemRecord[] = [];
       try {
-        if (!d) for (const v of store.memViews().reverse()) if (out.length < count) out.push(...v.items);
+        if (!d) for (const v of store.memViews().reverse()) if (out.length < count) out.push(...itemsOf(v));
         for (let c = d && (await d.transaction('views').store.index('by-updated').openCursor(null, 'prev')); c && out.length < count; c = await c.continue()) {
-          out.push(...c.value.items);
+          out.push(...itemsOf(c.value));
         }
       } catch (error) {
         report(error, 'store recent');

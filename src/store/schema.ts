@@ -15,14 +15,17 @@ import type {
 import { mergeCatalogue } from './derive';
 
 export const DB_NAME = 'attnflow';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /**
  * A page view as stored: the view and its item records in one document, upserted by viewId as
- * the view goes on (one put per view and flush instead of one per item: 10-20× faster).
+ * the view goes on (one put per view and flush instead of one per item: 10-20× faster). Each item
+ * record is one line of text (`itemLine`): what a put costs Chromium grows with the bytes it
+ * clones, and a line is a quarter of the bytes of the same record as an object, so the hide flush
+ * of a view of thousands of items stays short. `itemsOf` reads them back.
  */
 export interface StoredView extends ViewRecord {
-  items: ItemRecord[];
+  items: string[];
 }
 
 export interface AttnflowDB extends DBSchema {
@@ -52,6 +55,7 @@ type UpgradeTx = IDBPTransaction<AttnflowDB, StoreName[], 'versionchange'>;
  * v1: records (one per view and item) and views; views kept the page's full URL.
  * v2: each view holds its item records; views keep the path only (no query string) and their
  *     attention per topic; catalogue (rebuilt from the records), profile, weights, scores, settings.
+ * v3: a view's item records are lines of text, not objects.
  */
 export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): Promise<void> {
   const v1 = db as unknown as IDBPDatabase; // v1's 'records' store is not in today's schema
@@ -84,13 +88,55 @@ export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): 
       void c.update(packView({ ...v, path: v.path ?? pathOf(url), updatedAt: v.updatedAt ?? v.startedAt }, items.get(v.viewId) ?? []));
     }
   }
+  if (from >= 2 && to >= 3) {
+    for (let c = await tx.objectStore('views').openCursor(); c; c = await c.continue()) {
+      const { items, ...v } = c.value as unknown as ViewRecord & { items: ItemRecord[] };
+      void c.update(packView(v, items));
+    }
+  }
 }
 
-/** A view with its item records, as stored; its attention per topic is summed from the records. */
-export function packView(view: ViewRecord, items: ItemRecord[]): StoredView {
+/**
+ * A view with its item records, as stored; its attention per topic is summed from the records.
+ * `lines`, when given, are the records' lines already made.
+ */
+export function packView(view: Omit<ViewRecord, 'topics'>, items: Iterable<ItemRecord>, lines?: string[]): StoredView {
   const topics: { [topic: string]: number } = {};
-  for (const r of items) for (const t of r.topics) topics[t] = (topics[t] ?? 0) + r.attentionMs;
-  return { ...view, topics, items };
+  const made: string[] = [];
+  for (const r of items) {
+    for (const t of r.topics) topics[t] = (topics[t] ?? 0) + r.attentionMs;
+    if (!lines) made.push(itemLine(r, view.startedAt));
+  }
+  return { ...view, topics, items: lines ?? made };
+}
+
+/** The counts of an item record in its line, in order. */
+const COUNTS = ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs', 'clicks', 'rageClicks', 'deadClicks'] as const;
+
+/**
+ * An item record as a line: `numbers<TAB>topics<TAB>itemId`. The numbers, decimal and
+ * comma-separated, are the counts above, maxVisibleRatio in thousandths, flags (1 viewable,
+ * 2 skipped), firstAt less the view's `startedAt`, and lastAt less firstAt. Topics are
+ * comma-separated (a topic holds no comma or tab); the item id, last, may hold anything.
+ */
+export function itemLine(r: ItemRecord, startedAt: number): string {
+  let s = '';
+  for (const k of COUNTS) s += r[k] + ',';
+  return `${s}${Math.round(r.maxVisibleRatio * 1e3)},${+r.viewable | (+r.skipped << 1)},${r.firstAt - startedAt},${r.lastAt - r.firstAt}\t${r.topics.join()}\t${r.itemId}`;
+}
+
+/** The item records of a stored view. */
+export function itemsOf(v: StoredView): ItemRecord[] {
+  return v.items.map((line) => {
+    const a = line.indexOf('\t');
+    const b = line.indexOf('\t', a + 1);
+    const n = line.slice(0, a).split(',').map(Number);
+    const r = { viewId: v.viewId, itemId: line.slice(b + 1), topics: b > a + 1 ? line.slice(a + 1, b).split(',') : [] } as Record<string, unknown>;
+    COUNTS.forEach((k, i) => (r[k] = n[i]));
+    const firstAt = v.startedAt + n[9]!;
+    Object.assign(r, { maxVisibleRatio: n[7]! / 1e3, viewable: (n[8]! & 1) > 0, skipped: (n[8]! & 2) > 0, firstAt, lastAt: firstAt + n[10]! });
+    return r as unknown as ItemRecord;
+  });
 }
 
 /** The path of a URL or path, without query string or hash. */

@@ -13,7 +13,7 @@ import type { ErrorSink } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import { on } from '../lib/on';
 import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
-import { DB_NAME, DB_VERSION, STORES, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
+import { DB_NAME, DB_VERSION, STORES, itemLine, itemsOf, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
 
 export type Db = IDBPDatabase<AttnflowDB>;
@@ -123,14 +123,16 @@ export function createStore(o: StoreOptions): Store {
     if (!reported.has(k)) reported.add(k), o.report(error, `store ${where}`);
   };
 
-  // Views not yet durable, by viewId; in memory mode, all there is. `v` counts changes.
-  type Entry = { view?: ViewRecord; items: Map<string, ItemRecord>; v: number };
+  // Views not yet durable, by viewId; in memory mode, all there is. `v` counts changes; `lines`
+  // holds each item record as stored, made when the record changes.
+  type Entry = { view?: Omit<ViewRecord, 'topics'>; items: Map<string, ItemRecord>; lines: Map<string, string>; v: number };
+  const entry = (): Entry => ({ items: new Map(), lines: new Map(), v: 0 });
   const pending = new Map<string, Entry>();
-  const doc = (e: Entry) => packView(e.view!, [...e.items.values()]);
+  const doc = (e: Entry) => packView(e.view!, e.items.values(), [...e.lines.values()]);
   const mem = new Map<StoreName, Map<string, unknown>>(STORES.map((s) => [s, new Map()]));
   const forgotten = new Set<string>();
   let currentId = '';
-  let current: Entry = { items: new Map(), v: 0 };
+  let current = entry();
   let allowed = false;
   let db: Db | undefined;
   let opening: Promise<Db | undefined> | undefined;
@@ -154,7 +156,7 @@ export function createStore(o: StoreOptions): Store {
     pending.clear();
     forgotten.add(currentId);
     currentId = '';
-    current = { items: new Map(), v: 0 };
+    current = entry();
   };
 
   const open = (): Promise<Db | undefined> =>
@@ -222,7 +224,7 @@ export function createStore(o: StoreOptions): Store {
         let e: Entry | undefined;
         try {
           const { at, s } = JSON.parse(ls.getItem(k)!);
-          if (s?.page?.viewId === id && !forgotten.has(id)) ingest(s, int(at), (e = { items: new Map(), v: 0 }));
+          if (s?.page?.viewId === id && !forgotten.has(id)) ingest(s, int(at), (e = entry()));
         } catch {
           // Not ours, or damaged: dropped.
         }
@@ -367,14 +369,17 @@ export function createStore(o: StoreOptions): Store {
   const ingest = (s: AttentionSnapshot, now: number, e: Entry): boolean => {
     const p = s.page;
     const viewId = str(p.viewId);
+    const startedAt = int(p.startedAt);
     const v = e.v;
+    // Lines keep times from the view's start: a start that moved remakes them.
+    if (e.view && e.view.startedAt !== startedAt) e.items.forEach((r, id) => e.lines.set(id, itemLine(r, startedAt)));
     for (const id in s.items) {
       const it = s.items[id]!;
       const prev = e.items.get(id);
       const rec = numbers(ITEM, it as never, {
         viewId,
         itemId: str(id),
-        topics: (Array.isArray(it.topics) ? it.topics : []).slice(0, 20).map(str),
+        topics: (Array.isArray(it.topics) ? it.topics : []).slice(0, 20).map((t) => str(t).replace(/[,\t]/g, ' ')),
         maxVisibleRatio: ratio(it.maxVisibleRatio),
         viewable: it.viewable === true,
         skipped: it.skipped === true,
@@ -383,15 +388,16 @@ export function createStore(o: StoreOptions): Store {
       }) as unknown as ItemRecord;
       if (prev && same(prev as never, rec as never)) continue;
       e.items.set(id, rec);
+      e.lines.set(id, itemLine(rec, startedAt));
       e.v++;
     }
     const view = numbers(PAGE, p as never, {
       viewId,
       path: pathOf(p.path),
-      startedAt: int(p.startedAt),
+      startedAt,
       updatedAt: now,
       scrollDepth: ratio(p.scrollDepth),
-    }) as unknown as ViewRecord;
+    }) as unknown as Entry['view'] & {};
     if (e.view && e.v === v && same(e.view as never, view as never)) return false;
     e.view = view;
     e.v++;
@@ -401,7 +407,7 @@ export function createStore(o: StoreOptions): Store {
   const recordView = (s: AttentionSnapshot, reason: ViewReason = 'tick') => {
     const id = s?.page?.viewId && str(s.page.viewId);
     if (!allowed || !id || forgotten.has(id)) return;
-    if (currentId !== id) (currentId = id), (current = { items: new Map(), v: 0 });
+    if (currentId !== id) (currentId = id), (current = entry());
     if (ingest(s, clock.epoch(), current)) {
       pending.delete(id);
       pending.set(id, current);
@@ -456,7 +462,7 @@ export function createStore(o: StoreOptions): Store {
         warn(error, 'export');
       }
       // Item records flat, views without them: the same shape whatever the storage.
-      out.records = (out.views ?? []).flatMap((v: StoredView) => v.items);
+      out.records = (out.views ?? []).flatMap(itemsOf);
       out.views = (out.views ?? []).map(({ items: _, ...v }: StoredView) => v);
       out.profile = out.profile?.[0] ?? null;
       out.weights = (out.weights ?? []).map((w: WeightsRecord) => ({ ...w, data: base64(w.data) }));
