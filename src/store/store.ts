@@ -66,7 +66,10 @@ export interface Store {
 }
 
 const DAY = 864e5;
-/** Item records put per task when a flush is not urgent, so that no flush becomes a long task. */
+/**
+ * Item records put per task, so that no flush becomes a long task. Only a page that unloads gets
+ * every put at once (see `write`).
+ */
 const CHUNK = 1000;
 const ITEM = ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs', 'clicks', 'rageClicks', 'deadClicks'];
 const PAGE = ['engagedMs', 'visibleMs', 'rageClicks', 'deadClicks'];
@@ -285,12 +288,27 @@ export function createStore(o: StoreOptions): Store {
     }
   };
 
-  const write = (d: Db, urgent: boolean, retried?: boolean): Promise<void> =>
+  // The transaction of a chunked write that still has chunks to put.
+  let chunking: IDBTransaction | undefined;
+  const write = (d: Db, unload: boolean, retried?: boolean): Promise<void> =>
     new Promise<void>((resolve) => {
       const batch = [...pending].map(([id, e]) => [id, e, e.v] as const);
-      // A hide flush issues every put before returning, unless every view in it has a copy that
-      // outlives the page: then it is chunked like any other, and no hide is a long task.
-      const atOnce = urgent && batch.some(([id]) => !o.copied?.(id));
+      // A page that unloads (pagehide: a closed tab, a navigation, the back/forward cache) runs no
+      // task after this one, so its flush issues every put before returning, unless every view in
+      // it has a copy that outlives the page (log.ts). Every other flush, a hidden tab's too, puts
+      // in chunks of a task each: the page goes on running, and no flush is a long task.
+      const atOnce = unload && batch.some(([id]) => !o.copied?.(id));
+      // A chunked write still under way is cut short: it commits what it has put, and this
+      // write, behind it, puts everything still pending.
+      if (unload && chunking) {
+        const cut = chunking;
+        chunking = undefined;
+        try {
+          cut.commit?.();
+        } catch {
+          // Already finishing.
+        }
+      }
       let failure: unknown;
       let tx: IDBTransaction;
       try {
@@ -302,13 +320,14 @@ export function createStore(o: StoreOptions): Store {
         return resolve();
       }
       tx.oncomplete = () => {
-        // Views that changed meanwhile stay pending for the next flush.
-        for (const [id, e, v] of batch) if (pending.get(id) === e && e.v === v) pending.delete(id), o.saved?.(id);
+        // Views that changed meanwhile, or that a cut-short write never put, stay pending.
+        for (const [id, e, v] of batch.slice(0, i)) if (pending.get(id) === e && e.v === v) pending.delete(id), o.saved?.(id);
         resolve();
         flushed.forEach((f) => f());
         if (clock.epoch() - trimmedAt > 6e5) void trim();
       };
       tx.onabort = () => {
+        if (chunking === tx) chunking = undefined;
         const error = (tx.error ?? failure) as DOMException | null;
         if (error?.name === 'QuotaExceededError' && !retried) {
           // Make room from the oldest, then try once more with what is pending by then.
@@ -316,7 +335,7 @@ export function createStore(o: StoreOptions): Store {
           d.count('views')
             .then((n) => trimDb(d, Math.ceil(n / 10)))
             .catch((e) => warn(e, 'evict'))
-            .then(() => write(d, urgent, true))
+            .then(() => write(d, unload, true))
             .then(resolve);
         } else {
           warn(error, 'flush');
@@ -335,8 +354,11 @@ export function createStore(o: StoreOptions): Store {
             first ??= req;
             n += batch[i]![1].items.size + 1;
           }
-          if (i < batch.length) first!.onsuccess = next;
-          else tx.commit?.();
+          if (i < batch.length) (chunking = tx), (first!.onsuccess = () => chunking === tx && next());
+          else {
+            if (chunking === tx) chunking = undefined;
+            tx.commit?.();
+          }
         } catch (error) {
           // A put that throws (quota, data that cannot be cloned): nothing of this batch is written.
           failure = error;
@@ -351,14 +373,16 @@ export function createStore(o: StoreOptions): Store {
     });
 
   let writing: Promise<void> | undefined;
-  const flushNow = (urgent?: boolean): Promise<void> => {
+  // `urgent`: a view ended or the page hides (1) or unloads (2).
+  const flushNow = (urgent?: 0 | 1 | 2): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
     if (!allowed || !pending.size) return done;
     // A flush while a write is in flight waits for it, then writes what is still pending: the
     // same views are not put twice. A hide flush cannot wait: the page may be gone next.
     if (writing && !urgent) return writing.then(() => flushNow());
-    const w = (db ? write(db, !!urgent) : open().then((d) => (d ? write(d, !!urgent) : trimMemory()))).then(() => {
+    const unload = urgent === 2;
+    const w = (db ? write(db, unload) : open().then((d) => (d ? write(d, unload) : trimMemory()))).then(() => {
       if (writing === w) writing = undefined;
     });
     return (writing = w);
@@ -412,14 +436,15 @@ export function createStore(o: StoreOptions): Store {
       pending.delete(id);
       pending.set(id, current);
     }
-    if (reason !== 'tick') void flushNow(true);
+    // A hide while the page still shows is a pagehide, which comes before visibilitychange: the page unloads.
+    if (reason !== 'tick') void flushNow(reason === 'hide' && typeof document !== 'undefined' && document.visibilityState !== 'hidden' ? 2 : 1);
     else timer ??= setTimeout(flush, o.flushIntervalMs ?? 5000);
   };
 
   if (typeof document !== 'undefined') {
     stops.push(
-      on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && void flushNow(true)),
-      on(window, 'pagehide', () => void flushNow(true)),
+      on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && void flushNow(1)),
+      on(window, 'pagehide', () => void flushNow(2)),
     );
   }
 

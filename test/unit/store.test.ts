@@ -189,19 +189,60 @@ describe('write path', () => {
     expect((await read()).records).toHaveLength(5);
   });
 
-  it('a hide flush issues every put at once, unless every view in it has a copy that outlives the page', async () => {
+  it('a page that unloads gets every put at once, unless every view has a copy; a hidden page or an ended view gets chunks', async () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    vi.stubGlobal('document', doc);
+    vi.stubGlobal('window', new EventTarget());
     const puts = vi.spyOn(IDBObjectStore.prototype, 'put');
-    for (const copied of [undefined, () => true, (id: string) => id !== 'v7']) {
-      const s = mk({ flushIntervalMs: 1e9, name: `hide-${puts.mock.calls.length}`, copied });
+    let n = 0;
+    // 3,000 records pending: all 30 views put in the flush's own task, or the first 1,000 records' worth.
+    const pendingFlush = async (copied: ((id: string) => boolean) | undefined, act: (s: ReturnType<typeof mk>) => void) => {
+      const s = mk({ flushIntervalMs: 1e9, name: `hide-${n++}`, copied });
       await s.db();
       for (let v = 0; v < 30; v++) s.recordView(snap(`v${v}`, items(100, 10, `v${v}-`)));
       puts.mockClear();
-      s.recordView(snap('v0', items(100, 20, 'v0-')), 'hide');
-      // 3,000 records: all 30 views put in the hide's own task, or the first 1,000 records' worth.
-      expect(puts.mock.calls.length).toBe(copied?.('v7') ? 10 : 30);
+      act(s);
+      const sync = puts.mock.calls.length;
       await s.flush();
       expect(puts.mock.calls.length).toBe(30);
-    }
+      s.stop();
+      return sync;
+    };
+    // The tracker's hide while the page still shows is a pagehide: the page unloads.
+    const hide = (s: ReturnType<typeof mk>) => s.recordView(snap('v0', items(100, 20, 'v0-')), 'hide');
+    expect(await pendingFlush(undefined, hide)).toBe(30);
+    expect(await pendingFlush(() => true, hide)).toBe(10);
+    expect(await pendingFlush((id) => id !== 'v7', hide)).toBe(30);
+    // The store's own pagehide listener.
+    expect(await pendingFlush(undefined, () => window.dispatchEvent(new Event('pagehide')))).toBe(30);
+    // An ended view (SPA navigation) on a showing page, and a hidden page: the page goes on running.
+    expect(await pendingFlush(undefined, (s) => s.recordView(snap('v0', items(100, 20, 'v0-')), 'end'))).toBe(10);
+    doc.visibilityState = 'hidden';
+    expect(await pendingFlush(undefined, hide)).toBe(10);
+    expect(await pendingFlush(undefined, () => doc.dispatchEvent(new Event('visibilitychange')))).toBe(10);
+  });
+
+  it('a page that unloads during a chunked write cuts it short and puts everything still pending at once', async () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    vi.stubGlobal('document', doc);
+    vi.stubGlobal('window', new EventTarget());
+    const puts = vi.spyOn(IDBObjectStore.prototype, 'put');
+    const s = mk({ flushIntervalMs: 1e9 });
+    await s.db();
+    for (let v = 0; v < 30; v++) s.recordView(snap(`v${v}`, items(100, 10, `v${v}-`)));
+    puts.mockClear();
+    s.recordView(snap('v29', items(100, 30, 'v29-')), 'hide'); // hidden: chunked
+    expect(puts.mock.calls.length).toBe(10);
+    s.recordView(snap('v29', items(100, 40, 'v29-')));
+    window.dispatchEvent(new Event('pagehide'));
+    // The first chunk, then all 30 views in the unload's own task; nothing more after.
+    expect(puts.mock.calls.length).toBe(40);
+    await s.flush();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(puts.mock.calls.length).toBe(40);
+    const { records } = await read();
+    expect(records).toHaveLength(3000);
+    expect(records.filter((r) => r.viewId === 'v29').every((r) => r.attentionMs >= 40)).toBe(true);
   });
 
   it('data recorded during a flush is written by the next one, never overwritten by an older batch', async () => {
