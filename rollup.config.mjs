@@ -30,11 +30,11 @@ const scriptLoader = () => ({
   },
 });
 
-// The log, item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
+// The log, item detection, rage and dead clicks and personalization load by URL from the script's folder too (see *-loader.script.ts).
 const scriptChunkLoaders = () => ({
   name: 'script-chunk-loaders',
   resolveId(source, importer) {
-    const m = importer && /(personalize|store|detect)-loader$/.exec(source);
+    const m = importer && /(personalize|store|detect|clicks)-loader$/.exec(source);
     return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
   },
 });
@@ -107,6 +107,14 @@ export default [
     input: { 'attnflow-store': 'src/store/store.ts', 'attnflow-detect': 'src/capture/detect.ts', 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
     plugins: [modelBeside(), version(), resolve({ browser: true }), ts(), min()],
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'attnflow-[name].js' },
+    onwarn,
+  },
+  // Rage and dead clicks, which every page loads right after start-up: built on their own, so that
+  // the helpers they share with the log stay inside each chunk instead of becoming a third file.
+  {
+    input: { 'attnflow-clicks': 'src/capture/frustration.ts' },
+    plugins: [version(), resolve({ browser: true }), ts(), min()],
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js' },
     onwarn,
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.

@@ -13,6 +13,7 @@ const KB = 1024;
 const BUDGETS = [
   { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, ceiling: 6528, files: () => ['attnflow.js'] },
   { name: 'log chunk (after start-up)', max: 5 * KB, files: () => ['attnflow-store.js'] },
+  { name: 'click chunk (after start-up)', max: 1 * KB, files: () => ['attnflow-clicks.js'] },
   { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
 ];
 

@@ -126,7 +126,10 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         }),
       ),
       observeHover(safe((el) => account.hover(now(), itemsAt(known, el)))),
-      observeClicks(safe((el, kind) => account.click(itemsAt(known, el), kind))),
+      observeClicks(
+        safe((el, kind) => account.click(itemsAt(known, el), kind)),
+        (e) => report(e, 'loading rage and dead click detection'),
+      ),
       observeScroll(safe((depth) => account.depth(depth))),
       observeNavigation(
         safe(() => {

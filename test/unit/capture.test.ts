@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { autoId, detectItems } from '../../src/capture/detect';
 import { itemsAt, observeItems } from '../../src/capture/items';
 import { observeClicks, type ClickKind } from '../../src/capture/clicks';
+import { observeFrustration } from '../../src/capture/frustration';
 import { observeNavigation, viewKey } from '../../src/capture/navigation';
 import { createAttention } from '../../src/tracker';
 
@@ -111,7 +112,7 @@ describe('observeClicks', () => {
     vi.useFakeTimers();
     html('<div id="plain"></div><button id="btn"></button><div id="alive"></div>');
     const kinds: Array<[string, ClickKind]> = [];
-    const stop = observeClicks((el, kind) => kinds.push([el.id, kind]));
+    const stop = observeFrustration((el, kind) => kinds.push([el.id, kind]));
     const plain = document.getElementById('plain')!;
     for (let i = 0; i < 4; i++) click(plain, 10 + i * 5);
     vi.advanceTimersByTime(1000);
@@ -121,18 +122,16 @@ describe('observeClicks', () => {
     kinds.length = 0;
     click(document.getElementById('btn')!);
     vi.advanceTimersByTime(1000);
-    expect(kinds).toEqual([['btn', 'click']]);
+    expect(kinds).toEqual([]);
 
-    kinds.length = 0;
     const alive = document.getElementById('alive')!;
     click(alive);
     alive.setAttribute('data-open', '');
     await Promise.resolve();
     vi.advanceTimersByTime(1000);
-    expect(kinds).toEqual([['alive', 'click']]);
+    expect(kinds).toEqual([]);
 
     // Far apart in space: no rage.
-    kinds.length = 0;
     click(plain, 0, 0);
     click(plain, 100, 0);
     click(plain, 200, 0);
@@ -140,6 +139,31 @@ describe('observeClicks', () => {
     stop();
     vi.advanceTimersByTime(1000);
     expect(kinds.some(([, k]) => k === 'dead')).toBe(false);
+  });
+
+  it('counts every click at once; rage and dead clicks once their chunk has loaded; stop before that leaves nothing', async () => {
+    html('<div id="plain"></div>');
+    const plain = document.getElementById('plain')!;
+    const kinds: ClickKind[] = [];
+    const report = vi.fn();
+    const stop = observeClicks((_el, kind) => kinds.push(kind), report);
+    click(plain);
+    expect(kinds).toEqual(['click']);
+    await vi.dynamicImportSettled();
+    await flush();
+    kinds.length = 0;
+    for (let i = 0; i < 3; i++) click(plain);
+    expect(kinds).toEqual(['click', 'click', 'click', 'rage']);
+    stop();
+    expect(report).not.toHaveBeenCalled();
+
+    // Stopped before the chunk arrived: it never starts.
+    kinds.length = 0;
+    observeClicks((_el, kind) => kinds.push(kind))();
+    await vi.dynamicImportSettled();
+    await flush();
+    for (let i = 0; i < 3; i++) click(plain);
+    expect(kinds).toEqual([]);
   });
 });
 
