@@ -30,11 +30,11 @@ const scriptLoader = () => ({
   },
 });
 
-// The log, item detection, rage and dead clicks and personalization load by URL from the script's folder too (see *-loader.script.ts).
+// The log, late capture (rage and dead clicks, media), item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
 const scriptChunkLoaders = () => ({
   name: 'script-chunk-loaders',
   resolveId(source, importer) {
-    const m = importer && /(personalize|store|detect|clicks)-loader$/.exec(source);
+    const m = importer && /(personalize|store|detect|capture)-loader$/.exec(source);
     return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
   },
 });
@@ -109,10 +109,11 @@ export default [
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'attnflow-[name].js' },
     onwarn,
   },
-  // Rage and dead clicks, which every page loads right after start-up: built on their own, so that
-  // the helpers they share with the log stay inside each chunk instead of becoming a third file.
+  // Late capture (rage and dead clicks, media), which every page loads right after start-up: built
+  // on its own, so that the helpers it shares with the log stay inside each chunk instead of
+  // becoming one more file to fetch.
   {
-    input: { 'attnflow-clicks': 'src/capture/frustration.ts' },
+    input: { 'attnflow-capture': 'src/capture-chunk.ts' },
     plugins: [version(), resolve({ browser: true }), ts(), min()],
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js' },
     onwarn,

@@ -1,7 +1,7 @@
 /**
- * Rage and dead clicks: a small chunk of its own (`attnflow-clicks.js`), loaded right after
- * start-up, since nobody can be frustrated by a page in its first moments. The core counts every
- * click itself (clicks.ts); this module only judges them.
+ * Rage and dead clicks, judged in the capture chunk (`attnflow-capture.js`, loaded right after
+ * start-up): nobody is frustrated by a page in its first moments. The core counts every click
+ * itself (clicks.ts); this module only judges them.
  */
 import { on, stopAll } from '../lib/on';
 import type { ClickKind } from './clicks';

@@ -47,7 +47,7 @@ test('rage clicks and dead clicks are counted per item and per page', async ({ p
   await page.goto('/test/fixtures/capture-spa.html');
   await waitForTracker(page);
   // Rage and dead clicks are judged by a chunk that loads right after start-up.
-  await waitForChunk(page, 'attnflow-clicks.js');
+  await waitForChunk(page, 'attnflow-capture.js');
   const box = (await page.locator('[data-attn-item="home-1"] .blank').boundingBox())!;
   const x = box.x + 50;
   const y = box.y + 50;

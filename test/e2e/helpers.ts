@@ -46,7 +46,7 @@ export async function waitForTracker(page: Page): Promise<void> {
   await page.waitForFunction(() => typeof (window as any).attnflow?.snapshot === 'function');
 }
 
-/** Waits until a chunk loaded after start-up (`attnflow-clicks.js`, …) has arrived and started. */
+/** Waits until a chunk loaded after start-up (`attnflow-capture.js`, …) has arrived and started. */
 export async function waitForChunk(page: Page, file: string): Promise<void> {
   await page.waitForFunction((f) => performance.getEntriesByType('resource').some((e) => e.name.endsWith(`/${f}`)), file);
   // The module runs, and its loader's callback starts it, in the tasks right after the response.

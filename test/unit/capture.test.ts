@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { autoId, detectItems } from '../../src/capture/detect';
 import { itemsAt, observeItems } from '../../src/capture/items';
-import { observeClicks, type ClickKind } from '../../src/capture/clicks';
+import { observeClicks } from '../../src/capture/clicks';
+import type { ClickKind } from '../../src/capture/clicks';
 import { observeFrustration } from '../../src/capture/frustration';
 import { observeNavigation, viewKey } from '../../src/capture/navigation';
 import { createAttention } from '../../src/tracker';
@@ -141,29 +142,34 @@ describe('observeClicks', () => {
     expect(kinds.some(([, k]) => k === 'dead')).toBe(false);
   });
 
-  it('counts every click at once; rage and dead clicks once their chunk has loaded; stop before that leaves nothing', async () => {
-    html('<div id="plain"></div>');
+  it('counts every click at once, rage and dead clicks once the capture chunk has arrived; stopped before that, it starts nothing', async () => {
+    html('<article data-attn-item="x"><div id="plain"></div></article>');
     const plain = document.getElementById('plain')!;
-    const kinds: ClickKind[] = [];
-    const report = vi.fn();
-    const stop = observeClicks((_el, kind) => kinds.push(kind), report);
+    const seen: string[] = [];
+    const stopPlain = observeClicks((el) => seen.push(el.id));
     click(plain);
-    expect(kinds).toEqual(['click']);
-    await vi.dynamicImportSettled();
-    await flush();
-    kinds.length = 0;
-    for (let i = 0; i < 3; i++) click(plain);
-    expect(kinds).toEqual(['click', 'click', 'click', 'rage']);
-    stop();
-    expect(report).not.toHaveBeenCalled();
+    expect(seen).toEqual(['plain']);
+    stopPlain();
 
-    // Stopped before the chunk arrived: it never starts.
-    kinds.length = 0;
-    observeClicks((_el, kind) => kinds.push(kind))();
+    const errors: unknown[] = [];
+    const af = createAttention({ onError: (e) => errors.push(e) });
+    click(plain);
     await vi.dynamicImportSettled();
     await flush();
     for (let i = 0; i < 3; i++) click(plain);
-    expect(kinds).toEqual([]);
+    expect(af.snapshot().page.rageClicks).toBe(1);
+    expect(af.snapshot().items.x).toMatchObject({ clicks: 4, rageClicks: 1 });
+    af.stop();
+    expect(errors).toEqual([]);
+
+    const early = createAttention();
+    early.stop();
+    const add = vi.spyOn(document, 'addEventListener');
+    await vi.dynamicImportSettled();
+    await flush();
+    const types = add.mock.calls.map(([type]) => type);
+    add.mockRestore();
+    expect(types.filter((t) => ['click', 'playing', 'pause'].includes(t))).toEqual([]);
   });
 });
 
