@@ -30,11 +30,11 @@ const scriptLoader = () => ({
   },
 });
 
-// The log, item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
+// The log, late capture (rage and dead clicks, media), item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
 const scriptChunkLoaders = () => ({
   name: 'script-chunk-loaders',
   resolveId(source, importer) {
-    const m = importer && /(personalize|store|detect)-loader$/.exec(source);
+    const m = importer && /(personalize|store|detect|capture)-loader$/.exec(source);
     return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
   },
 });
@@ -107,6 +107,15 @@ export default [
     input: { 'attnflow-store': 'src/store/store.ts', 'attnflow-detect': 'src/capture/detect.ts', 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
     plugins: [modelBeside(), version(), resolve({ browser: true }), ts(), min()],
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'attnflow-[name].js' },
+    onwarn,
+  },
+  // Late capture (rage and dead clicks, media), which every page loads right after start-up: built
+  // on its own, so that the helpers it shares with the log stay inside each chunk instead of
+  // becoming one more file to fetch.
+  {
+    input: { 'attnflow-capture': 'src/capture-chunk.ts' },
+    plugins: [version(), resolve({ browser: true }), ts(), min()],
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js' },
     onwarn,
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.

@@ -11,8 +11,9 @@ const KB = 1024;
 // `max` is the budget. `ceiling`, where set, is a ratchet for a budget not met yet: the report says
 // so on every run, and the build fails only if the file grows past where it stands today.
 const BUDGETS = [
-  { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, ceiling: 6528, files: () => ['attnflow.js'] },
+  { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, files: () => ['attnflow.js'] },
   { name: 'log chunk (after start-up)', max: 5 * KB, files: () => ['attnflow-store.js'] },
+  { name: 'capture chunk (after start-up)', max: 1 * KB, files: () => ['attnflow-capture.js'] },
   { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
 ];
 

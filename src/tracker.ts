@@ -4,8 +4,9 @@ import { createLogger } from './lib/log';
 import { stopAll } from './lib/on';
 import { resolveOptions } from './options';
 import { createAccount, type ViewMeta } from './attention/account';
-import { observeActivity, observeMedia } from './capture/activity';
-import { observeClicks } from './capture/clicks';
+import { observeActivity } from './capture/activity';
+import { observeClicks, type ClickKind } from './capture/clicks';
+import { loadCapture } from './capture-loader';
 import { observeHover } from './capture/hover';
 import { itemsAt, observeItems } from './capture/items';
 import { newViewId, observeNavigation, viewKey } from './capture/navigation';
@@ -103,6 +104,8 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         if (id) account.place(clock === systemClock ? Math.min(time, now()) : now(), id, p);
       }),
     );
+    const click = safe((el: Element, kind: ClickKind = 'click') => account.click(itemsAt(known, el), kind));
+    const late: Array<() => void> = [];
     let key = viewKey();
     let hidden = false;
     stops.push(
@@ -117,7 +120,6 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       // The hottest path (every pointer move): plain arithmetic that cannot throw, and a timer
       // only when the input ends an idle spell.
       observeActivity(() => account.input(now()) && schedule()),
-      observeMedia(safe((playing) => account.media(now(), playing))),
       observePage(
         safe((visible) => {
           account.page(now(), visible);
@@ -126,7 +128,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         }),
       ),
       observeHover(safe((el) => account.hover(now(), itemsAt(known, el)))),
-      observeClicks(safe((el, kind) => account.click(itemsAt(known, el), kind))),
+      observeClicks(click),
       observeScroll(safe((depth) => account.depth(depth))),
       observeNavigation(
         safe(() => {
@@ -137,6 +139,12 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         }),
       ),
       () => clearTimeout(timer),
+      () => stopAll(late),
+    );
+    // Rage and dead clicks and playing media start a moment later, from their own chunk.
+    loadCapture().then(
+      (m) => stopped || late.push(m.observeFrustration(click), m.observeMedia(safe((playing) => account.media(now(), playing)))),
+      (e) => report(e, 'loading the capture chunk'),
     );
   }
 

@@ -1,69 +1,14 @@
-import { on, stopAll } from '../lib/on';
+import { on } from '../lib/on';
 
 /** What a click was: any click, the third of a rage burst, or a dead click (known 1 s later). */
 export type ClickKind = 'click' | 'rage' | 'dead';
 
-const INTERACTIVE =
-  'a[href],button,input,select,textarea,label,summary,video,audio,[onclick],[contenteditable],[tabindex],[role=button],[role=link],[role=tab],[role=menuitem],[role=checkbox],[role=option]';
-/** A rage burst: this many clicks within RAGE_MS and RAGE_PX of each other. */
-const RAGE_CLICKS = 3;
-const RAGE_MS = 1000;
-const RAGE_PX = 30;
-/** A click on a non-interactive element is dead when nothing follows within this long. */
-const DEAD_MS = 1000;
-
-/**
- * Calls `cb(target, kind)` for every click, once per rage burst (≥ 3 clicks within 1 s and
- * 30 px), and for each dead click: a click on a non-interactive element followed by no DOM
- * change, scroll or selection change within 1 s. The DOM is watched only during that second.
- */
-export function observeClicks(cb: (target: Element, kind: ClickKind) => void): () => void {
-  let burst: MouseEvent[] = [];
-  let raged = false;
-  let pending: Element[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let watch: Array<() => void> = [];
-
-  const settle = (dead: boolean) => {
-    if (dead) pending.forEach((el) => cb(el, 'dead'));
-    pending = [];
-    clearTimeout(timer);
-    stopAll(watch);
-  };
-  const alive = () => settle(false);
-
-  const click = (event: Event) => {
-    const e = event as MouseEvent;
+/** Calls `cb(target)` for every click on an element. Rage and dead clicks are judged by frustration.ts. */
+export function observeClicks(cb: (target: Element) => void): () => void {
+  return on(document, 'click', (e) => {
     const target = e.target as Element;
+    // Not an element (a click dispatched on the document or window itself).
     if (!target?.closest) return;
-    cb(target, 'click');
-
-    burst = burst.filter((c) => e.timeStamp - c.timeStamp < RAGE_MS && Math.hypot(c.clientX - e.clientX, c.clientY - e.clientY) <= RAGE_PX);
-    if (!burst.length) raged = false;
-    burst.push(e);
-    if (burst.length >= RAGE_CLICKS && !raged) {
-      raged = true;
-      cb(target, 'rage');
-    }
-
-    if (target.closest(INTERACTIVE)) return;
-    pending.push(target);
-    clearTimeout(timer);
-    timer = setTimeout(() => settle(true), DEAD_MS);
-    if (!watch.length) {
-      const mo = new MutationObserver(alive);
-      mo.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
-      watch = [
-        () => mo.disconnect(),
-        on(document, 'scroll', alive),
-        // A click moves the caret (a collapsed selection); only a real selection is a response.
-        on(document, 'selectionchange', () => getSelection()?.isCollapsed === false && alive()),
-      ];
-    }
-  };
-  const stop = on(document, 'click', click);
-  return () => {
-    stop();
-    settle(false);
-  };
+    cb(target);
+  });
 }

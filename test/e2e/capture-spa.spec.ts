@@ -1,5 +1,5 @@
 /** Single-page apps: a navigation ends one view and starts the next; rage and dead clicks. */
-import { test, expect, stayActive, waitForTracker } from './helpers';
+import { test, expect, stayActive, waitForChunk, waitForTracker } from './helpers';
 
 test.use({ viewport: { width: 1000, height: 800 } });
 
@@ -46,6 +46,8 @@ test('pushState, popstate and hashchange end a view and start the next', async (
 test('rage clicks and dead clicks are counted per item and per page', async ({ page }) => {
   await page.goto('/test/fixtures/capture-spa.html');
   await waitForTracker(page);
+  // Rage and dead clicks are judged by a chunk that loads right after start-up.
+  await waitForChunk(page, 'attnflow-capture.js');
   const box = (await page.locator('[data-attn-item="home-1"] .blank').boundingBox())!;
   const x = box.x + 50;
   const y = box.y + 50;

@@ -46,6 +46,13 @@ export async function waitForTracker(page: Page): Promise<void> {
   await page.waitForFunction(() => typeof (window as any).attnflow?.snapshot === 'function');
 }
 
+/** Waits until a chunk loaded after start-up (`attnflow-capture.js`, …) has arrived and started. */
+export async function waitForChunk(page: Page, file: string): Promise<void> {
+  await page.waitForFunction((f) => performance.getEntriesByType('resource').some((e) => e.name.endsWith(`/${f}`)), file);
+  // The module runs, and its loader's callback starts it, in the tasks right after the response.
+  await page.waitForTimeout(50);
+}
+
 /** "Hides the tab": overrides document.visibilityState (and hidden) and dispatches visibilitychange. */
 export async function hideTab(page: Page): Promise<void> {
   await setVisibility(page, 'hidden');

@@ -76,8 +76,8 @@ test('the model chunk loads from the script folder and tfjs WebGL initializes', 
   page.on('request', (r) => requested.push(new URL(r.url()).pathname));
   await page.goto('/test/fixtures/smoke.html');
   await page.waitForFunction(() => (window as any).__ready === 1);
-  // The log's chunk loads at start-up; nothing of the model before it is asked for.
-  expect(requested.filter((p) => p.includes('attnflow-') && !p.endsWith('/attnflow-store.js'))).toEqual([]);
+  // The log's and the capture chunk load at start-up; nothing of the model before it is asked for.
+  expect(requested.filter((p) => p.includes('attnflow-') && !/\/attnflow-(store|capture)\.js$/.test(p))).toEqual([]);
 
   const info = await page.evaluate(async () => {
     const chunk = await (window as any).attnflow.loadModel();

@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { autoId, detectItems } from '../../src/capture/detect';
 import { itemsAt, observeItems } from '../../src/capture/items';
-import { observeClicks, type ClickKind } from '../../src/capture/clicks';
+import { observeClicks } from '../../src/capture/clicks';
+import type { ClickKind } from '../../src/capture/clicks';
+import { observeFrustration } from '../../src/capture/frustration';
 import { observeNavigation, viewKey } from '../../src/capture/navigation';
 import { createAttention } from '../../src/tracker';
 
@@ -111,7 +113,7 @@ describe('observeClicks', () => {
     vi.useFakeTimers();
     html('<div id="plain"></div><button id="btn"></button><div id="alive"></div>');
     const kinds: Array<[string, ClickKind]> = [];
-    const stop = observeClicks((el, kind) => kinds.push([el.id, kind]));
+    const stop = observeFrustration((el, kind) => kinds.push([el.id, kind]));
     const plain = document.getElementById('plain')!;
     for (let i = 0; i < 4; i++) click(plain, 10 + i * 5);
     vi.advanceTimersByTime(1000);
@@ -121,18 +123,16 @@ describe('observeClicks', () => {
     kinds.length = 0;
     click(document.getElementById('btn')!);
     vi.advanceTimersByTime(1000);
-    expect(kinds).toEqual([['btn', 'click']]);
+    expect(kinds).toEqual([]);
 
-    kinds.length = 0;
     const alive = document.getElementById('alive')!;
     click(alive);
     alive.setAttribute('data-open', '');
     await Promise.resolve();
     vi.advanceTimersByTime(1000);
-    expect(kinds).toEqual([['alive', 'click']]);
+    expect(kinds).toEqual([]);
 
     // Far apart in space: no rage.
-    kinds.length = 0;
     click(plain, 0, 0);
     click(plain, 100, 0);
     click(plain, 200, 0);
@@ -140,6 +140,36 @@ describe('observeClicks', () => {
     stop();
     vi.advanceTimersByTime(1000);
     expect(kinds.some(([, k]) => k === 'dead')).toBe(false);
+  });
+
+  it('counts every click at once, rage and dead clicks once the capture chunk has arrived; stopped before that, it starts nothing', async () => {
+    html('<article data-attn-item="x"><div id="plain"></div></article>');
+    const plain = document.getElementById('plain')!;
+    const seen: string[] = [];
+    const stopPlain = observeClicks((el) => seen.push(el.id));
+    click(plain);
+    expect(seen).toEqual(['plain']);
+    stopPlain();
+
+    const errors: unknown[] = [];
+    const af = createAttention({ onError: (e) => errors.push(e) });
+    click(plain);
+    await vi.dynamicImportSettled();
+    await flush();
+    for (let i = 0; i < 3; i++) click(plain);
+    expect(af.snapshot().page.rageClicks).toBe(1);
+    expect(af.snapshot().items.x).toMatchObject({ clicks: 4, rageClicks: 1 });
+    af.stop();
+    expect(errors).toEqual([]);
+
+    const early = createAttention();
+    early.stop();
+    const add = vi.spyOn(document, 'addEventListener');
+    await vi.dynamicImportSettled();
+    await flush();
+    const types = add.mock.calls.map(([type]) => type);
+    add.mockRestore();
+    expect(types.filter((t) => ['click', 'playing', 'pause'].includes(t))).toEqual([]);
   });
 });
 

@@ -5,12 +5,14 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { observeItems } from '../../src/capture/items';
+import { createAttention } from '../../src/tracker';
 import { createLog } from '../../src/store/log';
 import type { AttentionSnapshot } from '../../src/types';
 
 const storeChunk = vi.hoisted(() => ({ load: (): Promise<unknown> => Promise.reject(new Error('attnflow-store.js: 404')) }));
 vi.mock('../../src/store-loader', () => ({ loadStoreChunk: () => storeChunk.load() }));
 vi.mock('../../src/detect-loader', () => ({ loadDetect: () => Promise.reject(new Error('attnflow-detect.js: 404')) }));
+vi.mock('../../src/capture-loader', () => ({ loadCapture: () => Promise.reject(new Error('attnflow-capture.js: 404')) }));
 
 afterEach(() => {
   document.body.replaceChildren();
@@ -81,5 +83,19 @@ describe('without the detection chunk', () => {
     expect(ids).toEqual(['m1']);
     expect(marked).not.toHaveBeenCalled();
     stop2();
+  });
+});
+
+describe('without the capture chunk', () => {
+  it('clicks are still counted, with no rage or dead clicks, and the failure is reported once', async () => {
+    document.body.innerHTML = '<article data-attn-item="a"><p id="p">x</p></article>';
+    const errors: unknown[] = [];
+    const af = createAttention({ requireConsent: true, onError: (e) => errors.push(e) });
+    await new Promise((r) => setTimeout(r, 10));
+    const p = document.getElementById('p')!;
+    for (let i = 0; i < 3; i++) p.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    expect(af.snapshot().items.a).toMatchObject({ clicks: 3, rageClicks: 0, deadClicks: 0 });
+    expect(errors.map(String)).toEqual(['Error: attnflow-capture.js: 404']);
+    af.stop();
   });
 });
