@@ -59,18 +59,14 @@ function boot(): void {
   }
 
   const run = (command: Command): void => {
-    if (!Array.isArray(command) || typeof command[0] !== 'string') {
-      console.warn('attnflow: ignored a queued call that is not [command, ...args]:', command);
-      return;
-    }
-    const [name, ...args] = command;
-    const fn = (api as unknown as Record<string, unknown>)[name];
-    if (name === 'push' || name.startsWith('_') || typeof fn !== 'function') {
-      console.warn(`attnflow: unknown command "${name}"`);
+    const name = Array.isArray(command) && command[0];
+    const fn = typeof name == 'string' && name != 'push' && name[0] != '_' && (api as unknown as Record<string, unknown>)[name];
+    if (typeof fn != 'function') {
+      console.warn('attnflow: ignored an unknown command, or a queued call that is not [command, ...args]:', command);
       return;
     }
     try {
-      (fn as (...a: unknown[]) => unknown).apply(api, args);
+      fn.apply(api, command.slice(1));
     } catch (error) {
       console.error(error);
     }

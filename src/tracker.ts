@@ -56,19 +56,29 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   const account = createAccount(opts.idleAfterMs, now(), view(), !dom || document.visibilityState === 'visible');
   const snapshot = (): AttentionSnapshot => account.snapshot(now());
 
-  // The one place a snapshot leaves the tracker: sinks (the on-device store) first, then 'attention' listeners.
+  // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
+  const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
+  const canStore = () => consented && !signal;
+  const store = createLog({ ...opts, report, log, clock, ...internals.store });
+  store.allow(canStore());
+
+  // The one place a snapshot leaves the tracker: the log first, then other sinks (personalization),
+  // then 'attention' listeners. A tick gives the log only the items that changed since the last
+  // one, so its cost follows what is on screen, not every item seen; hides and ends, which the log
+  // copies to localStorage, go whole. The whole snapshot is made only when someone takes it.
   const sinks: ViewSink[] = [];
   const handOut = (reason: ViewReason) => {
     account.tick(now());
-    const s = snapshot();
-    for (const sink of sinks) {
+    const tick = reason == 'tick';
+    const s = !tick || sinks.length || emitter.has('attention') ? snapshot() : undefined;
+    for (const sink of [(x: AttentionSnapshot, r: ViewReason) => store.recordView(tick ? account.snapshot(now(), true) : x, r), ...sinks]) {
       try {
-        sink(s, reason);
+        sink(s!, reason);
       } catch (error) {
         report(error, 'view sink');
       }
     }
-    emitter.emit('attention', s);
+    if (s) emitter.emit('attention', s);
   };
 
   // 'attention' at most once a second, and only while the page is visible with an item on screen.
@@ -148,12 +158,6 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     );
   }
 
-  // The on-device log. Consent and the browser's privacy signals gate it; snapshots reach it first.
-  const signal = privacySignal(opts.respectGpc, opts.respectDoNotTrack);
-  const canStore = () => consented && !signal;
-  const store = createLog({ ...opts, report, log, clock, ...internals.store });
-  store.allow(canStore());
-  sinks.push(store.recordView);
   stops.push(store.stop);
 
   // Personalization: the cached order before first paint here, the rest, with the model, in a lazily loaded chunk.
@@ -185,7 +189,9 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       consented = Boolean(granted);
       log('consent', consented, signal ? '(overridden by GPC/DNT)' : '');
       store.allow(canStore());
-      if (!consented) void forget();
+      // Ticks give the log only what changed: from consent on, it starts from the whole view.
+      if (consented) store.recordView(snapshot());
+      else void forget();
     },
     // Everything measured up to now, not only up to the last 1 s tick.
     flush: () => (store.recordView(snapshot()), store.flush()),

@@ -56,8 +56,8 @@ export interface Account {
   depth(d: number): void;
   /** Integrates to `t`; true when something changed since the previous call to `tick`. */
   tick(t: number): boolean;
-  /** The view's numbers at `t`. */
-  snapshot(t: number): AttentionSnapshot;
+  /** The view's numbers at `t`; with `changed`, only the items that changed since the last such call. */
+  snapshot(t: number, changed?: boolean): AttentionSnapshot;
   /** Ends the view at `t` and starts the next one: every number back to zero, placements kept. */
   reset(t: number, meta: ViewMeta): void;
 }
@@ -79,6 +79,8 @@ export const weight = (p: Placement, hovered: boolean): number =>
 export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, visible = true): Account {
   const items = new Map<string, Item>();
   const on = new Set<Item>();
+  // Items whose numbers changed since the last `snapshot(t, true)`.
+  const dirty = new Set<Item>();
   let last = t0;
   let lastInput = t0;
   let playing = false;
@@ -102,6 +104,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       for (const it of on) sum += weight(it, it.hover);
       for (const it of on) {
         const n = it.n;
+        dirty.add(it);
         n.visibleMs += dt;
         if (it.hover) n.hoverMs += dt;
         if (isViewable(it)) {
@@ -152,6 +155,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       advance(t);
       const it = get(id);
       const now = !!p && p.ratio > 0;
+      dirty.add(it);
       Object.assign(it, now ? p : { ratio: 0, share: 0, band: 0, hover: false });
       if (now) {
         on.add(it);
@@ -176,7 +180,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
     click(ids, kind) {
       const key = kind === 'click' ? 'clicks' : kind === 'rage' ? 'rageClicks' : 'deadClicks';
       if (key !== 'clicks') view[key]++;
-      for (const id of ids) get(id).n[key]++;
+      for (const id of ids) dirty.add(get(id)), get(id).n[key]++;
       changed = true;
     },
     depth(d) {
@@ -193,14 +197,15 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       ticked = view.engagedMs;
       return moved;
     },
-    snapshot(t) {
+    snapshot(t, changed) {
       advance(t);
       const out: AttentionSnapshot = {
         page: { ...view, engagedMs: ms(view.engagedMs), visibleMs: ms(view.visibleMs), scrollDepth: ratio(view.scrollDepth) },
         items: {},
       };
-      for (const [id, { on: shownNow, n, topics }] of items) {
-        if (!shownNow && !n.visibleMs && !n.clicks) continue;
+      for (const [id, it] of items) {
+        const { on: shownNow, n, topics } = it;
+        if ((changed && !dirty.has(it)) || (!shownNow && !n.visibleMs && !n.clicks)) continue;
         out.items[id] = {
           ...n,
           attentionMs: ms(n.attentionMs),
@@ -212,6 +217,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
           topics: topics.slice(),
         };
       }
+      if (changed) dirty.clear();
       return out;
     },
     reset(t, m) {

@@ -2,6 +2,8 @@
 export interface Emitter<Events extends Record<string, unknown>> {
   on<K extends keyof Events>(type: K, fn: (payload: Events[K]) => void): () => void;
   emit<K extends keyof Events>(type: K, payload: Events[K]): void;
+  /** Whether `type` has a listener. */
+  has(type: keyof Events): boolean;
   clear(): void;
 }
 
@@ -29,6 +31,7 @@ export function createEmitter<Events extends Record<string, unknown>>(
         }
       }
     },
+    has: (type) => !!all.get(type)?.size,
     clear() {
       all.clear();
     },

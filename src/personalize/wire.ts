@@ -2,7 +2,9 @@
  * Core-side glue of personalization, in the script every page loads and so kept tiny: the
  * synchronous cached-order path, then lazy loading of the personalization chunk and the overlay.
  */
+import { on, stopAll } from '../lib/on';
 import { loadPersonalizeChunk } from '../personalize-loader';
+import { withLocalStorage } from '../store/unsaved';
 import type { Personalization } from '../personalize-chunk';
 import type { Log } from '../store/log';
 import type { AttentionSnapshot } from '../types';
@@ -69,8 +71,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
     if (document.readyState === 'loading') {
       // Items after the script tag are not parsed yet: order what is there, then look again.
       applyCachedOrder(host.root, original);
-      document.addEventListener('DOMContentLoaded', start, { once: true });
-      stops.push(() => document.removeEventListener('DOMContentLoaded', start));
+      stops.push(on(document, 'DOMContentLoaded', start));
     } else start();
   }
 
@@ -79,16 +80,13 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
     explain: (itemId) => load().then((p) => p?.explain(itemId)),
     scores: (itemIds) => load().then((p) => p?.scores(itemIds) ?? {}),
     forget() {
-      try {
-        localStorage.removeItem(CACHE_KEY);
-      } catch {
-        // Storage blocked: nothing was kept there.
-      }
+      // Storage blocked: nothing was kept there.
+      withLocalStorage((ls) => ls.removeItem(CACHE_KEY));
       void loading?.then((p) => p?.forget());
     },
     stop() {
       stopped = true;
-      while (stops.length) stops.pop()!();
+      stopAll(stops);
     },
   };
 }

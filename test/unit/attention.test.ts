@@ -174,6 +174,27 @@ describe('attention accounting', () => {
     expect(s.items.gone).toBeUndefined();
   });
 
+  it('a snapshot of changes holds only the items whose numbers changed since the last one, with their whole numbers', () => {
+    const a = createAccount(5000, 0, meta);
+    for (let i = 0; i < 100; i++) a.add(`i${i}`);
+    a.place(0, 'x', full);
+    a.place(0, 'y', half());
+    const keys = (s: ReturnType<typeof a.snapshot>) => Object.keys(s.items).sort();
+    expect(keys(a.snapshot(1000, true))).toEqual(['x', 'y']);
+    a.place(1000, 'y', null); // y leaves the screen: its last numbers are in the next one
+    expect(keys(a.snapshot(2000, true))).toEqual(['x', 'y']);
+    const s = a.snapshot(3000, true);
+    expect(keys(s)).toEqual(['x']);
+    expect(s.items.x).toEqual(a.snapshot(3000).items.x); // cumulative, not the change
+    // A whole snapshot leaves the changes alone; a hidden page changes nothing.
+    a.page(3000, false);
+    expect(keys(a.snapshot(4000))).toEqual(['x', 'y']);
+    expect(keys(a.snapshot(4000, true))).toEqual([]);
+    a.click(['y'], 'click');
+    expect(keys(a.snapshot(4000, true))).toEqual(['y']);
+    expect(keys(a.snapshot(5000, true))).toEqual([]);
+  });
+
   it('tick says whether anything changed since the last tick', () => {
     const a = createAccount(1000, 0, meta);
     a.place(0, 'x', full);
