@@ -86,6 +86,8 @@ export class Network {
   private remaps = new Map<string, Int32Array>();
   private rand: () => number;
   private drop: DropoutPool | undefined;
+  /** The last visitor vectors, the batch they came from and the data of every weight then. */
+  private visitor?: { batch: SeqBatch; data: unknown[]; u: Tensor };
 
   constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>) {
     registerGradients();
@@ -94,7 +96,8 @@ export class Network {
     for (const [name, shape] of weightShapes(config)) {
       const given = values?.get(name);
       const data = given ?? initValues(name, shape, initRand);
-      this.weights.set(name, tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`));
+      // The initial tensor goes at once: a variable shares its data, which would outlive dispose().
+      this.weights.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`)));
     }
     if (config.trainable) this.initOptimizer();
   }
@@ -109,8 +112,8 @@ export class Network {
     const m = new Map<string, Variable>();
     const v = new Map<string, Variable>();
     for (const [name, w] of this.weights) {
-      m.set(name, tf.variable(tf.zerosLike(w), false));
-      v.set(name, tf.variable(tf.zerosLike(w), false));
+      m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+      v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
     }
     this.adam = { m, v, t: 0 };
   }
@@ -380,11 +383,27 @@ export class Network {
     return tf.tidy(() => {
       const { B } = batch;
       const d = this.config.dim;
-      const u = this.encode(batch, false, true);
+      const u = this.visitorVectors(batch);
       const it = this.itemVectors(cands, true);
       const dots = tf.sum(tf.mul(tf.reshape(u, [B, 1, d]), tf.reshape(it.e, [B, C, d])), 2);
       return tf.add(dots, tf.reshape(it.b, [B, C]));
     });
+  }
+
+  /**
+   * The visitor vectors [B, d] of `batch` (the encoder's last column), kept from the last call
+   * while the batch and every weight are the same: a visitor scored again (another container,
+   * more items of a feed) costs only the candidates. Every change of a weight (a training step,
+   * new weights) gives it new data, so nothing stale is ever used.
+   */
+  private visitorVectors(batch: SeqBatch): Tensor {
+    const data = [...this.weights.values()].map((w) => w.dataId);
+    const v = this.visitor;
+    if (v && !v.u.isDisposed && sameBatch(v.batch, batch) && data.every((d, i) => d === v.data[i])) return v.u;
+    v?.u.dispose();
+    const u = tf.keep(this.encode(batch, false, true));
+    this.visitor = { batch, data, u };
+    return u;
   }
 
   score(batch: SeqBatch, cands: CodeList, C: number): Float32Array {
@@ -440,6 +459,8 @@ export class Network {
   }
 
   dispose(): void {
+    this.visitor?.u.dispose();
+    this.visitor = undefined;
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
     if (this.adam) {
@@ -452,4 +473,22 @@ export class Network {
 let counter = 0;
 function uid(): number {
   return ++counter;
+}
+
+const sameArray = (a: ArrayLike<number> | undefined, b: ArrayLike<number> | undefined): boolean => {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+/** Whether two sequence batches hold the same visitors. */
+function sameBatch(a: SeqBatch, b: SeqBatch): boolean {
+  const x = a.items;
+  const y = b.items;
+  return (
+    a.B === b.B && a.L === b.L && x.n === y.n && x.idK === y.idK && x.topicK === y.topicK &&
+    sameArray(x.idIdx, y.idIdx) && sameArray(x.idW, y.idW) && sameArray(x.topicIdx, y.topicIdx) && sameArray(x.topicW, y.topicW) &&
+    sameArray(x.vectors, y.vectors) && sameArray(a.features, b.features) && sameArray(a.valid, b.valid)
+  );
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttnflowConfigError } from '../../src/lib/errors';
 import { codeList, ItemCoder, seqBatch, trainBatch, type KeySequence } from '../../src/model/encode';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
@@ -122,6 +122,50 @@ describe('scoring path', () => {
       }
       net.dispose();
     }
+  });
+});
+
+describe('scoring the same visitor again', () => {
+  it('reuses the visitor vector while the history and every weight are the same, and never a stale one', () => {
+    const before = tf.memory().numTensors;
+    const net = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
+    const rand = mulberry32(7);
+    const randomWeights = () => new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
+    net.restore(randomWeights());
+    const coder = new ItemCoder(net.config);
+    const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
+    const batchOf = (keys: number[]) => seqBatch([{ keys }], [keys.length], (k) => items[k], 8).batch;
+    const candsOf = (from: number) => codeList(Array.from({ length: 6 }, (_, i) => items[(from + i) % 12]));
+    const encode = vi.spyOn(net, 'encode');
+    // The reference: the training-time encoder, every time.
+    const ref = (keys: number[], from: number) =>
+      tf.tidy(() => {
+        const batch = batchOf(keys);
+        const u = tf.gather(net.encode(batch, true), [batch.L - 1]);
+        const it = net.itemVectors(candsOf(from));
+        return Array.from(tf.add(tf.sum(tf.mul(u, it.e), 1), tf.reshape(it.b, [6])).dataSync());
+      });
+    const check = (keys: number[], from: number, encodes: number) => {
+      encode.mockClear();
+      const got = Array.from(net.score(batchOf(keys), candsOf(from), 6));
+      expect(encode.mock.calls.length, `encoder runs for ${keys} / ${from}`).toBe(encodes);
+      const want = ref(keys, from);
+      got.forEach((x, i) => expect(x).toBeCloseTo(want[i], 4));
+    };
+    check([0, 1, 2], 0, 1);
+    check([0, 1, 2], 3, 0); // the same visitor, other candidates: from the kept vector
+    check([0, 1, 2], 0, 0);
+    check([0, 1, 3], 0, 1); // another history
+    check([0, 1, 2], 0, 1);
+    net.restore(randomWeights()); // new weights: recomputed
+    check([0, 1, 2], 0, 1);
+    check([0, 1, 2], 6, 0);
+    const steady = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) net.score(batchOf(i % 2 ? [0, 1, 2] : [4, 5]), candsOf(i), 6);
+    expect(tf.memory().numTensors).toBe(steady);
+    encode.mockRestore();
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
