@@ -133,6 +133,11 @@ export class Network {
 
   /** Item vectors [n, d] and biases [n, 1]; `plain` (no gradient needed) skips the custom gradients. */
   itemVectors(list: CodeList, plain = false): { e: Tensor; b: Tensor } {
+    return { e: this.itemEmbeddings(list, plain), b: this.lookupIn('item/bias', list.idIdx, list.idW, list.n, list.idK, plain) };
+  }
+
+  /** Item vectors [n, d] alone (the encoder's input, which has no use for the biases). */
+  private itemEmbeddings(list: CodeList, plain: boolean): Tensor {
     const c = this.config;
     const { n } = list;
     let e = this.lookupIn('item/id', list.idIdx, list.idW, n, list.idK, plain);
@@ -142,8 +147,7 @@ export class Network {
     if (c.itemVectorDim > 0 && list.vectors) {
       e = tf.add(e, mm(tf.tensor2d(list.vectors, [n, c.itemVectorDim]), this.w('item/vector')));
     }
-    const b = this.lookupIn('item/bias', list.idIdx, list.idW, n, list.idK, plain);
-    return { e, b };
+    return e;
   }
 
   private dropout(x: Tensor, training: boolean): Tensor {
@@ -188,7 +192,7 @@ export class Network {
     const pos = rows(this.w('seq/pos'), posIdx);
     // Item vectors enter the residual stream scaled by √d (as in SASRec): the blocks' outputs come
     // from layer-normed inputs, and unscaled item vectors would be drowned by them early in training.
-    let x = tf.mul(this.itemVectors(batch.items, plain).e, Math.sqrt(d));
+    let x = tf.mul(this.itemEmbeddings(batch.items, plain), Math.sqrt(d));
     x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [B * L, d]);
     x = tf.add(x, mm(tf.tensor2d(batch.features, [B * L, FEATURES]), this.w('seq/features')));
     x = keep(this.dropout(x, training));
