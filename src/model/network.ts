@@ -55,7 +55,7 @@ function initValues(name: string, shape: number[], rand: () => number): Float32A
 /** Dropout masks come from a pool of random bytes read at random offsets: cheap and seeded. */
 class DropoutPool {
   private bytes: Uint8Array;
-  constructor(private rand: () => number, size = 1 << 22) {
+  constructor(private rand: () => number, size: number) {
     this.bytes = new Uint8Array(size);
     for (let i = 0; i < size; i += 4) {
       const r = (rand() * 4294967296) >>> 0;
@@ -153,7 +153,10 @@ export class Network {
   private dropout(x: Tensor, training: boolean): Tensor {
     const rate = this.config.dropout;
     if (!training || rate <= 0) return x;
-    this.drop ??= new DropoutPool(this.rand);
+    // Sized by the first mask: 64× a mask, at most 4 MB. A visitor's own training step (a few
+    // thousand values a mask) then fills a pool of some 100 KB, not a long task of 4 MB, and
+    // batches of thousands of positions get the full pool.
+    this.drop ??= new DropoutPool(this.rand, Math.min(1 << 22, 2 ** Math.ceil(Math.log2(Math.max(1024, x.size * 64)))));
     return tf.mul(x, tf.tensor(this.drop.mask(x.size, rate), x.shape));
   }
 
