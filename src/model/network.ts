@@ -99,7 +99,6 @@ export class Network {
       // The initial tensor goes at once: a variable shares its data, which would outlive dispose().
       this.weights.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`)));
     }
-    if (config.trainable) this.initOptimizer();
   }
 
   get numParams(): number {
@@ -108,14 +107,14 @@ export class Network {
     return n;
   }
 
-  private initOptimizer(): void {
+  private newOptimizer(): NonNullable<Network['adam']> {
     const m = new Map<string, Variable>();
     const v = new Map<string, Variable>();
     for (const [name, w] of this.weights) {
       m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
       v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
     }
-    this.adam = { m, v, t: 0 };
+    return { m, v, t: 0 };
   }
 
   private w(name: string): Variable {
@@ -313,9 +312,11 @@ export class Network {
    * batch touches are read and written, so a step costs the same however large the tables are.
    */
   step(batch: TrainBatch, learningRate = this.config.learningRate): number {
-    if (!this.adam) throw new Error('attnflow: this model was loaded with trainable: false');
+    if (!this.config.trainable) throw new Error('attnflow: this model was loaded with trainable: false');
+    // The optimizer's state (two zero tensors per weight) waits for the first step: a model that
+    // only scores never allocates it, and the first score comes sooner.
     if (batch.targetPos.length === 0) return NaN;
-    const adam = this.adam;
+    const adam = (this.adam ??= this.newOptimizer());
     const c = this.config;
     adam.t += 1;
     const b1 = 0.9;
