@@ -109,11 +109,20 @@ export function codeList(codes: readonly (ItemCode | undefined)[], vectorDim = 0
       topicK = Math.max(topicK, c.topics.length);
     }
   }
-  const idIdx = new Int32Array(n * idK);
-  const idW = new Float32Array(n * idK);
-  const topicIdx = new Int32Array(n * topicK);
-  const topicW = new Float32Array(n * topicK);
-  const vectors = vectorDim > 0 ? new Float32Array(n * vectorDim) : undefined;
+  // One buffer for every array: in browsers each typed-array allocation costs microseconds, which
+  // add up to much of a score call (views on one buffer cost next to nothing).
+  const buf = new ArrayBuffer(4 * n * (2 * idK + 2 * topicK + vectorDim));
+  let at = 0;
+  const part = <T>(Type: new (b: ArrayBuffer, offset: number, length: number) => T, length: number): T => {
+    const view = new Type(buf, at, length);
+    at += 4 * length;
+    return view;
+  };
+  const idIdx = part(Int32Array, n * idK);
+  const idW = part(Float32Array, n * idK);
+  const topicIdx = part(Int32Array, n * topicK);
+  const topicW = part(Float32Array, n * topicK);
+  const vectors = vectorDim > 0 ? part(Float32Array, n * vectorDim) : undefined;
   for (let s = 0; s < n; s++) {
     const c = codes[s];
     if (!c) continue;
@@ -140,6 +149,23 @@ export function eventFeatures(e: AttentionEvent, out: Float32Array, at: number):
   out[at + 2] = Math.log1p(c);
   out[at + 3] = e.skipped ? 1 : 0;
   out[at + 4] = a > 0 || h > 0 || c > 0 || e.skipped ? 1 : 0;
+}
+
+/**
+ * One visitor's events as a batch of one, for scoring (the caller keeps the last `maxLen`): the
+ * same batch as `seqBatch` of their key sequence, with fewer allocations. No events: one padded column.
+ */
+export function visitorBatch(events: readonly AttentionEvent[], code: (e: AttentionEvent) => ItemCode, vectorDim = 0): SeqBatch {
+  const L = Math.max(1, events.length);
+  const items = codeList(events.length ? events.map(code) : [undefined], vectorDim);
+  const mem = new Float32Array(L * (FEATURES + 1));
+  const features = mem.subarray(0, L * FEATURES);
+  const valid = mem.subarray(L * FEATURES);
+  for (let i = 0; i < events.length; i++) {
+    eventFeatures(events[i], features, i * FEATURES);
+    valid[i] = 1;
+  }
+  return { B: 1, L, items, features, valid };
 }
 
 /**

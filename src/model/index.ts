@@ -5,7 +5,7 @@
  */
 import { AttnflowConfigError, describe } from '../lib/errors';
 import { resolveConfig } from './config';
-import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, type ItemCode, type KeySequence } from './encode';
+import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
 import { Network, weightShapes } from './network';
 import { decodeWeights, encodeWeights } from './serialize';
@@ -70,8 +70,27 @@ function keySequence(events: readonly AttentionEvent[], table: KeyTable, views: 
   return { keys, features, skipped, views: viewIds };
 }
 
+/** An item ref as it was when given (the caller may change its own objects later). */
+function copyRef(x: ItemRef | string): ItemRef {
+  const r = typeof x === 'string' ? { itemId: x } : x;
+  return { itemId: r.itemId, topics: r.topics?.slice(), vector: r.vector && Array.from(r.vector) };
+}
+
+function sameRef(x: ItemRef | string, y: ItemRef): boolean {
+  const r = typeof x === 'string' ? { itemId: x } : x;
+  return r.itemId === y.itemId && sameList(r.topics, y.topics) && sameList(r.vector, y.vector);
+}
+
+function sameList<T>(a: ArrayLike<T> | undefined, b: ArrayLike<T> | undefined): boolean {
+  if (!a || !b) return !a === !b || (a ?? b)!.length === 0;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 class Model implements AttentionModel {
   private coder: ItemCoder;
+  private lastCandidates?: { refs: ItemRef[]; list: CodeList };
   private rand: () => number;
   constructor(private net: Network) {
     this.coder = new ItemCoder(net.config);
@@ -92,18 +111,23 @@ class Model implements AttentionModel {
     const c = this.net.config;
     const C = candidates.length;
     if (C === 0) return new Float32Array(0);
-    const table = new KeyTable(this.coder);
-    const recent = history.slice(-c.maxLen);
-    const seq = keySequence(recent, table, new Map());
-    const { batch } = seqBatch([seq], [recent.length], (k) => table.codes[k], c.maxLen, c.itemVectorDim);
-    const cands = codeList(
-      candidates.map((x) => this.coder.code(x)),
-      c.itemVectorDim,
-    );
-    const t = this.net.scoreTensor(batch, cands, C);
+    const batch = visitorBatch(history.slice(-c.maxLen), (e) => this.coder.code(e), c.itemVectorDim);
+    const t = this.net.scoreTensor(batch, this.candidateList(candidates), C);
     const out = (await t.data()) as Float32Array;
     t.dispose();
     return out;
+  }
+
+  /**
+   * The candidates in code form, the same list object as last time when they are equal to the last
+   * call's (the network then keeps their vectors): a page scores the same items as its visitor reads.
+   */
+  private candidateList(candidates: readonly (ItemRef | string)[]): CodeList {
+    const last = this.lastCandidates;
+    if (last && last.refs.length === candidates.length && candidates.every((x, i) => sameRef(x, last.refs[i]))) return last.list;
+    const list = codeList(candidates.map((x) => this.coder.code(x)), this.net.config.itemVectorDim);
+    this.lastCandidates = { refs: candidates.map(copyRef), list };
+    return list;
   }
 
   async train(sequences: readonly (readonly AttentionEvent[])[], options: TrainOptions = {}): Promise<TrainResult> {

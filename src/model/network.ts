@@ -11,6 +11,33 @@ import { bceLoss, layerNorm, lookup, mm, registerGradients, softmaxLoss, takeRow
 const TABLES = ['item/id', 'item/bias', 'item/topic'];
 import type { ModelConfig } from './types';
 
+/**
+ * The weights rearranged for scoring, made from the weights whenever one changes. Scoring needs no
+ * gradient, so each layer norm's gain and bias move into the product that follows it, and the
+ * attention's query-key and value-output products become one matrix each:
+ *   softmax(h·Wq·(h·Wk)ᵀ) · h·Wv·Wo  with  h = n∘g + b  (n the normalised input)
+ *   = softmax((n·Aq + cq)·nᵀ) · n·Wvo' + cvo,   Aq = s·G·Wq·Wkᵀ·G, cq = s·b·Wq·Wkᵀ·G,
+ * where terms the same for every key are dropped (softmax ignores them), and the weights of a row
+ * sum to 1, which turns b·Wv·Wo into a bias. Half the kernels of the plain encoder remain.
+ */
+interface Folded {
+  /** I − 1/d: a product that centres rows. */
+  center: Tensor;
+  /** [d, 1] of 1/d, and ε: the mean square of a centred row plus ε in one fused product. */
+  meanCol: Tensor;
+  eps: Tensor;
+  /** [1, features, d] feature weights; [1, vector dims, d] item-vector weights·√d (when used). */
+  features: Tensor;
+  vectors?: Tensor;
+  /** Position vectors [maxLen, d], and the additive causal mask [maxLen, maxLen] (0 or -1e9). */
+  pos: Tensor;
+  causal: Tensor;
+  blocks: { aq: Tensor; cq: Tensor; wv: Tensor; cv: Tensor; w1: Tensor; c1: Tensor; w2: Tensor; b2: Tensor }[];
+  /** The output norm's gain as a diagonal matrix, and its bias. */
+  outG: Tensor;
+  outB: Tensor;
+}
+
 /** Names and shapes of every weight for a config, in a fixed order (the order of saved weights). */
 export function weightShapes(c: ModelConfig): [string, number[]][] {
   const d = c.dim;
@@ -88,6 +115,10 @@ export class Network {
   private drop: DropoutPool | undefined;
   /** The last visitor vectors, the batch they came from and the data of every weight then. */
   private visitor?: { batch: SeqBatch; data: unknown[]; u: Tensor };
+  /** The last candidates' vectors, their list and the data of every weight then. */
+  private candidates?: { list: CodeList; data: unknown[]; e: Tensor; b: Tensor };
+  /** The folded weights for scoring, the data of every weight they came from, and what to dispose. */
+  private folded?: { data: unknown[]; t: Folded; own: Tensor[] };
 
   constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>) {
     registerGradients();
@@ -166,6 +197,7 @@ export class Network {
    */
   encode(batch: SeqBatch, training: boolean, lastOnly = false): Tensor {
     const c = this.config;
+    if (lastOnly && !training && c.heads === 1) return this.encodeLast(batch, this.foldedWeights());
     const { B, L } = batch;
     // Scoring needs no gradient: plain ops, without the custom-gradient bookkeeping.
     const plain = lastOnly && !training;
@@ -213,21 +245,6 @@ export class Network {
     for (let b = 0; b < B; b++) lastRows[b] = b * L + L - 1;
     for (let i = 0; i < c.blocks; i++) {
       const p = `block${i}/`;
-      if (plain && heads === 1 && i === c.blocks - 1) {
-        // Scoring reads the last column only: its query against every key, then its own FFN.
-        const h = norm(x, p + 'ln1/g', p + 'ln1/b');
-        const q = tf.reshape(mm(rows(h, lastRows), this.w(p + 'wq')), [B, 1, d]);
-        const k = tf.reshape(mm(h, this.w(p + 'wk')), [B, L, d]);
-        const v = tf.reshape(mm(h, this.w(p + 'wv')), [B, L, d]);
-        let s = tf.mul(mm(q, k, false, true), scale);
-        if (padded) s = tf.add(s, tf.reshape(rows(tf.reshape(mask, [B * L, L]), lastRows), [B, 1, L]));
-        const o = mm(tf.reshape(tf.matMul(tf.softmax(s), v), [B, d]), this.w(p + 'wo'));
-        let xl = tf.add(rows(x, lastRows), o);
-        const h2 = norm(xl, p + 'ln2/g', p + 'ln2/b');
-        const f1 = tf.relu(tf.add(mm(h2, this.w(p + 'w1')), this.w(p + 'b1')));
-        xl = tf.add(xl, tf.add(mm(f1, this.w(p + 'w2')), this.w(p + 'b2')));
-        return norm(xl, 'out/ln/g', 'out/ln/b');
-      }
       let h = norm(x, p + 'ln1/g', p + 'ln1/b');
       const q = split(mm(h, this.w(p + 'wq')));
       const k = split(mm(h, this.w(p + 'wk')));
@@ -242,6 +259,149 @@ export class Network {
     }
     const out = norm(x, 'out/ln/g', 'out/ln/b');
     return lastOnly ? rows(out, lastRows) : out;
+  }
+
+  /** The data of every weight, in order: it changes with every training step or new weights. */
+  private weightData(): unknown[] {
+    return [...this.weights.values()].map((w) => w.dataId);
+  }
+
+  /** The folded weights of the current weights, made again only after a weight changed. */
+  private foldedWeights(): Folded {
+    const data = this.weightData();
+    const f = this.folded;
+    if (f && data.every((x, i) => x === f.data[i])) return f.t;
+    if (f) for (const t of f.own) t.dispose();
+    this.folded = undefined;
+    // Made in a scope of its own (the caller's may end first) and kept until the weights change.
+    tf.tidy(() => {
+      const made = this.fold();
+      const own = [made.center, made.meanCol, made.eps, made.features, made.pos, made.causal, made.outG, made.outB, ...(made.vectors ? [made.vectors] : []), ...made.blocks.flatMap((b) => [b.aq, b.cq, b.wv, b.cv, b.w1, b.c1, b.w2, b.b2])];
+      for (const x of own) tf.keep(x);
+      this.folded = { data, t: made, own };
+    });
+    return this.folded!.t;
+  }
+
+  private fold(): Folded {
+    const c = this.config;
+    const d = c.dim;
+    const col = (v: Tensor): Tensor => tf.reshape(v, [-1, 1]);
+    const row = (v: Tensor): Tensor => tf.reshape(v, [1, -1]);
+    // A bias of a fused product must have data of rank 1: the WASM backend checks the shape its
+    // data was made with, which a reshape keeps. Adding 0 makes new data of the vector's shape.
+    const vec = (v: Tensor): Tensor => tf.add(tf.reshape(v, [-1]), 0);
+    const eye = tf.eye(d);
+    const blocks = [];
+    const scale = 1 / Math.sqrt(d);
+    const as3 = (m: Tensor): Tensor => tf.reshape(m, [1, ...m.shape]);
+    for (let i = 0; i < c.blocks; i++) {
+      const p = `block${i}/`;
+      const g = this.w(p + 'ln1/g');
+      const b = row(this.w(p + 'ln1/b'));
+      const qk = tf.mul(tf.matMul(this.w(p + 'wq'), this.w(p + 'wk'), false, true), scale);
+      const qkg = tf.mul(qk, row(g));
+      const vo = tf.matMul(this.w(p + 'wv'), this.w(p + 'wo'));
+      const g2 = this.w(p + 'ln2/g');
+      const w1 = this.w(p + 'w1');
+      blocks.push({
+        aq: as3(tf.mul(col(g), qkg)),
+        cq: vec(tf.matMul(b, qkg)),
+        wv: as3(tf.mul(col(g), vo)),
+        cv: vec(tf.matMul(b, vo)),
+        w1: as3(tf.mul(col(g2), w1)),
+        c1: vec(tf.add(tf.matMul(row(this.w(p + 'ln2/b')), w1), row(this.w(p + 'b1')))),
+        w2: as3(this.w(p + 'w2')),
+        b2: vec(this.w(p + 'b2')),
+      });
+    }
+    const L = c.maxLen;
+    const causal = new Float32Array(L * L);
+    for (let r = 0; r < L; r++) causal.fill(-1e9, r * L + r + 1, r * L + L);
+    return {
+      center: as3(tf.sub(eye, 1 / d)),
+      meanCol: tf.fill([1, d, 1], 1 / d),
+      eps: tf.tensor1d([1e-6]),
+      features: as3(this.w('seq/features')),
+      vectors: c.itemVectorDim > 0 ? as3(tf.mul(this.w('item/vector'), Math.sqrt(d))) : undefined,
+      pos: tf.add(this.w('seq/pos'), 0),
+      causal: tf.tensor2d(causal, [L, L]),
+      blocks,
+      outG: as3(tf.mul(eye, row(this.w('out/ln/g')))),
+      outB: vec(this.w('out/ln/b')),
+    };
+  }
+
+  /** Σ of each item's table rows, weighted and times `scale`: [n, d] (no gradient). */
+  private itemSum(list: CodeList, scale: number): Tensor {
+    const { n, idK, topicK } = list;
+    const d = this.config.dim;
+    const useTopics = this.config.topicBuckets > 0 && topicK > 0;
+    const K = idK + (useTopics ? topicK : 0);
+    const gather = (name: string, idx: Int32Array, k: number): Tensor =>
+      tf.reshape(tf.gatherND(this.w(name), tf.tensor2d(idx, [idx.length, 1], 'int32')), [n, k, d]);
+    let rows = gather('item/id', list.idIdx, idK);
+    if (useTopics) rows = tf.concat([rows, gather('item/topic', list.topicIdx, topicK)], 1);
+    const w = new Float32Array(n * K);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < idK; j++) w[i * K + j] = list.idW[i * idK + j] * scale;
+      if (useTopics) for (let j = 0; j < topicK; j++) w[i * K + idK + j] = list.topicW[i * topicK + j] * scale;
+    }
+    return tf.sum(tf.mul(rows, tf.tensor3d(w, [n, K, 1])), 1);
+  }
+
+  /**
+   * The scoring encoder of a one-head model: the last column of `encode` for each visitor [B, d],
+   * computed from the folded weights with about half the kernels (see `Folded`). Padding rows are
+   * not zeroed between blocks: they are masked as keys, and only the last column is read.
+   */
+  private encodeLast(batch: SeqBatch, f: Folded): Tensor {
+    const c = this.config;
+    const { B, L } = batch;
+    const d = c.dim;
+    const n = B * L;
+    // Rows live as [1, B·L, d]: every product with a weight is then one fused kernel, no reshape.
+    // Inputs: item vectors·√d, attention features, site item vectors, then the positions of the
+    // last L columns (the same for every visitor).
+    let x = tf.add(tf.reshape(this.itemSum(batch.items, Math.sqrt(d)), [1, n, d]), dense(tf.tensor3d(batch.features, [1, n, FEATURES]), f.features));
+    if (f.vectors && batch.items.vectors) x = tf.add(x, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
+    x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), tf.slice(f.pos, [c.maxLen - L, 0], [L, d])), [1, n, d]);
+    // Padded keys (shorter visitors in a batch, an empty history) are masked for every query.
+    const padded = batch.valid.some((v) => v === 0);
+    const keyMask = padded ? tf.tensor3d(batch.valid.map((v) => (v > 0 ? 0 : -1e9)), [B, 1, L]) : undefined;
+    const norm = (t: Tensor): Tensor => {
+      const xc = dense(t, f.center);
+      return tf.mul(xc, tf.rsqrt(dense(tf.square(xc), f.meanCol, f.eps)));
+    };
+    const last = tf.tensor2d(Int32Array.from({ length: B }, (_, b) => b * L + L - 1), [B, 1], 'int32');
+    const lastRows = (t: Tensor): Tensor => tf.reshape(tf.gatherND(tf.reshape(t, [n, d]), last), [1, B, d]);
+    for (let i = 0; i < c.blocks; i++) {
+      const k = f.blocks[i];
+      const h = norm(x);
+      const h3 = tf.reshape(h, [B, L, d]);
+      if (i < c.blocks - 1) {
+        // Every column, causal: the mask's last L rows and columns. (A transposed operand is several
+        // times slower in the WASM kernel than a transpose and a plain product.)
+        const q = tf.reshape(dense(h, k.aq, k.cq), [B, L, d]);
+        let s = tf.add(dense(q, tf.transpose(h3, [0, 2, 1])), tf.slice(f.causal, [c.maxLen - L, c.maxLen - L], [L, L]));
+        if (keyMask) s = tf.add(s, keyMask);
+        x = tf.add(x, dense(tf.reshape(dense(tf.softmax(s), h3), [1, n, d]), k.wv, k.cv));
+        x = tf.add(x, dense(dense(norm(x), k.w1, k.c1, true), k.w2, k.b2));
+        continue;
+      }
+      // The last block reads from the last column only: its query against every key, its own FFN.
+      const q = tf.reshape(dense(lastRows(h), k.aq, k.cq), [B, 1, d]);
+      let s = dense(q, h3, undefined, false, true);
+      if (keyMask) s = tf.add(s, keyMask);
+      x = tf.add(lastRows(x), dense(tf.reshape(dense(tf.softmax(s), h3), [1, B, d]), k.wv, k.cv));
+      x = tf.add(x, dense(dense(norm(x), k.w1, k.c1, true), k.w2, k.b2));
+    }
+    if (c.blocks === 0) x = lastRows(x);
+    // A visitor without history has only padding: the training encoder zeroes it, so its vector is
+    // the output norm's bias.
+    const lastValid = Float32Array.from({ length: B }, (_, b) => batch.valid[b * L + L - 1]);
+    if (lastValid.some((v) => v === 0)) x = tf.mul(x, tf.tensor3d(lastValid, [1, B, 1]));
+    return tf.reshape(dense(norm(x), f.outG, f.outB), [B, d]);
   }
 
   /** Mean loss of a training batch (a scalar tensor). */
@@ -392,10 +552,28 @@ export class Network {
       const { B } = batch;
       const d = this.config.dim;
       const u = this.visitorVectors(batch);
-      const it = this.itemVectors(cands, true);
-      const dots = tf.sum(tf.mul(tf.reshape(u, [B, 1, d]), tf.reshape(it.e, [B, C, d])), 2);
-      return tf.add(dots, tf.reshape(it.b, [B, C]));
+      const it = this.candidateVectors(cands);
+      return tf.add(tf.reshape(dense(tf.reshape(it.e, [B, C, d]), tf.reshape(u, [B, d, 1])), [B, C]), tf.reshape(it.b, [B, C]));
     });
+  }
+
+  /**
+   * Item vectors and biases of the candidates, kept from the last call for the same list and
+   * weights: a page scoring its items again for a visitor who read on needs only the visitor.
+   * Lists of more than 64K values (site-wide evaluation batches) are not kept.
+   */
+  private candidateVectors(list: CodeList): { e: Tensor; b: Tensor } {
+    const data = this.weightData();
+    const k = this.candidates;
+    if (k && k.list === list && data.every((x, i) => x === k.data[i])) return k;
+    if (k) tf.dispose([k.e, k.b]);
+    this.candidates = undefined;
+    let e = this.itemSum(list, 1);
+    const V = this.config.itemVectorDim;
+    if (V > 0 && list.vectors) e = tf.add(e, tf.matMul(tf.tensor2d(list.vectors, [list.n, V]), this.w('item/vector')));
+    const b = this.lookupIn('item/bias', list.idIdx, list.idW, list.n, list.idK, true);
+    if (list.n * this.config.dim <= 65536) this.candidates = { list, data, e: tf.keep(e), b: tf.keep(b) };
+    return { e, b };
   }
 
   /**
@@ -405,7 +583,7 @@ export class Network {
    * new weights) gives it new data, so nothing stale is ever used.
    */
   private visitorVectors(batch: SeqBatch): Tensor {
-    const data = [...this.weights.values()].map((w) => w.dataId);
+    const data = this.weightData();
     const v = this.visitor;
     if (v && !v.u.isDisposed && sameBatch(v.batch, batch) && data.every((d, i) => d === v.data[i])) return v.u;
     v?.u.dispose();
@@ -469,6 +647,10 @@ export class Network {
   dispose(): void {
     this.visitor?.u.dispose();
     this.visitor = undefined;
+    if (this.folded) for (const t of this.folded.own) t.dispose();
+    this.folded = undefined;
+    if (this.candidates) tf.dispose([this.candidates.e, this.candidates.b]);
+    this.candidates = undefined;
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
     if (this.adam) {
@@ -476,6 +658,15 @@ export class Network {
       this.adam = undefined;
     }
   }
+}
+
+/**
+ * a·b (+ a bias, then ReLU) of 3-D operands: the fused kernel itself. `tf.fused.matMul` adds
+ * gradient bookkeeping and reshapes that cost as much as a product of this size; scoring needs none.
+ */
+function dense(a: Tensor, b: Tensor, bias?: Tensor, relu = false, transposeB = false): Tensor {
+  const attrs = { transposeA: false, transposeB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0 };
+  return tf.engine().runKernel(tf._FusedMatMul, bias ? { a, b, bias } : { a, b }, attrs) as Tensor;
 }
 
 let counter = 0;

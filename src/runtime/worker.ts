@@ -3,7 +3,7 @@
  * OffscreenCanvas, so the page never waits on shader compiles or GPU reads.
  */
 import { Engine } from './engine';
-import { transferables, type EngineRequest, type EngineResponse } from './protocol';
+import { transferables, unpacker, type EngineRequest, type EngineResponse } from './protocol';
 
 const engine = new Engine();
 const scope = self as unknown as {
@@ -13,9 +13,17 @@ const scope = self as unknown as {
 
 // Requests run one after another: the engine is not re-entrant.
 let queue: Promise<void> = Promise.resolve();
+const unpack = unpacker();
 
 scope.onmessage = (event) => {
-  const { id, op, args } = event.data;
+  const { id, op } = event.data;
+  let args: unknown[];
+  try {
+    args = unpack(op, event.data.args);
+  } catch {
+    scope.postMessage({ id, ok: false, error: { name: 'Error', message: `attnflow: unreadable arguments of "${op}"` } });
+    return;
+  }
   queue = queue.then(async () => {
     try {
       const fn = (engine as unknown as Record<string, (...a: unknown[]) => unknown>)[op];

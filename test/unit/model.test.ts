@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttnflowConfigError } from '../../src/lib/errors';
-import { codeList, ItemCoder, seqBatch, trainBatch, type KeySequence } from '../../src/model/encode';
+import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../src/model/encode';
+import { resolveConfig } from '../../src/model/config';
+import { packer } from '../../src/runtime/host';
+import { unpacker } from '../../src/runtime/protocol';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
 import { fromHalf, toHalf } from '../../src/model/serialize';
@@ -37,6 +40,23 @@ describe('model config', () => {
 });
 
 describe('encoder', () => {
+  it('builds the same batch for one visitor (scoring) as the general sequence batch does', () => {
+    const coder = new ItemCoder(resolveConfig({ ...small, itemVectorDim: 2 }));
+    const events: (AttentionEvent & { vector?: number[] })[] = [
+      ev('a'),
+      ev('b', { topics: ['x', 'y'], hoverMs: 500, clicks: 1, vector: [1, 2] }),
+      ev('a', { skipped: true, attentionMs: 300 }),
+    ];
+    const plain = (batch: SeqBatch) => JSON.stringify(batch, (_, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v));
+    for (const list of [events, []]) {
+      const codes = list.map((e) => coder.code(e));
+      const features = new Float32Array(list.length * FEATURES);
+      list.forEach((e, i) => eventFeatures(e, features, i * FEATURES));
+      const { batch } = seqBatch([{ keys: list.map((_, i) => i), features }], [list.length], (k) => codes[k], 8, 2);
+      expect(plain(visitorBatch(list, (e) => coder.code(e), 2))).toBe(plain(batch));
+    }
+  });
+
   it('gives item vectors [n, d], biases [n, 1], visitor outputs [B·L, d] and one score per candidate', () => {
     const net = createNetwork({ ...small, heads: 2, itemVectorDim: 3 });
     const coder = new ItemCoder(net.config);
@@ -91,23 +111,29 @@ describe('encoder', () => {
 });
 
 describe('scoring path', () => {
-  it('scores exactly as the training-time encoder does, with and without padding, for one and two heads', () => {
-    for (const heads of [1, 2]) {
-      const net = createNetwork({ ...small, heads, dropout: 0, topicBuckets: 8 });
+  it('scores exactly as the training-time encoder does: padding, empty history, heads, blocks, item vectors', () => {
+    // One head takes the folded scoring encoder, two heads the plain one; both must equal training.
+    const variants = [{ heads: 1 }, { heads: 2 }, { heads: 1, blocks: 1, itemVectorDim: 3 }, { heads: 1, blocks: 3 }, { heads: 1, blocks: 0 }];
+    for (const variant of variants) {
+      const net = createNetwork({ ...small, ...variant, dropout: 0, topicBuckets: 8 });
+      const V = net.config.itemVectorDim;
       // Random weights everywhere (a fresh model's residual branches are zero and would hide the blocks).
-      const rand = mulberry32(heads);
+      const rand = mulberry32(variant.heads * 10 + (variant.blocks ?? 2));
       const values = new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
       net.restore(values);
       const coder = new ItemCoder(net.config);
-      const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
+      const items = Array.from({ length: 12 }, (_, i) =>
+        coder.code({ itemId: `i${i}`, topics: i % 4 ? [`t${i % 3}`] : [`t${i % 3}`, 'x'], vector: V ? [i / 12, -0.5, (i % 3) / 3] : undefined }),
+      );
       const seqs: KeySequence[] = [
         { keys: [0, 1, 2, 3, 4, 5, 6, 7] }, // full: no padding
         { keys: [8, 9, 1], features: Float32Array.from({ length: 3 * 5 }, (_, i) => (i % 5) / 5) },
+        { keys: [] }, // no history yet: one padded column
       ];
-      for (const group of [[seqs[0]], seqs]) {
-        const { batch } = seqBatch(group, group.map((q) => q.keys.length), (k) => items[k], 8);
+      for (const group of [[seqs[0]], [seqs[1]], seqs, [seqs[2]]]) {
+        const { batch } = seqBatch(group, group.map((q) => q.keys.length), (k) => items[k], 8, V);
         const C = 12;
-        const cands = codeList(Array.from({ length: group.length * C }, (_, i) => items[(i * 5) % 12]));
+        const cands = codeList(Array.from({ length: group.length * C }, (_, i) => items[(i * 5) % 12]), V);
         const fast = net.score(batch, cands, C);
         const ref = tf.tidy(() => {
           const H = net.encode(batch, true); // the training path (dropout 0), every row
@@ -118,7 +144,7 @@ describe('scoring path', () => {
           return tf.add(dots, tf.reshape(it.b, [batch.B, C])).dataSync() as Float32Array;
         });
         expect(fast.length).toBe(ref.length);
-        for (let i = 0; i < ref.length; i++) expect(fast[i]).toBeCloseTo(ref[i], 4);
+        for (let i = 0; i < ref.length; i++) expect(fast[i], `${JSON.stringify(variant)} B=${batch.B} #${i}`).toBeCloseTo(ref[i], 4);
       }
       net.dispose();
     }
@@ -166,6 +192,70 @@ describe('scoring the same visitor again', () => {
     encode.mockRestore();
     net.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('scoring the same candidates for another visitor', () => {
+  it('keeps the candidates\' vectors while their list and every weight are the same', () => {
+    const net = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
+    const rand = mulberry32(9);
+    const randomWeights = () => new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
+    net.restore(randomWeights());
+    const coder = new ItemCoder(net.config);
+    const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
+    const batchOf = (keys: number[]) => seqBatch([{ keys }], [keys.length], (k) => items[k], 8).batch;
+    const list = codeList(items.slice(0, 6));
+    const sums = vi.spyOn(net as unknown as { itemSum: () => unknown }, 'itemSum');
+    const ref = (keys: number[]) =>
+      tf.tidy(() => {
+        const batch = batchOf(keys);
+        const u = tf.gather(net.encode(batch, true), [batch.L - 1]);
+        const it = net.itemVectors(list);
+        return Array.from(tf.add(tf.sum(tf.mul(u, it.e), 1), tf.reshape(it.b, [6])).dataSync());
+      });
+    // Each call sums item rows once for the visitor, and once more when the candidates are new.
+    const check = (keys: number[], sumsWanted: number) => {
+      sums.mockClear();
+      const got = Array.from(net.score(batchOf(keys), list, 6));
+      expect(sums.mock.calls.length, `item sums for ${keys}`).toBe(sumsWanted);
+      ref(keys).forEach((x, i) => expect(got[i]).toBeCloseTo(x, 4));
+    };
+    check([0, 1, 2], 2);
+    check([0, 1, 3], 1); // another visitor, the same candidates
+    check([5, 4], 1);
+    net.restore(randomWeights()); // new weights: the candidates again
+    check([5, 4], 2);
+    check([0, 1, 2], 1);
+    net.score(batchOf([0, 1]), codeList(items.slice(0, 6)), 6); // an equal list, but another object
+    check([0, 1, 2], 2);
+    sums.mockRestore();
+    net.dispose();
+  });
+
+  it('gives the network the same list for equal candidates, and a new one when any changed', async () => {
+    const model = await loadModel({ ...small, dropout: 0 });
+    const net = (model as unknown as { net: { scoreTensor: (...a: unknown[]) => tf.Tensor } }).net;
+    const lists: unknown[] = [];
+    const original = net.scoreTensor.bind(net);
+    const spy = vi.spyOn(net, 'scoreTensor').mockImplementation((batch, list, C) => (lists.push(list), original(batch, list, C)));
+    const history = [ev('a'), ev('b')];
+    const cands = () => [{ itemId: 'x', topics: ['t1'] }, 'y', { itemId: 'z', vector: undefined }];
+    const first = await model.score(history, cands());
+    await model.score([ev('c')], cands()); // equal candidates in new objects
+    expect(lists[1]).toBe(lists[0]);
+    const changed = cands();
+    (changed[0] as { topics: string[] }).topics = ['t2'];
+    const other = await model.score(history, changed);
+    expect(lists[2]).not.toBe(lists[0]);
+    expect(other[0]).not.toBeCloseTo(first[0], 6); // another topic, another vector
+    changed[0] = { itemId: 'x', topics: ['t2'] };
+    await model.score(history, changed);
+    expect(lists[3]).toBe(lists[2]);
+    (changed[0] as { topics: string[] }).topics.push('t3'); // changed in place after the call
+    await model.score(history, changed);
+    expect(lists[4]).not.toBe(lists[3]);
+    spy.mockRestore();
+    model.dispose();
   });
 });
 
@@ -313,5 +403,33 @@ describe('weights', () => {
     await expect(loadModelFromUrl('https://cdn.example/missing.json', { fetch: fakeFetch })).rejects.toThrow(/404/);
     m.dispose();
     loaded.dispose();
+  });
+});
+
+describe('worker wire', () => {
+  it('sends score and train arguments as text, and candidates only when they changed', () => {
+    const pack = packer();
+    const unpack = unpacker();
+    const history = [ev('a', { hoverMs: 20 }), ev('b', { skipped: true })];
+    const cands = () => ['x', { itemId: 'y', topics: ['t'], vector: Float32Array.of(0.5, -1) }];
+    const trip = (op: 'score' | 'train' | 'info', args: unknown[]) => {
+      const sent = pack(op, args);
+      return { sent, got: unpack(op, structuredClone(sent)) };
+    };
+    const first = trip('score', [history, cands()]);
+    expect(first.sent.every((a) => typeof a === 'string')).toBe(true);
+    expect(first.got).toEqual([history, ['x', { itemId: 'y', topics: ['t'], vector: [0.5, -1] }]]);
+    const again = trip('score', [[ev('c')], cands()]);
+    expect(again.sent[1]).toBeNull(); // the same candidates: not sent again
+    expect(again.got[1]).toBe(first.got[1]);
+    expect(again.got[0]).toEqual([ev('c')]);
+    const changed = cands();
+    (changed[1] as { topics: string[] }).topics = ['u'];
+    const third = trip('score', [history, changed]);
+    expect(typeof third.sent[1]).toBe('string');
+    expect((third.got[1] as { topics: string[] }[])[1].topics).toEqual(['u']);
+    const train = trip('train', [[history, [ev('d')]], { learningRate: 0.01 }]);
+    expect(train.got).toEqual([[history, [ev('d')]], { learningRate: 0.01 }]);
+    expect(trip('info', []).got).toEqual([]);
   });
 });
