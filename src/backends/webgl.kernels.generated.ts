@@ -22,7 +22,6 @@ import { reshapeConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Resha
 import { rsqrtConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Rsqrt';
 import { scatterNdConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/ScatterNd';
 import { sigmoidConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Sigmoid';
-import { sliceConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Slice';
 import { softmaxConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Softmax';
 import { softplusConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Softplus';
 import { splitVConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/SplitV';
@@ -36,6 +35,6 @@ import { tileConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Tile';
 import { transposeConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/Transpose';
 import { zerosLikeConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/ZerosLike';
 import { _fusedMatMulConfig } from '@tensorflow/tfjs-backend-webgl/dist/kernels/_FusedMatMul';
-for (const config of [addConfig, batchMatMulConfig, castConfig, concatConfig, expConfig, fillConfig, gatherNdConfig, identityConfig, logConfig, maxConfig, maximumConfig, meanConfig, multiplyConfig, negConfig, onesLikeConfig, realDivConfig, reluConfig, reshapeConfig, rsqrtConfig, scatterNdConfig, sigmoidConfig, sliceConfig, softmaxConfig, softplusConfig, splitVConfig, sqrtConfig, squareConfig, stepConfig, subConfig, sumConfig, tensorScatterUpdateConfig, tileConfig, transposeConfig, zerosLikeConfig, _fusedMatMulConfig]) registerKernel(config);
+for (const config of [addConfig, batchMatMulConfig, castConfig, concatConfig, expConfig, fillConfig, gatherNdConfig, identityConfig, logConfig, maxConfig, maximumConfig, meanConfig, multiplyConfig, negConfig, onesLikeConfig, realDivConfig, reluConfig, reshapeConfig, rsqrtConfig, scatterNdConfig, sigmoidConfig, softmaxConfig, softplusConfig, splitVConfig, sqrtConfig, squareConfig, stepConfig, subConfig, sumConfig, tensorScatterUpdateConfig, tileConfig, transposeConfig, zerosLikeConfig, _fusedMatMulConfig]) registerKernel(config);
 /** Kernels the model runs that this backend lacks (tfjs falls back or fails on them). */
 export const MISSING: string[] = [];

@@ -18,7 +18,9 @@ import type { ModelConfig } from './types';
  *   softmax(h·Wq·(h·Wk)ᵀ) · h·Wv·Wo  with  h = n∘g + b  (n the normalised input)
  *   = softmax((n·Aq + cq)·nᵀ) · n·Wvo' + cvo,   Aq = s·G·Wq·Wkᵀ·G, cq = s·b·Wq·Wkᵀ·G,
  * where terms the same for every key are dropped (softmax ignores them), and the weights of a row
- * sum to 1, which turns b·Wv·Wo into a bias. Half the kernels of the plain encoder remain.
+ * sum to 1, which turns b·Wv·Wo into a bias. The products that add to the residual stream are
+ * centred (each output row sums to zero), so the stream stays centred and a layer norm needs no
+ * centring of its own. Half the kernels of the plain encoder remain.
  */
 interface Folded {
   /** I − 1/d: a product that centres rows. */
@@ -26,12 +28,14 @@ interface Folded {
   /** [d, 1] of 1/d, and ε: the mean square of a centred row plus ε in one fused product. */
   meanCol: Tensor;
   eps: Tensor;
-  /** [1, features, d] feature weights; [1, vector dims, d] item-vector weights·√d (when used). */
-  features: Tensor;
+  /**
+   * The small lookup table [topicBuckets + maxLen + features, d]: topic vectors, then position
+   * vectors, then the attention features' weights. An item's input is then one weighted sum of
+   * rows (its id and topic vectors, its position, its features), whatever it is made of.
+   */
+  small: Tensor;
+  /** [1, vector dims, d]: item-vector weights·√d (when used). */
   vectors?: Tensor;
-  /** Position vectors [maxLen, d], and the additive causal mask [maxLen, maxLen] (0 or -1e9). */
-  pos: Tensor;
-  causal: Tensor;
   blocks: { aq: Tensor; cq: Tensor; wv: Tensor; cv: Tensor; w1: Tensor; c1: Tensor; w2: Tensor; b2: Tensor }[];
   /** The output norm's gain as a diagonal matrix, and its bias. */
   outG: Tensor;
@@ -115,6 +119,7 @@ export class Network {
   private drop: DropoutPool | undefined;
   /** The last visitor vectors, the batch they came from and the data of every weight then. */
   private visitor?: { batch: SeqBatch; data: unknown[]; u: Tensor };
+  private causal?: { L: number; t: Tensor };
   /** The last candidates' vectors, their list and the data of every weight then. */
   private candidates?: { list: CodeList; data: unknown[]; e: Tensor; b: Tensor };
   /** The folded weights for scoring, the data of every weight they came from, and what to dispose. */
@@ -261,6 +266,17 @@ export class Network {
     return lastOnly ? rows(out, lastRows) : out;
   }
 
+  /** The additive causal mask [L, L] (0 where column ≤ row, else -1e9), kept for the last L. */
+  private causalMask(L: number): Tensor {
+    if (this.causal?.L !== L) {
+      this.causal?.t.dispose();
+      const m = new Float32Array(L * L);
+      for (let r = 0; r < L; r++) m.fill(-1e9, r * L + r + 1, r * L + L);
+      this.causal = { L, t: tf.keep(tf.tensor2d(m, [L, L])) };
+    }
+    return this.causal.t;
+  }
+
   /** The data of every weight, in order: it changes with every training step or new weights. */
   private weightData(): unknown[] {
     return [...this.weights.values()].map((w) => w.dataId);
@@ -276,7 +292,7 @@ export class Network {
     // Made in a scope of its own (the caller's may end first) and kept until the weights change.
     tf.tidy(() => {
       const made = this.fold();
-      const own = [made.center, made.meanCol, made.eps, made.features, made.pos, made.causal, made.outG, made.outB, ...(made.vectors ? [made.vectors] : []), ...made.blocks.flatMap((b) => [b.aq, b.cq, b.wv, b.cv, b.w1, b.c1, b.w2, b.b2])];
+      const own = [made.center, made.meanCol, made.eps, made.small, made.outG, made.outB, ...(made.vectors ? [made.vectors] : []), ...made.blocks.flatMap((b) => [b.aq, b.cq, b.wv, b.cv, b.w1, b.c1, b.w2, b.b2])];
       for (const x of own) tf.keep(x);
       this.folded = { data, t: made, own };
     });
@@ -291,6 +307,8 @@ export class Network {
     // A bias of a fused product must have data of rank 1: the WASM backend checks the shape its
     // data was made with, which a reshape keeps. Adding 0 makes new data of the vector's shape.
     const vec = (v: Tensor): Tensor => tf.add(tf.reshape(v, [-1]), 0);
+    // m·(I − 1/d): every output row of the product then sums to zero.
+    const centred = (m: Tensor): Tensor => tf.sub(m, tf.mean(m, 1, true));
     const eye = tf.eye(d);
     const blocks = [];
     const scale = 1 / Math.sqrt(d);
@@ -301,7 +319,8 @@ export class Network {
       const b = row(this.w(p + 'ln1/b'));
       const qk = tf.mul(tf.matMul(this.w(p + 'wq'), this.w(p + 'wk'), false, true), scale);
       const qkg = tf.mul(qk, row(g));
-      const vo = tf.matMul(this.w(p + 'wv'), this.w(p + 'wo'));
+      // Centred outputs (see `Folded`): the value-output product and the FFN's last layer.
+      const vo = centred(tf.matMul(this.w(p + 'wv'), this.w(p + 'wo')));
       const g2 = this.w(p + 'ln2/g');
       const w1 = this.w(p + 'w1');
       blocks.push({
@@ -311,42 +330,54 @@ export class Network {
         cv: vec(tf.matMul(b, vo)),
         w1: as3(tf.mul(col(g2), w1)),
         c1: vec(tf.add(tf.matMul(row(this.w(p + 'ln2/b')), w1), row(this.w(p + 'b1')))),
-        w2: as3(this.w(p + 'w2')),
-        b2: vec(this.w(p + 'b2')),
+        w2: as3(centred(this.w(p + 'w2'))),
+        b2: vec(centred(row(this.w(p + 'b2')))),
       });
     }
-    const L = c.maxLen;
-    const causal = new Float32Array(L * L);
-    for (let r = 0; r < L; r++) causal.fill(-1e9, r * L + r + 1, r * L + L);
     return {
       center: as3(tf.sub(eye, 1 / d)),
       meanCol: tf.fill([1, d, 1], 1 / d),
       eps: tf.tensor1d([1e-6]),
-      features: as3(this.w('seq/features')),
+      small: tf.concat([...(c.topicBuckets > 0 ? [this.w('item/topic')] : []), this.w('seq/pos'), this.w('seq/features')], 0),
       vectors: c.itemVectorDim > 0 ? as3(tf.mul(this.w('item/vector'), Math.sqrt(d))) : undefined,
-      pos: tf.add(this.w('seq/pos'), 0),
-      causal: tf.tensor2d(causal, [L, L]),
       blocks,
       outG: as3(tf.mul(eye, row(this.w('out/ln/g')))),
       outB: vec(this.w('out/ln/b')),
     };
   }
 
-  /** Σ of each item's table rows, weighted and times `scale`: [n, d] (no gradient). */
-  private itemSum(list: CodeList, scale: number): Tensor {
+  /**
+   * Σ of each item's table rows, weighted, times `scale`: [n, d] (no gradient). Id rows come from
+   * the id table, topic rows and `extra` more rows per item (set by `more`) from the small table.
+   */
+  private itemSum(
+    list: CodeList,
+    scale: number,
+    small: Tensor,
+    extra = 0,
+    more?: (i: number, idx: Int32Array, iAt: number, w: Float32Array, wAt: number) => void,
+  ): Tensor {
     const { n, idK, topicK } = list;
     const d = this.config.dim;
-    const useTopics = this.config.topicBuckets > 0 && topicK > 0;
-    const K = idK + (useTopics ? topicK : 0);
-    const gather = (name: string, idx: Int32Array, k: number): Tensor =>
-      tf.reshape(tf.gatherND(this.w(name), tf.tensor2d(idx, [idx.length, 1], 'int32')), [n, k, d]);
-    let rows = gather('item/id', list.idIdx, idK);
-    if (useTopics) rows = tf.concat([rows, gather('item/topic', list.topicIdx, topicK)], 1);
-    const w = new Float32Array(n * K);
+    const tk = this.config.topicBuckets > 0 ? topicK : 0;
+    const sk = tk + extra;
+    const K = idK + sk;
+    // Small-table indices and every row's weight, in one buffer (see `codeList`).
+    const buf = new ArrayBuffer(4 * n * (sk + K));
+    const idx = new Int32Array(buf, 0, n * sk);
+    const w = new Float32Array(buf, 4 * n * sk, n * K);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < idK; j++) w[i * K + j] = list.idW[i * idK + j] * scale;
-      if (useTopics) for (let j = 0; j < topicK; j++) w[i * K + idK + j] = list.topicW[i * topicK + j] * scale;
+      for (let j = 0; j < tk; j++) {
+        idx[i * sk + j] = list.topicIdx[i * topicK + j];
+        w[i * K + idK + j] = list.topicW[i * topicK + j] * scale;
+      }
+      more?.(i, idx, i * sk + tk, w, i * K + idK + tk);
     }
+    const gather = (table: Tensor, at: Int32Array, k: number): Tensor =>
+      tf.reshape(tf.gatherND(table, tf.tensor2d(at, [n * k, 1], 'int32')), [n, k, d]);
+    let rows = gather(this.w('item/id'), list.idIdx, idK);
+    if (sk > 0) rows = tf.concat([rows, gather(small, idx, sk)], 1);
     return tf.sum(tf.mul(rows, tf.tensor3d(w, [n, K, 1])), 1);
   }
 
@@ -361,18 +392,31 @@ export class Network {
     const d = c.dim;
     const n = B * L;
     // Rows live as [1, B·L, d]: every product with a weight is then one fused kernel, no reshape.
-    // Inputs: item vectors·√d, attention features, site item vectors, then the positions of the
-    // last L columns (the same for every visitor).
-    let x = tf.add(tf.reshape(this.itemSum(batch.items, Math.sqrt(d)), [1, n, d]), dense(tf.tensor3d(batch.features, [1, n, FEATURES]), f.features));
+    // Inputs: item vectors·√d plus the row's position and attention features, which are rows of
+    // the small table too (the position with weight 1, the features' weights with the feature
+    // values), then the site's item vectors.
+    const tb = c.topicBuckets > 0 ? c.topicBuckets : 0;
+    const first = tb + c.maxLen - L;
+    let x = tf.reshape(
+      this.itemSum(batch.items, Math.sqrt(d), f.small, 1 + FEATURES, (i, idx, iAt, w, wAt) => {
+        idx[iAt] = first + (i % L);
+        w[wAt] = 1;
+        for (let k = 0; k < FEATURES; k++) {
+          idx[iAt + 1 + k] = tb + c.maxLen + k;
+          w[wAt + 1 + k] = batch.features[i * FEATURES + k];
+        }
+      }),
+      [1, n, d],
+    );
     if (f.vectors && batch.items.vectors) x = tf.add(x, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
-    x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), tf.slice(f.pos, [c.maxLen - L, 0], [L, d])), [1, n, d]);
     // Padded keys (shorter visitors in a batch, an empty history) are masked for every query.
     const padded = batch.valid.some((v) => v === 0);
     const keyMask = padded ? tf.tensor3d(batch.valid.map((v) => (v > 0 ? 0 : -1e9)), [B, 1, L]) : undefined;
-    const norm = (t: Tensor): Tensor => {
-      const xc = dense(t, f.center);
-      return tf.mul(xc, tf.rsqrt(dense(tf.square(xc), f.meanCol, f.eps)));
-    };
+    // The residual stream is kept centred (each row sums to zero): the inputs are centred once,
+    // and everything added to them comes from centred weights. A layer norm then needs no centring
+    // of its own, and every norm ignores a row's mean anyway, so nothing else changes.
+    x = dense(x, f.center);
+    const norm = (t: Tensor): Tensor => tf.mul(t, tf.rsqrt(dense(tf.square(t), f.meanCol, f.eps)));
     const last = tf.tensor2d(Int32Array.from({ length: B }, (_, b) => b * L + L - 1), [B, 1], 'int32');
     const lastRows = (t: Tensor): Tensor => tf.reshape(tf.gatherND(tf.reshape(t, [n, d]), last), [1, B, d]);
     for (let i = 0; i < c.blocks; i++) {
@@ -380,10 +424,10 @@ export class Network {
       const h = norm(x);
       const h3 = tf.reshape(h, [B, L, d]);
       if (i < c.blocks - 1) {
-        // Every column, causal: the mask's last L rows and columns. (A transposed operand is several
-        // times slower in the WASM kernel than a transpose and a plain product.)
+        // Every column, causal. (A transposed operand is several times slower in the WASM kernel
+        // than a transpose and a plain product.)
         const q = tf.reshape(dense(h, k.aq, k.cq), [B, L, d]);
-        let s = tf.add(dense(q, tf.transpose(h3, [0, 2, 1])), tf.slice(f.causal, [c.maxLen - L, c.maxLen - L], [L, L]));
+        let s = tf.add(dense(q, tf.transpose(h3, [0, 2, 1])), this.causalMask(L));
         if (keyMask) s = tf.add(s, keyMask);
         x = tf.add(x, dense(tf.reshape(dense(tf.softmax(s), h3), [1, n, d]), k.wv, k.cv));
         x = tf.add(x, dense(dense(norm(x), k.w1, k.c1, true), k.w2, k.b2));
@@ -568,7 +612,7 @@ export class Network {
     if (k && k.list === list && data.every((x, i) => x === k.data[i])) return k;
     if (k) tf.dispose([k.e, k.b]);
     this.candidates = undefined;
-    let e = this.itemSum(list, 1);
+    let e = this.itemSum(list, 1, this.foldedWeights().small);
     const V = this.config.itemVectorDim;
     if (V > 0 && list.vectors) e = tf.add(e, tf.matMul(tf.tensor2d(list.vectors, [list.n, V]), this.w('item/vector')));
     const b = this.lookupIn('item/bias', list.idIdx, list.idW, list.n, list.idK, true);
@@ -651,6 +695,8 @@ export class Network {
     this.folded = undefined;
     if (this.candidates) tf.dispose([this.candidates.e, this.candidates.b]);
     this.candidates = undefined;
+    this.causal?.t.dispose();
+    this.causal = undefined;
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
     if (this.adam) {
