@@ -8,6 +8,7 @@ import { concatConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Concat'
 import { expConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Exp';
 import { fillConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Fill';
 import { gatherNdConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/GatherNd';
+import { gatherV2Config } from '@tensorflow/tfjs-backend-wasm/dist/kernels/GatherV2';
 import { identityConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Identity';
 import { logConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Log';
 import { maxConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Max';
@@ -35,6 +36,6 @@ import { tileConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Tile';
 import { transposeConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Transpose';
 import { zerosLikeConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/ZerosLike';
 import { _fusedMatMulConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/_FusedMatMul';
-for (const config of [addConfig, batchMatMulConfig, castConfig, concatConfig, expConfig, fillConfig, gatherNdConfig, identityConfig, logConfig, maxConfig, maximumConfig, meanConfig, multiplyConfig, negConfig, onesLikeConfig, realDivConfig, reluConfig, reshapeConfig, rsqrtConfig, scatterNdConfig, sigmoidConfig, softmaxConfig, softplusConfig, splitVConfig, sqrtConfig, squareConfig, stepConfig, subConfig, sumConfig, tensorScatterUpdateConfig, tileConfig, transposeConfig, zerosLikeConfig, _fusedMatMulConfig]) registerKernel(config);
+for (const config of [addConfig, batchMatMulConfig, castConfig, concatConfig, expConfig, fillConfig, gatherNdConfig, gatherV2Config, identityConfig, logConfig, maxConfig, maximumConfig, meanConfig, multiplyConfig, negConfig, onesLikeConfig, realDivConfig, reluConfig, reshapeConfig, rsqrtConfig, scatterNdConfig, sigmoidConfig, softmaxConfig, softplusConfig, splitVConfig, sqrtConfig, squareConfig, stepConfig, subConfig, sumConfig, tensorScatterUpdateConfig, tileConfig, transposeConfig, zerosLikeConfig, _fusedMatMulConfig]) registerKernel(config);
 /** Kernels the model runs that this backend lacks (tfjs falls back or fails on them). */
 export const MISSING: string[] = [];

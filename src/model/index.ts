@@ -7,7 +7,7 @@ import { AttnflowConfigError, describe } from '../lib/errors';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
-import { Network, weightShapes } from './network';
+import { initialWeights, Network, weightShapes } from './network';
 import { decodeWeights, encodeWeights } from './serialize';
 import type {
   AttentionEvent,
@@ -169,7 +169,16 @@ class Model implements AttentionModel {
  * `AttnflowConfigError` naming the field); a tfjs backend must already be set.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<AttentionModel> {
-  return new Model(createNetwork(options));
+  if (options?.weights !== undefined) return new Model(createNetwork(options));
+  // A new model: its initial weights are drawn a slice at a time, letting the page run between.
+  const config = resolveConfig(options ?? {});
+  return new Model(new Network(config, await initialWeights(config, pause)));
+}
+
+/** Lets other tasks run: a macrotask, so the page can paint and handle input in between. */
+function pause(): Promise<void> {
+  const s = (globalThis as { scheduler?: { postTask?: (cb: () => void) => Promise<void> } }).scheduler;
+  return s?.postTask ? s.postTask(() => {}) : new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The network behind `loadModel`, for offline training and evaluation in Node. */

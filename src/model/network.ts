@@ -66,21 +66,54 @@ export function weightShapes(c: ModelConfig): [string, number[]][] {
   return out;
 }
 
-function initValues(name: string, shape: number[], rand: () => number): Float32Array {
+/**
+ * Initial values of weight `name`. Normal draws go in slices of `SLICE` values, with `pause()`
+ * between slices when given: the id table alone is half a million draws, tens of ms on a slow
+ * device, which on the page would be one long task. The values are the same either way.
+ */
+function initValues(name: string, shape: number[], rand: () => number): Float32Array;
+function initValues(name: string, shape: number[], rand: () => number, pause: () => Promise<void>): Promise<Float32Array>;
+function initValues(name: string, shape: number[], rand: () => number, pause?: () => Promise<void>): Float32Array | Promise<Float32Array> {
   const size = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(size);
-  if (name.endsWith('/g')) return v.fill(1);
-  if (name.endsWith('/b') || name === 'item/bias' || /\/b[12]$/.test(name)) return v;
+  const done = pause ? Promise.resolve(v) : v;
+  if (name.endsWith('/g')) {
+    v.fill(1);
+    return done;
+  }
+  if (name.endsWith('/b') || name === 'item/bias' || /\/b[12]$/.test(name)) return done;
   // Small item vectors at first, so that a popularity prior in the biases is not drowned in noise.
-  if (name === 'item/id' || name === 'item/topic') return fillNormal(v, rand, 0.02);
-  if (name === 'seq/pos') return fillNormal(v, rand, 0.02);
+  if (name === 'item/id' || name === 'item/topic' || name === 'seq/pos') {
+    if (!pause) return fillNormal(v, rand, 0.02);
+    return (async () => {
+      for (let at = 0; at < size; at += SLICE) {
+        fillNormal(v.subarray(at, at + SLICE), rand, 0.02);
+        if (at + SLICE < size) await pause();
+      }
+      return v;
+    })();
+  }
   // Residual branches start at zero: at first the visitor vector is its last item's vector.
   // Attention features start silent too, so they cannot drown the item vectors; they grow if useful.
-  if (/\/(wo|w2)$/.test(name) || name === 'seq/features') return v;
+  if (/\/(wo|w2)$/.test(name) || name === 'seq/features') return done;
   // Glorot uniform for dense kernels.
   const limit = Math.sqrt(6 / (shape[0] + shape[shape.length - 1]));
   for (let i = 0; i < size; i++) v[i] = (rand() * 2 - 1) * limit;
-  return v;
+  return done;
+}
+
+/** Normal draws per slice of `initValues` (even: Box–Muller makes them in pairs). */
+const SLICE = 1 << 16;
+
+/**
+ * The initial weights of a new model with `config`, made in slices with `pause()` between them;
+ * the same values as `new Network(config)` makes at once.
+ */
+export async function initialWeights(config: ModelConfig, pause: () => Promise<void>): Promise<Map<string, Float32Array>> {
+  const rand = mulberry32(config.seed ^ 0x5eed);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of weightShapes(config)) out.set(name, await initValues(name, shape, rand, pause));
+  return out;
 }
 
 /** Dropout masks come from a pool of random bytes read at random offsets: cheap and seeded. */
@@ -111,7 +144,12 @@ class DropoutPool {
 
 export class Network {
   readonly weights = new Map<string, Variable>();
-  private adam?: { m: Map<string, Variable>; v: Map<string, Variable>; t: number };
+  /**
+   * Adam's state: per lookup table (updated row-sparse), and for all other weights together, one
+   * flat vector each, in `weights` order (one update of a dozen kernels instead of a dozen per
+   * weight; on the page each kernel costs microseconds of JavaScript).
+   */
+  private adam?: { m: Map<string, Variable>; v: Map<string, Variable>; dm: Variable; dv: Variable; decay: Tensor; parts: Tensor[]; t: number };
   /** During a training step: the rows of each lookup table the batch touches, as their own variables. */
   private sparse?: Map<string, { rows: Variable; remap: Int32Array }>;
   private remaps = new Map<string, Int32Array>();
@@ -128,7 +166,7 @@ export class Network {
   constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>) {
     registerGradients();
     this.rand = mulberry32(config.seed);
-    const initRand = mulberry32(config.seed ^ 0x5eed);
+    const initRand = mulberry32(config.seed ^ 0x5eed); // the same draws as `initialWeights`
     for (const [name, shape] of weightShapes(config)) {
       const given = values?.get(name);
       const data = given ?? initValues(name, shape, initRand);
@@ -146,11 +184,22 @@ export class Network {
   private newOptimizer(): NonNullable<Network['adam']> {
     const m = new Map<string, Variable>();
     const v = new Map<string, Variable>();
+    const dense: number[] = [];
+    // Each weight's place in the flat vector, as indices to gather: the WASM backend's slice and
+    // split copy the whole vector out of its heap for every part they cut.
+    const parts: Tensor[] = [];
     for (const [name, w] of this.weights) {
+      if (!TABLES.includes(name)) {
+        parts.push(tf.tensor1d(Int32Array.from({ length: w.size }, (_, i) => dense.length + i), 'int32'));
+        // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
+        for (let i = 0; i < w.size; i++) dense.push(w.rank > 1 ? 1 : 0);
+        continue;
+      }
       m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
       v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
     }
-    return { m, v, t: 0 };
+    const zeros = () => tf.tidy(() => tf.variable(tf.zeros([dense.length]), false));
+    return { m, v, dm: zeros(), dv: zeros(), decay: tf.tensor1d(dense), parts, t: 0 };
   }
 
   private w(name: string): Variable {
@@ -539,28 +588,30 @@ export class Network {
     this.sparse = sparse;
     const dense = [...this.weights].filter(([name]) => !TABLES.includes(name));
     const vars = [...dense.map(([, w]) => w), ...[...sparse.values()].map((s) => s.rows)];
-    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, decay: boolean, rate = lrT): [Tensor, Tensor, Tensor] => {
+    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, rate = lrT): [Tensor, Tensor, Tensor] => {
       const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
       const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-      let w2 = tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), rate));
-      // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
-      if (decay && c.weightDecay > 0) w2 = tf.sub(w2, tf.mul(w, learningRate * c.weightDecay));
-      return [w2, m2, v2];
+      return [tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), rate)), m2, v2];
     };
     let lossValue: Tensor;
     try {
       lossValue = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
-        for (const [name, w] of dense) {
-          const g = grads[w.name];
-          if (!g) continue;
-          const m = adam.m.get(name) as Variable;
-          const v = adam.v.get(name) as Variable;
-          const [w2, m2, v2] = adamUpdate(w, g, m, v, w.rank > 1);
-          w.assign(w2);
-          m.assign(m2);
-          v.assign(v2);
+        // Every other weight in one flat vector; a weight without a gradient keeps its values and state.
+        const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
+        const missing = dense.filter(([, w]) => !grads[w.name]);
+        const wf = flat(dense.map(([, x]) => x));
+        const gf = flat(dense.map(([, x]) => grads[x.name] ?? tf.zerosLike(x)));
+        let [wf2, mf2, vf2] = adamUpdate(wf, gf, adam.dm, adam.dv);
+        if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, adam.decay), learningRate * c.weightDecay));
+        if (missing.length > 0) {
+          const has = tf.concat(dense.map(([, x]) => tf.fill([x.size], grads[x.name] ? 1 : 0)), 0);
+          const keep = (next: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(next, old), has));
+          [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, adam.dm), keep(vf2, adam.dv)];
         }
+        dense.forEach(([, x], i) => x.assign(tf.reshape(tf.gather(wf2, adam.parts[i]!), x.shape)));
+        adam.dm.assign(mf2);
+        adam.dv.assign(vf2);
         for (const [name, s] of sparse) {
           const g = grads[s.rows.name];
           if (!g) continue;
@@ -568,7 +619,7 @@ export class Network {
           const w = this.w(name);
           const m = adam.m.get(name) as Variable;
           const v = adam.v.get(name) as Variable;
-          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), false, lrT * c.tableLearningRate);
+          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), lrT * c.tableLearningRate);
           w.assign(tf.tensorScatterUpdate(w, at, w2));
           m.assign(tf.tensorScatterUpdate(m, at, m2));
           v.assign(tf.tensorScatterUpdate(v, at, v2));
@@ -700,7 +751,7 @@ export class Network {
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
     if (this.adam) {
-      for (const t of [...this.adam.m.values(), ...this.adam.v.values()]) t.dispose();
+      for (const t of [...this.adam.m.values(), ...this.adam.v.values(), this.adam.dm, this.adam.dv, this.adam.decay, ...this.adam.parts]) t.dispose();
       this.adam = undefined;
     }
   }

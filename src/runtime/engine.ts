@@ -121,9 +121,9 @@ export class Engine {
     this.unload();
     try {
       const backend = await initBackend(name);
+      // A new model is the same model again from its seed, so a fallback before any training
+      // starts from the same weights without a copy of them (which would cost a long task here).
       this.model = await loadModel(this.weights ? { ...this.modelOptions, weights: this.weights } : this.modelOptions);
-      // Keep a copy of the start weights so a fallback starts from the same model.
-      if (!this.weights) this.weights = this.model.save('float32');
       this.state = {
         backend,
         probe: this.state?.probe ?? [],

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttnflowConfigError } from '../../src/lib/errors';
 import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../src/model/encode';
 import { resolveConfig } from '../../src/model/config';
+import { initialWeights, Network } from '../../src/model/network';
 import { packer } from '../../src/runtime/host';
 import { unpacker } from '../../src/runtime/protocol';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
@@ -260,6 +261,44 @@ describe('scoring the same candidates for another visitor', () => {
 });
 
 describe('training', () => {
+  it('moves every weight as Adam does, weight by weight, with decoupled decay on matrices only', () => {
+    const lr = 0.01;
+    const net = createNetwork({ dim: 8, maxLen: 6, idBuckets: 50, topicBuckets: 7, dropout: 0, weightDecay: 0.1, learningRate: lr });
+    const rand = mulberry32(4);
+    net.restore(new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)])));
+    const coder = new ItemCoder(net.config);
+    const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 4}`] }));
+    const batch = trainBatch([{ keys: [1, 2, 3, 4, 5, 6, 7] }, { keys: [3, 4, 5] }], (k) => codes[k], Int32Array.from([5, 6, 13]), 6, 2);
+    const dense = [...net.weights].filter(([name]) => !['item/id', 'item/bias', 'item/topic'].includes(name));
+    const m = new Map<string, Float64Array>();
+    const v = new Map<string, Float64Array>();
+    for (let t = 1; t <= 3; t++) {
+      const grads = tf.tidy(() => {
+        const { grads: g } = tf.variableGrads(() => net.loss(batch, true) as tf.Scalar, dense.map(([, w]) => w));
+        return Object.fromEntries(Object.entries(g).map(([k, x]) => [k, Float32Array.from(x.dataSync())]));
+      }) as unknown as Record<string, Float32Array>;
+      const before = new Map(dense.map(([name, w]) => [name, Float32Array.from(w.dataSync())]));
+      net.step(batch, lr);
+      const lrT = (lr * Math.sqrt(1 - 0.98 ** t)) / (1 - 0.9 ** t);
+      for (const [name, w] of dense) {
+        const g = grads[w.name]!;
+        const w0 = before.get(name)!;
+        const mm = m.get(name) ?? new Float64Array(g.length);
+        const vv = v.get(name) ?? new Float64Array(g.length);
+        const got = w.dataSync();
+        for (let i = 0; i < g.length; i++) {
+          mm[i] = 0.9 * mm[i] + 0.1 * g[i];
+          vv[i] = 0.98 * vv[i] + 0.02 * g[i] * g[i];
+          const want = w0[i] - (lrT * mm[i]) / (Math.sqrt(vv[i]) + 1e-6) - (w.rank > 1 ? w0[i] * lr * 0.1 : 0);
+          expect(got[i], `${name}[${i}] at step ${t}`).toBeCloseTo(want, 5);
+        }
+        m.set(name, mm);
+        v.set(name, vv);
+      }
+    }
+    net.dispose();
+  });
+
   it('gradients match finite differences for both losses (the hand-written gradients are right)', () => {
     for (const loss of ['bce', 'softmax'] as const) {
       const net = createNetwork({ dim: 8, maxLen: 6, heads: 2, idBuckets: 50, topicBuckets: 7, dropout: 0, loss });
@@ -352,6 +391,19 @@ describe('training', () => {
 });
 
 describe('weights', () => {
+  it('draws a new model\'s weights a slice at a time, the same as at once', async () => {
+    const config = resolveConfig({ ...small, idBuckets: 8192, seed: 5 }); // the id table: 131,072 draws
+    let pauses = 0;
+    const sliced = await initialWeights(config, async () => void pauses++);
+    const net = new Network(config);
+    const once = net.snapshot();
+    expect(pauses).toBeGreaterThanOrEqual(1);
+    expect([...sliced.keys()]).toEqual([...once.keys()]);
+    for (const [name, v] of once) expect(Array.from(sliced.get(name)!), name).toEqual(Array.from(v));
+    expect(new Set(once.get('item/id')).size).toBeGreaterThan(100_000); // really drawn, not zeros
+    net.dispose();
+  });
+
   it('round-trips float16 exactly on representable values', () => {
     for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, -0.0999755859375]) expect(fromHalf(toHalf(v))).toBe(v);
     expect(fromHalf(toHalf(1e6))).toBe(Infinity);
