@@ -111,6 +111,8 @@ class Model implements AttentionModel {
     const c = this.net.config;
     const C = candidates.length;
     if (C === 0) return new Float32Array(0);
+    // New weights are folded for scoring in a slice of their own (on the page, a task of its own).
+    if (this.net.prepare('score')) await pause();
     const batch = visitorBatch(history.slice(-c.maxLen), (e) => this.coder.code(e), c.itemVectorDim);
     const t = this.net.scoreTensor(batch, this.candidateList(candidates), C);
     const out = (await t.data()) as Float32Array;
@@ -145,6 +147,8 @@ class Model implements AttentionModel {
     const negatives = new Int32Array(Math.min(c.negatives, options.negativePool?.length ? c.negatives : pool.length));
     for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
     const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
+    // The optimizer's state is made in a slice of its own before the first step.
+    if (batch.targetPos.length > 0 && this.net.prepare('train')) await pause();
     const loss = this.net.step(batch, options.learningRate ?? c.learningRate);
     return { loss, targets: batch.targetPos.length };
   }

@@ -315,6 +315,23 @@ export class Network {
     return lastOnly ? rows(out, lastRows) : out;
   }
 
+  /**
+   * Makes what scoring needs after a change of weights (the folded weights) and what training
+   * needs at its first step (the optimizer's state), each when missing; true when it did work.
+   * A caller on the page can then let the page run before the call itself.
+   */
+  prepare(what: 'score' | 'train'): boolean {
+    if (what === 'train') {
+      if (this.adam || !this.config.trainable) return false;
+      this.adam = this.newOptimizer();
+      return true;
+    }
+    const f = this.folded;
+    if (f && this.weightData().every((x, i) => x === f.data[i])) return false;
+    this.foldedWeights();
+    return true;
+  }
+
   /** The additive causal mask [L, L] (0 where column ≤ row, else -1e9), kept for the last L. */
   private causalMask(L: number): Tensor {
     if (this.causal?.L !== L) {
