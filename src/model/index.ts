@@ -111,10 +111,12 @@ class Model implements AttentionModel {
     const c = this.net.config;
     const C = candidates.length;
     if (C === 0) return new Float32Array(0);
-    // New weights are folded for scoring in a slice of their own (on the page, a task of its own).
-    if (this.net.prepare('score')) await pause();
+    // New weights are folded, and new candidates' vectors made, each in a slice of its own (on
+    // the page, a task of its own) before the visitor's part.
+    const list = this.candidateList(candidates);
+    while (this.net.prepare('score', list)) await pause();
     const batch = visitorBatch(history.slice(-c.maxLen), (e) => this.coder.code(e), c.itemVectorDim);
-    const t = this.net.scoreTensor(batch, this.candidateList(candidates), C);
+    const t = this.net.scoreTensor(batch, list, C);
     const out = (await t.data()) as Float32Array;
     t.dispose();
     return out;

@@ -316,19 +316,26 @@ export class Network {
   }
 
   /**
-   * Makes what scoring needs after a change of weights (the folded weights) and what training
-   * needs at its first step (the optimizer's state), each when missing; true when it did work.
-   * A caller on the page can then let the page run before the call itself.
+   * Makes, when missing, what a call needs before its own work: for scoring, the folded weights
+   * (after a change of weights) and then the vectors of the candidates `list`; for training, the
+   * optimizer's state (at the first step). True when it did work: a caller on the page can let the
+   * page run before the rest (each part is a task of its own there).
    */
-  prepare(what: 'score' | 'train'): boolean {
+  prepare(what: 'score' | 'train', list?: CodeList): boolean {
     if (what === 'train') {
       if (this.adam || !this.config.trainable) return false;
       this.adam = this.newOptimizer();
       return true;
     }
+    const data = this.weightData();
     const f = this.folded;
-    if (f && this.weightData().every((x, i) => x === f.data[i])) return false;
-    this.foldedWeights();
+    if (!f || data.some((x, i) => x !== f.data[i])) {
+      this.foldedWeights();
+      return true;
+    }
+    const k = this.candidates;
+    if (!list || !this.keeps(list) || (k && k.list === list && data.every((x, i) => x === k.data[i]))) return false;
+    tf.tidy(() => void this.candidateVectors(list));
     return true;
   }
 
@@ -684,8 +691,13 @@ export class Network {
     const V = this.config.itemVectorDim;
     if (V > 0 && list.vectors) e = tf.add(e, tf.matMul(tf.tensor2d(list.vectors, [list.n, V]), this.w('item/vector')));
     const b = this.lookupIn('item/bias', list.idIdx, list.idW, list.n, list.idK, true);
-    if (list.n * this.config.dim <= 65536) this.candidates = { list, data, e: tf.keep(e), b: tf.keep(b) };
+    if (this.keeps(list)) this.candidates = { list, data, e: tf.keep(e), b: tf.keep(b) };
     return { e, b };
+  }
+
+  /** Whether the vectors of candidates `list` are kept for the next call (not for huge lists). */
+  private keeps(list: CodeList): boolean {
+    return list.n * this.config.dim <= 65536;
   }
 
   /**

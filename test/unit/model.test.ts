@@ -255,6 +255,11 @@ describe('scoring the same candidates for another visitor', () => {
     (changed[0] as { topics: string[] }).topics.push('t3'); // changed in place after the call
     await model.score(history, changed);
     expect(lists[4]).not.toBe(lists[3]);
+    // Too many candidates to keep their vectors: scored all the same, every time.
+    const many = Array.from({ length: 5000 }, (_, i) => `item-${i}`);
+    const manyScores = await model.score(history, many);
+    expect(manyScores.length).toBe(5000);
+    expect(Array.from(await model.score(history, many))).toEqual(Array.from(manyScores));
     spy.mockRestore();
     model.dispose();
   });
