@@ -25,7 +25,7 @@ import type { ModelConfig } from './types';
 interface Folded {
   /** I − 1/d: a product that centres rows. */
   center: Tensor;
-  /** [d, 1] of 1/d, and ε: the mean square of a centred row plus ε in one fused product. */
+  /** [1, d, 1] of 1/d, and ε: the mean square of a centred row plus ε in one fused product. */
   meanCol: Tensor;
   eps: Tensor;
   /**
