@@ -13,6 +13,9 @@
 // script frame belongs to the SDK's own file, natives it calls included.
 //   snowplow  Snowplow browser tracker with activity tracking (page pings every 5 s) and the
 //             element-tracking plugin (expose events for every item); collector on 127.0.0.1
+//   floor     what the browser itself does for the mechanisms the capture needs, with empty
+//             callbacks: passive capture listeners for the same input events, and the same two
+//             IntersectionObservers (1% steps; 5% steps on the middle half) on every item
 // Usage: npm run build && node bench/capture.bench.mjs [--rounds 5]
 // Env: ATTNFLOW_BENCH_PORT (default 4179), ATTNFLOW_CHROMIUM (default /usr/bin/chromium).
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -40,7 +43,7 @@ const peers = {
 for (const [name, from] of Object.entries(peers)) copyFileSync(new URL(from, root), new URL(name, out));
 
 /** Which script files are the SDK's own, per variant (for the profiler attribution). */
-const OWN = { bare: /^$/, attnflow: /\/dist\/attnflow/, 'attnflow-capture': /\/dist\/attnflow/, rrweb: /\/bench\/out\/rrweb/, snowplow: /\/bench\/out\/snowplow/ };
+const OWN = { bare: /^$/, floor: /^$/, attnflow: /\/dist\/attnflow/, 'attnflow-capture': /\/dist\/attnflow/, rrweb: /\/bench\/out\/rrweb/, snowplow: /\/bench\/out\/snowplow/ };
 
 /** ms of profile samples whose nearest frame with a script URL matches `own`. */
 function ownTime(profile, own) {
@@ -68,6 +71,16 @@ const VARIANTS = {
   attnflow: '<script src="/dist/attnflow.js"></script>',
   // The same script with data-require-consent: capture and accounting only, nothing stored.
   'attnflow-capture': '<script src="/dist/attnflow.js" data-require-consent></script>',
+  floor: `<script>
+  for (const t of ['scroll', 'wheel', 'pointermove', 'pointerdown', 'keydown', 'touchstart', 'pointerover', 'pointerout', 'click'])
+    document.addEventListener(t, () => {}, { passive: true, capture: true });
+  addEventListener('DOMContentLoaded', () => {
+    const steps = (n) => Array.from({ length: n + 1 }, (_, i) => i / n);
+    const all = new IntersectionObserver(() => {}, { threshold: steps(100) });
+    const middle = new IntersectionObserver(() => {}, { threshold: steps(20), rootMargin: '-25% 0px' });
+    document.querySelectorAll('[data-attn-item]').forEach((e) => (all.observe(e), middle.observe(e)));
+  });
+</script>`,
   rrweb: `<script src="/bench/out/rrweb.js"></script>
 <script>window.__rr = []; rrweb.record({ emit: (e) => window.__rr.push(e) });</script>`,
   snowplow: `<script src="/bench/out/snowplow.js"></script><script src="/bench/out/snowplow-element.js"></script>
@@ -236,4 +249,6 @@ for (const mine of ['attnflow', 'attnflow-capture']) {
   const ok = a.sum <= 0.5 * lightest && a.longTasks === 0;
   console.log(`${mine}: goal (≤ 0.5× the lightest peer, 0 long tasks) ${ok ? 'met' : 'NOT met'}\n`);
 }
+const fl = overhead.floor;
+console.log(`floor / rrweb  script+task ${(fl.sum / overhead.rrweb.sum).toFixed(2)}×: the browser's own cost of the listeners and observers the capture needs, before any of our code`);
 console.log('Overheads are differences of noisy totals (a shared machine): a negative task figure means within noise.');
