@@ -181,10 +181,23 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Attenti
   return new Model(new Network(config, await initialWeights(config, pause)));
 }
 
-/** Lets other tasks run: a macrotask, so the page can paint and handle input in between. */
+/**
+ * Lets other tasks run: a task of its own, so the page can paint and handle input in between.
+ * Without `scheduler.postTask`, a message to itself: timers are throttled in hidden tabs, to once
+ * a second or less, which would stretch a model's start to many seconds there.
+ */
 function pause(): Promise<void> {
   const s = (globalThis as { scheduler?: { postTask?: (cb: () => void) => Promise<void> } }).scheduler;
-  return s?.postTask ? s.postTask(() => {}) : new Promise((resolve) => setTimeout(resolve, 0));
+  if (s?.postTask) return s.postTask(() => {});
+  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 /** The network behind `loadModel`, for offline training and evaluation in Node. */

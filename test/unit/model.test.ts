@@ -396,6 +396,17 @@ describe('training', () => {
 });
 
 describe('weights', () => {
+  it('starts a new model without waiting on timers, which hidden tabs throttle', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const model = await loadModel({ ...small, idBuckets: 8192 }); // 131,072 draws: two slices
+      expect(model.numParams).toBeGreaterThan(131_072);
+      model.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('draws a new model\'s weights a slice at a time, the same as at once', async () => {
     const config = resolveConfig({ ...small, idBuckets: 8192, seed: 5 }); // the id table: 131,072 draws
     let pauses = 0;
