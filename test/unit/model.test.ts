@@ -23,6 +23,22 @@ const ev = (itemId: string, extra: Partial<AttentionEvent> = {}): AttentionEvent
 });
 const small = { dim: 16, idBuckets: 512, topicBuckets: 32, negatives: 16, maxLen: 8 };
 
+/** Random values for every weight of `net` (a fresh model's residual branches are zero and would hide the blocks). */
+const randomWeights = (net: Network, rand: () => number) =>
+  new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
+
+/** A small one-head network with random weights, 12 coded items and one-visitor batches of them. */
+function scoringFixture(seed: number) {
+  const net = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
+  const rand = mulberry32(seed);
+  const randomize = () => net.restore(randomWeights(net, rand));
+  randomize();
+  const coder = new ItemCoder(net.config);
+  const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
+  const batchOf = (keys: number[]) => seqBatch([{ keys }], [keys.length], (k) => items[k], 8).batch;
+  return { net, randomize, items, batchOf };
+}
+
 describe('model config', () => {
   it('rejects bad settings with a named error that says what was expected', async () => {
     await expect(loadModel({ dim: -1 })).rejects.toThrow(AttnflowConfigError);
@@ -120,7 +136,7 @@ describe('scoring path', () => {
       const V = net.config.itemVectorDim;
       // Random weights everywhere (a fresh model's residual branches are zero and would hide the blocks).
       const rand = mulberry32(variant.heads * 10 + (variant.blocks ?? 2));
-      const values = new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
+      const values = randomWeights(net, rand);
       net.restore(values);
       const coder = new ItemCoder(net.config);
       const items = Array.from({ length: 12 }, (_, i) =>
@@ -155,13 +171,7 @@ describe('scoring path', () => {
 describe('scoring the same visitor again', () => {
   it('reuses the visitor vector while the history and every weight are the same, and never a stale one', () => {
     const before = tf.memory().numTensors;
-    const net = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
-    const rand = mulberry32(7);
-    const randomWeights = () => new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
-    net.restore(randomWeights());
-    const coder = new ItemCoder(net.config);
-    const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
-    const batchOf = (keys: number[]) => seqBatch([{ keys }], [keys.length], (k) => items[k], 8).batch;
+    const { net, randomize, items, batchOf } = scoringFixture(7);
     const candsOf = (from: number) => codeList(Array.from({ length: 6 }, (_, i) => items[(from + i) % 12]));
     const encode = vi.spyOn(net, 'encode');
     // The reference: the training-time encoder, every time.
@@ -184,7 +194,7 @@ describe('scoring the same visitor again', () => {
     check([0, 1, 2], 0, 0);
     check([0, 1, 3], 0, 1); // another history
     check([0, 1, 2], 0, 1);
-    net.restore(randomWeights()); // new weights: recomputed
+    randomize(); // new weights: recomputed
     check([0, 1, 2], 0, 1);
     check([0, 1, 2], 6, 0);
     const steady = tf.memory().numTensors;
@@ -198,13 +208,7 @@ describe('scoring the same visitor again', () => {
 
 describe('scoring the same candidates for another visitor', () => {
   it('keeps the candidates\' vectors while their list and every weight are the same', () => {
-    const net = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
-    const rand = mulberry32(9);
-    const randomWeights = () => new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)]));
-    net.restore(randomWeights());
-    const coder = new ItemCoder(net.config);
-    const items = Array.from({ length: 12 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 3}`] }));
-    const batchOf = (keys: number[]) => seqBatch([{ keys }], [keys.length], (k) => items[k], 8).batch;
+    const { net, randomize, items, batchOf } = scoringFixture(9);
     const list = codeList(items.slice(0, 6));
     const sums = vi.spyOn(net as unknown as { itemSum: () => unknown }, 'itemSum');
     const ref = (keys: number[]) =>
@@ -224,7 +228,7 @@ describe('scoring the same candidates for another visitor', () => {
     check([0, 1, 2], 2);
     check([0, 1, 3], 1); // another visitor, the same candidates
     check([5, 4], 1);
-    net.restore(randomWeights()); // new weights: the candidates again
+    randomize(); // new weights: the candidates again
     check([5, 4], 2);
     check([0, 1, 2], 1);
     net.score(batchOf([0, 1]), codeList(items.slice(0, 6)), 6); // an equal list, but another object
@@ -270,7 +274,7 @@ describe('training', () => {
     const lr = 0.01;
     const net = createNetwork({ dim: 8, maxLen: 6, idBuckets: 50, topicBuckets: 7, dropout: 0, weightDecay: 0.1, learningRate: lr });
     const rand = mulberry32(4);
-    net.restore(new Map([...net.snapshot()].map(([name, v]) => [name, v.map(() => (rand() - 0.5) * 0.6)])));
+    net.restore(randomWeights(net, rand));
     const coder = new ItemCoder(net.config);
     const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 4}`] }));
     const batch = trainBatch([{ keys: [1, 2, 3, 4, 5, 6, 7] }, { keys: [3, 4, 5] }], (k) => codes[k], Int32Array.from([5, 6, 13]), 6, 2);
