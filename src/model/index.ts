@@ -7,8 +7,8 @@ import { AttnflowConfigError, describe } from '../lib/errors';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
-import { initialWeights, Network, weightShapes } from './network';
-import { decodeWeights, encodeWeights } from './serialize';
+import { initialWeights, Network, runParts } from './network';
+import { decodeWeights, weightFile } from './serialize';
 import type {
   AttentionEvent,
   AttentionModel,
@@ -149,20 +149,34 @@ class Model implements AttentionModel {
     const negatives = new Int32Array(Math.min(c.negatives, options.negativePool?.length ? c.negatives : pool.length));
     for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
     const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
-    // The optimizer's state is made in a slice of its own before the first step.
-    if (batch.targetPos.length > 0 && this.net.prepare('train')) await pause();
-    const loss = this.net.step(batch, options.learningRate ?? c.learningRate);
+    // The optimizer's state is made in slices of their own before the first step.
+    while (batch.targetPos.length > 0 && this.net.prepare('train')) await pause();
+    const rate = options.learningRate ?? c.learningRate;
+    const loss = options.sliced ? await sliced(this.net.stepParts(batch, rate, true)) : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };
   }
 
   save(quantization: Quantization = 'float16'): Uint8Array {
-    const shapes = new Map(weightShapes(this.net.config));
-    const snap = this.net.snapshot();
-    return encodeWeights(
+    return runParts(this.saveParts(quantization));
+  }
+
+  saveSliced(quantization: Quantization = 'float16'): Promise<Uint8Array> {
+    return sliced(this.saveParts(quantization));
+  }
+
+  /** The weight file, a weight per part. */
+  private *saveParts(quantization: Quantization): Generator<void, Uint8Array, void> {
+    const weights = [...this.net.weights];
+    const file = weightFile(
       this.net.config,
-      [...snap].map(([name, data]) => [name, shapes.get(name) as number[], data]),
+      weights.map(([name, w]) => [name, w.shape]),
       quantization,
     );
+    for (let i = 0; i < weights.length; i++) {
+      if (i > 0) yield;
+      file.put(i, weights[i]![1].dataSync() as Float32Array);
+    }
+    return file.bytes;
   }
 
   dispose(): void {
@@ -198,6 +212,16 @@ function pause(): Promise<void> {
     };
     port2.postMessage(null);
   });
+}
+
+/** Runs work cut into parts (a generator that yields between them) to its end, a task per part. */
+async function sliced<T>(parts: Generator<void, T, void>): Promise<T> {
+  let r = parts.next();
+  while (!r.done) {
+    await pause();
+    r = parts.next();
+  }
+  return r.value;
 }
 
 /** The network behind `loadModel`, for offline training and evaluation in Node. */

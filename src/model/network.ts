@@ -42,6 +42,22 @@ interface Folded {
   outB: Tensor;
 }
 
+/** What the encoder's parts share for one batch. */
+interface EncodeContext {
+  B: number;
+  L: number;
+  training: boolean;
+  /** No gradient needed: plain ops, without the custom-gradient bookkeeping. */
+  plain: boolean;
+  /** [B·L, 1]: 1 at real positions, 0 at padding; undefined for a batch without padding. */
+  valid?: Tensor;
+  /** Additive attention mask, [B·heads, L, L]. */
+  mask: Tensor;
+}
+
+/** Zeroes the padding positions of the residual stream. */
+const padOut = (x: Tensor, ctx: EncodeContext): Tensor => (ctx.valid ? tf.mul(x, ctx.valid) : x);
+
 /** Names and shapes of every weight for a config, in a fixed order (the order of saved weights). */
 export function weightShapes(c: ModelConfig): [string, number[]][] {
   const d = c.dim;
@@ -150,11 +166,15 @@ export class Network {
    * weight; on the page each kernel costs microseconds of JavaScript).
    */
   private adam?: { m: Map<string, Variable>; v: Map<string, Variable>; dm: Variable; dv: Variable; decay: Tensor; parts: Tensor[]; t: number };
+  /** Adam's state while it is being made, a part at a time. */
+  private making?: Generator<void, NonNullable<Network['adam']>, void>;
   /** During a training step: the rows of each lookup table the batch touches, as their own variables. */
   private sparse?: Map<string, { rows: Variable; remap: Int32Array }>;
   private remaps = new Map<string, Int32Array>();
   private rand: () => number;
   private drop: DropoutPool | undefined;
+  /** During a step cut into parts: its dropout masks, by place in the network. */
+  private masks?: Map<string, Tensor>;
   /** The last visitor vectors, the batch they came from and the data of every weight then. */
   private visitor?: { batch: SeqBatch; data: unknown[]; u: Tensor };
   private causal?: { L: number; t: Tensor };
@@ -181,25 +201,48 @@ export class Network {
     return n;
   }
 
-  private newOptimizer(): NonNullable<Network['adam']> {
+  /**
+   * Makes Adam's state a part at a time (a generator that yields between parts): the flat state of
+   * the dense weights, then each table's. A table's state is the size of the table (megabytes for
+   * the id table), which on the page is a task of its own.
+   */
+  private *optimizerParts(): Generator<void, NonNullable<Network['adam']>, void> {
     const m = new Map<string, Variable>();
     const v = new Map<string, Variable>();
-    const dense: number[] = [];
+    const dense = [...this.weights].filter(([name]) => !TABLES.includes(name)).map(([, w]) => w);
+    const decay = new Float32Array(dense.reduce((n, w) => n + w.size, 0));
     // Each weight's place in the flat vector, as indices to gather: the WASM backend's slice and
     // split copy the whole vector out of its heap for every part they cut.
     const parts: Tensor[] = [];
-    for (const [name, w] of this.weights) {
-      if (!TABLES.includes(name)) {
-        parts.push(tf.tensor1d(Int32Array.from({ length: w.size }, (_, i) => dense.length + i), 'int32'));
-        // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
-        for (let i = 0; i < w.size; i++) dense.push(w.rank > 1 ? 1 : 0);
-        continue;
-      }
-      m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
-      v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+    let at = 0;
+    for (const w of dense) {
+      const idx = new Int32Array(w.size);
+      for (let i = 0; i < idx.length; i++) idx[i] = at + i;
+      parts.push(tf.tensor1d(idx, 'int32'));
+      // Decoupled weight decay (AdamW) on matrices only, not on norms and biases.
+      if (w.rank > 1) decay.fill(1, at, at + w.size);
+      at += w.size;
     }
-    const zeros = () => tf.tidy(() => tf.variable(tf.zeros([dense.length]), false));
-    return { m, v, dm: zeros(), dv: zeros(), decay: tf.tensor1d(dense), parts, t: 0 };
+    const zeros = () => tf.tidy(() => tf.variable(tf.zeros([decay.length]), false));
+    const state = { m, v, dm: zeros(), dv: zeros(), decay: tf.tensor1d(decay), parts, t: 0 };
+    let done = false;
+    try {
+      for (const name of TABLES) {
+        const w = this.weights.get(name);
+        if (!w) continue;
+        // A table's first and second moments, a part each: new memory is slow to touch the first
+        // time on some systems, megabytes of it a long task.
+        for (const into of [m, v]) {
+          yield;
+          into.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+        }
+      }
+      done = true;
+      return state;
+    } finally {
+      // Left unfinished (the network was disposed): what was made goes with it.
+      if (!done) tf.dispose([...m.values(), ...v.values(), state.dm, state.dv, state.decay, ...parts]);
+    }
   }
 
   private w(name: string): Variable {
@@ -234,14 +277,20 @@ export class Network {
     return e;
   }
 
-  private dropout(x: Tensor, training: boolean): Tensor {
+  private dropout(x: Tensor, training: boolean, key: string): Tensor {
     const rate = this.config.dropout;
     if (!training || rate <= 0) return x;
+    // A step cut into parts draws each mask once, in its forward pass, and uses it again when a
+    // part runs its piece of the network a second time to take the gradient.
+    const kept = this.masks?.get(key);
+    if (kept) return tf.mul(x, kept);
     // Sized by the first mask: 64× a mask, at most 4 MB. A visitor's own training step (a few
     // thousand values a mask) then fills a pool of some 100 KB, not a long task of 4 MB, and
     // batches of thousands of positions get the full pool.
     this.drop ??= new DropoutPool(this.rand, Math.min(1 << 22, 2 ** Math.ceil(Math.log2(Math.max(1024, x.size * 64)))));
-    return tf.mul(x, tf.tensor(this.drop.mask(x.size, rate), x.shape));
+    const mask = tf.tensor(this.drop.mask(x.size, rate), x.shape);
+    this.masks?.set(key, tf.keep(mask));
+    return tf.mul(x, mask);
   }
 
   /**
@@ -252,18 +301,19 @@ export class Network {
   encode(batch: SeqBatch, training: boolean, lastOnly = false): Tensor {
     const c = this.config;
     if (lastOnly && !training && c.heads === 1) return this.encodeLast(batch, this.foldedWeights());
-    const { B, L } = batch;
     // Scoring needs no gradient: plain ops, without the custom-gradient bookkeeping.
-    const plain = lastOnly && !training;
-    const norm = (t: Tensor, g: string, b: string): Tensor => layerNorm(t, this.w(g), this.w(b), 1e-6, plain);
-    const rows = (t: Tensor, idx: Int32Array): Tensor => takeRows(t, idx, plain);
-    const d = c.dim;
-    const heads = c.heads;
-    const dh = d / heads;
-    const valid = tf.tensor2d(batch.valid, [B * L, 1]);
+    const ctx = this.encodeContext(batch, training, lastOnly && !training);
+    let x = this.encodeInput(batch, ctx);
+    for (let i = 0; i < c.blocks; i++) x = this.encodeBlock(i, x, ctx);
+    return this.encodeOut(x, ctx, lastOnly);
+  }
+
+  /** What the encoder's parts share for a batch: sizes, the padding and the attention mask. */
+  private encodeContext(batch: SeqBatch, training: boolean, plain: boolean): EncodeContext {
+    const { B, L } = batch;
+    const heads = this.config.heads;
     // Padding positions are zeroed after each step; a batch without padding skips that.
-    const padded = batch.valid.some((v) => v === 0);
-    const keep = (t: Tensor): Tensor => (padded ? tf.mul(t, valid) : t);
+    const valid = batch.valid.some((v) => v === 0) ? tf.tensor2d(batch.valid, [B * L, 1]) : undefined;
     // Causal mask plus key padding, additive: 0 where column j may be attended from row i.
     const maskData = new Float32Array(B * L * L);
     for (let b = 0; b < B; b++) {
@@ -273,18 +323,40 @@ export class Network {
       }
     }
     let mask = tf.tensor3d(maskData, [B, L, L]);
-    if (heads > 1) mask = tf.reshape(tf.tile(tf.reshape(mask, [B, 1, L, L]), [1, heads, 1, 1]), [B * heads, L, L]);
+    if (heads > 1) {
+      const one = mask;
+      mask = tf.tidy(() => tf.reshape(tf.tile(tf.reshape(one, [B, 1, L, L]), [1, heads, 1, 1]), [B * heads, L, L]));
+      one.dispose();
+    }
+    return { B, L, training, plain, valid, mask };
+  }
 
+  private norm(x: Tensor, name: string, plain: boolean): Tensor {
+    return layerNorm(x, this.w(name + '/g'), this.w(name + '/b'), 1e-6, plain);
+  }
+
+  /** The residual stream's start [B·L, d]: item vectors, positions and attention features. */
+  private encodeInput(batch: SeqBatch, ctx: EncodeContext): Tensor {
+    const c = this.config;
+    const { B, L, plain } = ctx;
+    const d = c.dim;
     const posIdx = new Int32Array(L);
     for (let l = 0; l < L; l++) posIdx[l] = c.maxLen - L + l;
-    const pos = rows(this.w('seq/pos'), posIdx);
+    const pos = takeRows(this.w('seq/pos'), posIdx, plain);
     // Item vectors enter the residual stream scaled by √d (as in SASRec): the blocks' outputs come
     // from layer-normed inputs, and unscaled item vectors would be drowned by them early in training.
     let x = tf.mul(this.itemEmbeddings(batch.items, plain), Math.sqrt(d));
     x = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [B * L, d]);
     x = tf.add(x, mm(tf.tensor2d(batch.features, [B * L, FEATURES]), this.w('seq/features')));
-    x = keep(this.dropout(x, training));
+    return padOut(this.dropout(x, ctx.training, 'input'), ctx);
+  }
 
+  /** Self-attention block `i` on the residual stream `x` [B·L, d]. */
+  private encodeBlock(i: number, x: Tensor, ctx: EncodeContext): Tensor {
+    const { B, L, training, plain } = ctx;
+    const d = this.config.dim;
+    const heads = this.config.heads;
+    const dh = d / heads;
     const scale = 1 / Math.sqrt(dh);
     const split = (t: Tensor): Tensor =>
       heads === 1
@@ -294,27 +366,28 @@ export class Network {
       heads === 1
         ? tf.reshape(t, [B * L, d])
         : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
-
-    const lastRows = new Int32Array(B);
-    for (let b = 0; b < B; b++) lastRows[b] = b * L + L - 1;
-    for (let i = 0; i < c.blocks; i++) {
-      const p = `block${i}/`;
-      let h = norm(x, p + 'ln1/g', p + 'ln1/b');
-      const q = split(mm(h, this.w(p + 'wq')));
-      const k = split(mm(h, this.w(p + 'wk')));
-      const v = split(mm(h, this.w(p + 'wv')));
-      const s = tf.add(tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), scale), mask);
-      const o = mm(merge(tf.matMul(tf.softmax(s), v)), this.w(p + 'wo'));
-      x = tf.add(x, this.dropout(o, training));
-      h = norm(x, p + 'ln2/g', p + 'ln2/b');
-      const f1 = tf.relu(tf.add(mm(h, this.w(p + 'w1')), this.w(p + 'b1')));
-      const f2 = tf.add(mm(this.dropout(f1, training), this.w(p + 'w2')), this.w(p + 'b2'));
-      x = keep(tf.add(x, this.dropout(f2, training)));
-    }
-    const out = norm(x, 'out/ln/g', 'out/ln/b');
-    return lastOnly ? rows(out, lastRows) : out;
+    const p = `block${i}/`;
+    let h = this.norm(x, p + 'ln1', plain);
+    const q = split(mm(h, this.w(p + 'wq')));
+    const k = split(mm(h, this.w(p + 'wk')));
+    const v = split(mm(h, this.w(p + 'wv')));
+    const s = tf.add(tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), scale), ctx.mask);
+    const o = mm(merge(tf.matMul(tf.softmax(s), v)), this.w(p + 'wo'));
+    x = tf.add(x, this.dropout(o, training, p + 'attention'));
+    h = this.norm(x, p + 'ln2', plain);
+    const f1 = tf.relu(tf.add(mm(h, this.w(p + 'w1')), this.w(p + 'b1')));
+    const f2 = tf.add(mm(this.dropout(f1, training, p + 'hidden'), this.w(p + 'w2')), this.w(p + 'b2'));
+    return padOut(tf.add(x, this.dropout(f2, training, p + 'output')), ctx);
   }
 
+  /** The encoder's output: the stream's final norm, at every position or the last column only. */
+  private encodeOut(x: Tensor, ctx: EncodeContext, lastOnly: boolean): Tensor {
+    const out = this.norm(x, 'out/ln', ctx.plain);
+    if (!lastOnly) return out;
+    const lastRows = new Int32Array(ctx.B);
+    for (let b = 0; b < ctx.B; b++) lastRows[b] = b * ctx.L + ctx.L - 1;
+    return takeRows(out, lastRows, ctx.plain);
+  }
   /**
    * Makes, when missing, what a call needs before its own work: for scoring, the folded weights
    * (after a change of weights) and then the vectors of the candidates `list`; for training, the
@@ -324,7 +397,11 @@ export class Network {
   prepare(what: 'score' | 'train', list?: CodeList): boolean {
     if (what === 'train') {
       if (this.adam || !this.config.trainable) return false;
-      this.adam = this.newOptimizer();
+      const r = (this.making ??= this.optimizerParts()).next();
+      if (r.done) {
+        this.adam = r.value;
+        this.making = undefined;
+      }
       return true;
     }
     const data = this.weightData();
@@ -523,10 +600,14 @@ export class Network {
 
   /** Mean loss of a training batch (a scalar tensor). */
   loss(batch: TrainBatch, training = true): Tensor {
+    return this.lossAt(this.encode(batch, training), batch);
+  }
+
+  /** Mean loss of a training batch, given the encoder's output `H` [B·L, d]. */
+  private lossAt(H: Tensor, batch: TrainBatch): Tensor {
     const T = batch.targetPos.length;
     const N = batch.negatives.n;
     const d = this.config.dim;
-    const H = this.encode(batch, training);
     const hT = takeRows(H, batch.targetPos);
     const pos = this.itemVectors(batch.targets);
     const posLogit = tf.add(tf.sum(tf.mul(hT, pos.e), 1), tf.reshape(pos.b, [T]));
@@ -589,16 +670,27 @@ export class Network {
    * batch touches are read and written, so a step costs the same however large the tables are.
    */
   step(batch: TrainBatch, learningRate = this.config.learningRate): number {
+    return runParts(this.stepParts(batch, learningRate, false));
+  }
+
+  /**
+   * The step of `step`, as parts to run one at a time (a generator that yields between them).
+   * With `cut`, the step is cut where the page needs it: on the main thread a whole step is a
+   * long task (hundreds of kernels, each some µs of JavaScript), so the forward pass runs piece by
+   * piece (input, then each block) keeping the residual stream between pieces, and the backward
+   * pass runs the pieces again in reverse, each taking its gradient from the one after it
+   * (`engine.gradients` with `dy`). Dropout masks are drawn once and used again, so the result is
+   * the step's own, at the cost of a second forward pass. Without `cut`, one part takes every
+   * gradient at once. Either way the update follows in parts: the dense weights, then each table.
+   */
+  *stepParts(batch: TrainBatch, learningRate: number, cut: boolean): Generator<void, number, void> {
     if (!this.config.trainable) throw new Error('attnflow: this model was loaded with trainable: false');
     // The optimizer's state (two zero tensors per weight) waits for the first step: a model that
     // only scores never allocates it, and the first score comes sooner.
     if (batch.targetPos.length === 0) return NaN;
-    const adam = (this.adam ??= this.newOptimizer());
-    const c = this.config;
+    while (!this.adam) this.prepare('train');
+    const adam = this.adam;
     adam.t += 1;
-    const b1 = 0.9;
-    const b2 = 0.98;
-    const lrT = (learningRate * Math.sqrt(1 - b2 ** adam.t)) / (1 - b1 ** adam.t);
     const sparse = new Map<string, { rows: Variable; remap: Int32Array; idx: Int32Array }>();
     for (const name of TABLES) {
       const table = this.weights.get(name);
@@ -609,57 +701,167 @@ export class Network {
       sparse.set(name, { rows: tf.variable(rows, true, `attnflow/rows/${name}/${uid()}`), remap: this.remaps.get(name) as Int32Array, idx });
       rows.dispose();
     }
-    this.sparse = sparse;
-    const dense = [...this.weights].filter(([name]) => !TABLES.includes(name));
-    const vars = [...dense.map(([, w]) => w), ...[...sparse.values()].map((s) => s.rows)];
-    const adamUpdate = (w: Tensor, g: Tensor, m: Tensor, v: Tensor, rate = lrT): [Tensor, Tensor, Tensor] => {
-      const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
-      const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-      return [tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), c.epsilon)), rate)), m2, v2];
-    };
-    let lossValue: Tensor;
-    try {
-      lossValue = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
-        // Every other weight in one flat vector; a weight without a gradient keeps its values and state.
-        const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
-        const missing = dense.filter(([, w]) => !grads[w.name]);
-        const wf = flat(dense.map(([, x]) => x));
-        const gf = flat(dense.map(([, x]) => grads[x.name] ?? tf.zerosLike(x)));
-        let [wf2, mf2, vf2] = adamUpdate(wf, gf, adam.dm, adam.dv);
-        if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, adam.decay), learningRate * c.weightDecay));
-        if (missing.length > 0) {
-          const has = tf.concat(dense.map(([, x]) => tf.fill([x.size], grads[x.name] ? 1 : 0)), 0);
-          const keep = (next: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(next, old), has));
-          [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, adam.dm), keep(vf2, adam.dv)];
-        }
-        dense.forEach(([, x], i) => x.assign(tf.reshape(tf.gather(wf2, adam.parts[i]!), x.shape)));
-        adam.dm.assign(mf2);
-        adam.dv.assign(vf2);
-        for (const [name, s] of sparse) {
-          const g = grads[s.rows.name];
-          if (!g) continue;
-          const at = tf.tensor2d(s.idx, [s.idx.length, 1], 'int32');
-          const w = this.w(name);
-          const m = adam.m.get(name) as Variable;
-          const v = adam.v.get(name) as Variable;
-          const [w2, m2, v2] = adamUpdate(s.rows, g, tf.gatherND(m, at), tf.gatherND(v, at), lrT * c.tableLearningRate);
-          w.assign(tf.tensorScatterUpdate(w, at, w2));
-          m.assign(tf.tensorScatterUpdate(m, at, m2));
-          v.assign(tf.tensorScatterUpdate(v, at, v2));
-        }
-        return value;
+    const vars: Variable[] = [...[...this.weights].filter(([name]) => !TABLES.includes(name)).map(([, w]) => w), ...[...sparse.values()].map((s) => s.rows)];
+    // Gradients by variable name, summed over the parts that give one.
+    const grads = new Map<string, Tensor>();
+    const add = (xs: Tensor[], gs: (Tensor | undefined)[]) =>
+      xs.forEach((x, i) => {
+        const g = gs[i];
+        if (!g) return;
+        const name = (x as Variable).name;
+        const before = grads.get(name);
+        grads.set(name, tf.keep(before ? tf.add(before, g) : g));
+        before?.dispose();
       });
+    // Tensors kept between parts: the residual stream, masks, the incoming gradient, the loss.
+    const held: Tensor[] = [];
+    const hold = <T extends Tensor>(t: T): T => (held.push(tf.keep(t)), t);
+    let loss: Tensor | undefined;
+    // Each part sees the step's table rows and masks; a score between parts sees neither.
+    const part = (fn: () => void) => {
+      this.sparse = sparse;
+      this.masks = masks;
+      try {
+        tf.tidy(fn);
+      } finally {
+        this.sparse = undefined;
+        this.masks = undefined;
+      }
+    };
+    const masks = cut ? new Map<string, Tensor>() : undefined;
+    let ctx: EncodeContext | undefined;
+    try {
+      if (!cut) {
+        part(() => {
+          const { value, grads: g } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
+          add(vars, vars.map((v) => g[v.name]));
+          loss = hold(value);
+        });
+        yield;
+      } else {
+        const blocks = this.config.blocks;
+        ctx = this.encodeContext(batch, true, false);
+        const c = ctx;
+        // Forward: the residual stream after the input and after each block, and the output.
+        const xs: Tensor[] = [];
+        part(() => void xs.push(hold(this.encodeInput(batch, c))));
+        for (let i = 0; i < blocks; i++) {
+          yield;
+          part(() => void xs.push(hold(this.encodeBlock(i, xs[i], c))));
+        }
+        yield;
+        let H: Tensor | undefined;
+        part(() => void (H = hold(this.encodeOut(xs[blocks], c, false))));
+        // Backward: each piece again, with the gradient of its output from the piece after it.
+        const grad = (f: () => Tensor, x: Tensor | undefined, dy?: Tensor): Tensor | undefined => {
+          const inputs = x ? [x, ...vars] : vars;
+          const r = tf.engine().gradients(f, inputs, dy, true);
+          add(vars, x ? r.grads.slice(1) : r.grads);
+          if (!dy) loss = hold(r.value);
+          return x ? hold(r.grads[0] ?? tf.zerosLike(x)) : undefined;
+        };
+        let dx: Tensor | undefined;
+        const back = (f: () => Tensor, x: Tensor | undefined) => {
+          const dy = dx;
+          part(() => void (dx = grad(f, x, dy)));
+          if (dy) held.splice(held.indexOf(dy), 1)[0]!.dispose();
+        };
+        yield;
+        back(() => this.lossAt(H!, batch), H);
+        yield;
+        back(() => this.encodeOut(xs[blocks], c, false), xs[blocks]);
+        for (let i = blocks - 1; i >= 0; i--) {
+          yield;
+          back(() => this.encodeBlock(i, xs[i], c), xs[i]);
+        }
+        yield;
+        back(() => this.encodeInput(batch, c), undefined);
+        yield;
+      }
+      // The new values are made in parts (each table in one of its own: its update writes the whole
+      // table, megabytes for ids), then take their places at once: between parts the network is
+      // the one before the step, never half of each.
+      const writes: [Variable, Tensor][] = [];
+      const write = (to: Variable, value: Tensor) => void writes.push([to, hold(value)]);
+      part(() => this.updateDense(grads, learningRate, write));
+      for (const [name, s] of sparse) {
+        yield;
+        yield* this.updateTable(name, s, grads.get(s.rows.name), learningRate, part, write);
+      }
+      for (const [to, value] of writes) to.assign(value);
+      return (loss as Tensor).dataSync()[0];
     } finally {
-      this.sparse = undefined;
       for (const s of sparse.values()) {
         s.rows.dispose();
         for (let i = 0; i < s.idx.length; i++) s.remap[s.idx[i]] = -1;
       }
+      tf.dispose([...grads.values(), ...held, ...(masks?.values() ?? [])]);
+      if (ctx) tf.dispose([ctx.mask, ...(ctx.valid ? [ctx.valid] : [])]);
     }
-    const out = lossValue.dataSync()[0];
-    lossValue.dispose();
-    return out;
+  }
+
+  /** Adam's bias-corrected step size at the current step. */
+  private adamRate(learningRate: number): number {
+    const t = this.adam!.t;
+    return (learningRate * Math.sqrt(1 - ADAM_B2 ** t)) / (1 - ADAM_B1 ** t);
+  }
+
+  /** Adam (AdamW with `weightDecay`) on every weight but the tables, as one flat vector: their new values and state go to `write`. */
+  private updateDense(grads: Map<string, Tensor>, learningRate: number, write: (to: Variable, value: Tensor) => void): void {
+    const adam = this.adam!;
+    const c = this.config;
+    const dense = [...this.weights].filter(([name]) => !TABLES.includes(name)).map(([, w]) => w);
+    // A weight without a gradient keeps its values and state.
+    const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
+    const missing = dense.filter((x) => !grads.has(x.name));
+    const wf = flat(dense);
+    const gf = flat(dense.map((x) => grads.get(x.name) ?? tf.zerosLike(x)));
+    let [wf2, mf2, vf2] = adamMove(wf, gf, adam.dm, adam.dv, this.adamRate(learningRate), c.epsilon);
+    if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, adam.decay), learningRate * c.weightDecay));
+    if (missing.length > 0) {
+      const has = tf.concat(dense.map((x) => tf.fill([x.size], grads.has(x.name) ? 1 : 0)), 0);
+      const keep = (next: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(next, old), has));
+      [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, adam.dm), keep(vf2, adam.dv)];
+    }
+    dense.forEach((x, i) => write(x, tf.reshape(tf.gather(wf2, adam.parts[i]!), x.shape)));
+    write(adam.dm, mf2);
+    write(adam.dv, vf2);
+  }
+
+  /**
+   * Lazy Adam on the rows of table `name` the step touched (`s`), given their gradient `g`: the new
+   * rows of the table and of its moments, each written into a new whole table by its own part
+   * (a table of ids is megabytes), for `write`.
+   */
+  private *updateTable(
+    name: string,
+    s: { rows: Variable; idx: Int32Array },
+    g: Tensor | undefined,
+    learningRate: number,
+    part: (fn: () => void) => void,
+    write: (to: Variable, value: Tensor) => void,
+  ): Generator<void, void, void> {
+    if (!g) return;
+    const adam = this.adam!;
+    const at = tf.tensor2d(s.idx, [s.idx.length, 1], 'int32');
+    const tables = [this.w(name), adam.m.get(name) as Variable, adam.v.get(name) as Variable];
+    try {
+      let rows: Tensor[] = [];
+      part(() => {
+        const rate = this.adamRate(learningRate) * this.config.tableLearningRate;
+        rows = adamMove(s.rows, g, tf.gatherND(tables[1]!, at), tf.gatherND(tables[2]!, at), rate, this.config.epsilon).map((t) => tf.keep(t));
+      });
+      try {
+        for (let i = 0; i < 3; i++) {
+          yield;
+          part(() => write(tables[i]!, tf.tensorScatterUpdate(tables[i]!, at, rows[i]!)));
+        }
+      } finally {
+        tf.dispose(rows);
+      }
+    } finally {
+      at.dispose();
+    }
   }
 
   /**
@@ -769,6 +971,8 @@ export class Network {
   }
 
   dispose(): void {
+    this.making?.return(undefined as never);
+    this.making = undefined;
     this.visitor?.u.dispose();
     this.visitor = undefined;
     if (this.folded) for (const t of this.folded.own) t.dispose();
@@ -784,6 +988,23 @@ export class Network {
       this.adam = undefined;
     }
   }
+}
+
+/** Runs work cut into parts (a generator that yields between them) to its end at once. */
+export function runParts<T>(parts: Generator<void, T, void>): T {
+  let r = parts.next();
+  while (!r.done) r = parts.next();
+  return r.value;
+}
+
+const ADAM_B1 = 0.9;
+const ADAM_B2 = 0.98;
+
+/** One Adam move of weights `w` with gradient `g` and moments `m`, `v`: the new [w, m, v]. */
+function adamMove(w: Tensor, g: Tensor, m: Tensor, v: Tensor, rate: number, epsilon: number): [Tensor, Tensor, Tensor] {
+  const m2 = tf.add(tf.mul(m, ADAM_B1), tf.mul(g, 1 - ADAM_B1));
+  const v2 = tf.add(tf.mul(v, ADAM_B2), tf.mul(tf.square(g), 1 - ADAM_B2));
+  return [tf.sub(w, tf.mul(tf.div(m2, tf.add(tf.sqrt(v2), epsilon)), rate)), m2, v2];
 }
 
 /**

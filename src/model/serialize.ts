@@ -66,37 +66,57 @@ export function encodeWeights(
   weights: [string, number[], Float32Array][],
   quantization: Quantization = 'float16',
 ): Uint8Array {
+  const file = weightFile(
+    config,
+    weights.map(([name, shape]) => [name, shape]),
+    quantization,
+  );
+  weights.forEach(([, , data], i) => file.put(i, data));
+  return file.bytes;
+}
+
+/**
+ * A weight file of known tensors, written one tensor at a time: `put(i, data)` writes the i-th
+ * tensor's values into `bytes`. A caller on the page can read and write a tensor per task.
+ */
+export function weightFile(
+  config: ModelConfig,
+  tensors: [string, number[]][],
+  quantization: Quantization = 'float16',
+): { bytes: Uint8Array; put(i: number, data: ArrayLike<number>): void } {
   const q = QUANT.indexOf(quantization);
   if (q < 0) throw new AttnflowConfigError(describe('quantization', QUANT.join(' | '), quantization));
-  const header: Header = { config, tensors: weights.map(([name, shape]) => ({ name, shape })) };
+  const header: Header = { config, tensors: tensors.map(([name, shape]) => ({ name, shape })) };
   const head = new TextEncoder().encode(JSON.stringify(header));
   const headPadded = (head.length + 3) & ~3;
-  let body = 0;
-  for (const [, shape, data] of weights) {
+  // Where each tensor starts.
+  const starts: number[] = [];
+  let at = 12 + headPadded;
+  for (const [, shape] of tensors) {
+    starts.push(at);
+    const size = shape.reduce((a, b) => a * b, 1);
     const [rows] = rowsOf(shape);
-    body += q === 0 ? data.length * 4 : q === 1 ? ((data.length * 2 + 3) & ~3) : rows * 4 + ((data.length + 3) & ~3);
+    at += q === 0 ? size * 4 : q === 1 ? (size * 2 + 3) & ~3 : rows * 4 + ((size + 3) & ~3);
   }
-  const out = new Uint8Array(12 + headPadded + body);
+  const out = new Uint8Array(at);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC, true);
   view.setUint8(4, 1);
   view.setUint8(5, q);
   view.setUint32(8, head.length, true);
   out.set(head, 12);
-  let at = 12 + headPadded;
-  for (const [, shape, data] of weights) {
+  const put = (i: number, data: ArrayLike<number>): void => {
+    const shape = tensors[i]![1];
+    const start = starts[i]!;
     if (q === 0) {
-      new Float32Array(out.buffer, at, data.length).set(data);
-      at += data.length * 4;
+      new Float32Array(out.buffer, start, data.length).set(data);
     } else if (q === 1) {
-      const h = new Uint16Array(out.buffer, at, data.length);
-      for (let i = 0; i < data.length; i++) h[i] = toHalf(data[i]);
-      at += (data.length * 2 + 3) & ~3;
+      const h = new Uint16Array(out.buffer, start, data.length);
+      for (let j = 0; j < data.length; j++) h[j] = toHalf(data[j]);
     } else {
       const [rows, width] = rowsOf(shape);
-      const scales = new Float32Array(out.buffer, at, rows);
-      at += rows * 4;
-      const ints = new Int8Array(out.buffer, at, data.length);
+      const scales = new Float32Array(out.buffer, start, rows);
+      const ints = new Int8Array(out.buffer, start + rows * 4, data.length);
       for (let r = 0; r < rows; r++) {
         let max = 0;
         for (let j = 0; j < width; j++) max = Math.max(max, Math.abs(data[r * width + j]));
@@ -104,10 +124,9 @@ export function encodeWeights(
         scales[r] = s;
         for (let j = 0; j < width; j++) ints[r * width + j] = Math.round(data[r * width + j] / s);
       }
-      at += (data.length + 3) & ~3;
     }
-  }
-  return out;
+  };
+  return { bytes: out, put };
 }
 
 /** Reads a weight file back into its config and float32 weights. */

@@ -84,6 +84,11 @@ export interface TrainOptions {
   learningRate?: number;
   /** Items to draw shared negatives from (uniformly); default the other items of the batch. */
   negativePool?: readonly ItemRef[];
+  /**
+   * Run the step as a series of short tasks, letting the page run between them (for the main
+   * thread, where a whole step is a long task). Same result; costs a second forward pass. Default false.
+   */
+  sliced?: boolean;
 }
 
 /** What one `train` call did. */
@@ -109,6 +114,11 @@ export interface AttentionModel {
   train(sequences: readonly (readonly AttentionEvent[])[], options?: TrainOptions): Promise<TrainResult>;
   /** Serialises config and weights into one compact binary; default quantisation `float16`. */
   save(quantization?: Quantization): Uint8Array;
+  /**
+   * The bytes of `save()`, read and written a weight at a time with the page let run between
+   * weights (for the main thread, where reading every weight at once is a long task).
+   */
+  saveSliced(quantization?: Quantization): Promise<Uint8Array>;
   /** Frees every tensor the model holds; the model is unusable afterwards. */
   dispose(): void;
 }

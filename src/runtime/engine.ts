@@ -49,6 +49,9 @@ export interface EngineState {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class Engine {
+  /** `onPage`: the engine runs on the page's main thread, where training steps run in slices. */
+  constructor(private readonly options: { onPage?: boolean } = {}) {}
+
   private model: AttentionModel | undefined;
   private order: BackendName[] = [...BACKENDS];
   private weights: Uint8Array | undefined;
@@ -197,14 +200,19 @@ export class Engine {
 
   /** One training step. `save()` afterwards makes its weights the fallback point. */
   train(sequences: AttentionEvent[][], options?: TrainOptions): Promise<TrainResult> {
-    return this.run((m) => m.train(sequences, options));
+    return this.run((m) => m.train(sequences, this.options.onPage ? { ...options, sliced: true } : options));
   }
 
-  /** The current weights, for the store or another tab. */
-  save(quantization: 'float32' | 'float16' | 'int8' = 'float32'): Uint8Array {
+  /**
+   * The current weights, for the store or another tab; on the page read a weight per task. The
+   * engine keeps them as its fallback point: a copy in the worker, which hands its bytes over to
+   * the page (transferred, so gone from here).
+   */
+  async save(quantization: 'float32' | 'float16' | 'int8' = 'float32'): Promise<Uint8Array> {
     if (!this.model) throw new Error('attnflow: model engine used before init');
-    const bytes = this.model.save(quantization);
-    if (quantization === 'float32') this.weights = bytes;
+    const onPage = this.options.onPage;
+    const bytes = onPage ? await this.model.saveSliced(quantization) : this.model.save(quantization);
+    if (quantization === 'float32') this.weights = onPage ? bytes : bytes.slice();
     return bytes;
   }
 

@@ -159,7 +159,7 @@ function workerHost(url: string | URL, initTimeoutMs: number): ModelHost {
 
 async function pageHost(): Promise<ModelHost> {
   const { Engine } = await import('./engine');
-  const engine = new Engine();
+  const engine = new Engine({ onPage: true });
   let queue: Promise<unknown> = Promise.resolve();
   const call: Call = (op, args) => {
     const run = queue.then(async () => {

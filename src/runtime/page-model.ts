@@ -50,7 +50,13 @@ export function createPageModel(o: PageModelOptions): PageModel {
       return w ? { data: new Uint8Array(w.data), steps } : undefined;
     },
     saveWeights: (bytes, meta) =>
-      extras.put('weights', { name: 'visitor', data: bytes.slice().buffer, meta, savedAt: Date.now() }),
+      extras.put('weights', {
+        name: 'visitor',
+        // The store clones what it is given: bytes that fill their buffer go as they are.
+        data: bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer,
+        meta,
+        savedAt: Date.now(),
+      }),
     loadBackend: async () => (await extras.get('settings', 'backend'))?.value as BackendChoice | undefined,
     saveBackend: (choice) => extras.put('settings', { key: 'backend', value: choice }),
     isLeader: () => extras.isLeader(),

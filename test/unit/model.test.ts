@@ -308,6 +308,60 @@ describe('training', () => {
     net.dispose();
   });
 
+  it('a step cut into parts (the page\'s) moves every weight as the whole step does, dropout included', () => {
+    const configs = [
+      { heads: 1, blocks: 2 },
+      { heads: 2, blocks: 1, loss: 'softmax' as const, itemVectorDim: 3 },
+      { heads: 1, blocks: 0, weightDecay: 0.1 },
+    ];
+    for (const extra of configs) {
+      const config = { dim: 8, maxLen: 6, idBuckets: 50, topicBuckets: 7, dropout: 0.3, learningRate: 0.01, seed: 7, ...extra };
+      const whole = createNetwork(config);
+      const cut = createNetwork(config);
+      const start = randomWeights(whole, mulberry32(5));
+      whole.restore(start);
+      cut.restore(start);
+      const coder = new ItemCoder(whole.config);
+      const vector = extra.itemVectorDim ? [0.5, -1, 2] : undefined;
+      const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 4}`], vector }));
+      // Padding (two lengths) and skipped items of the same view as row negatives.
+      const batch = trainBatch(
+        [{ keys: [1, 2, 3, 4, 5, 6, 7], skipped: Uint8Array.from([0, 1, 0, 0, 1, 0, 0]), views: Int32Array.from([0, 0, 0, 1, 1, 1, 1]) }, { keys: [3, 4, 5] }],
+        (k) => codes[k],
+        Int32Array.from([5, 6, 13]),
+        6,
+        2,
+        extra.itemVectorDim ?? 0,
+      );
+      const probe = seqBatch([{ keys: [1, 2, 3] }], [3], (k) => codes[k], 6, whole.config.itemVectorDim).batch;
+      const cands = codeList(codes.slice(0, 5), whole.config.itemVectorDim);
+      for (let t = 1; t <= 3; t++) {
+        const lossWhole = whole.step(batch, 0.01);
+        const before = cut.score(probe, cands, 5);
+        const parts = cut.stepParts(batch, 0.01, true);
+        let r = parts.next();
+        let n = 0;
+        while (!r.done) {
+          // Between parts the model scores as before the step: it sees none of the step's own state.
+          expect(Array.from(cut.score(probe, cands, 5))).toEqual(Array.from(before));
+          r = parts.next();
+          n++;
+        }
+        // Parts: forward (input, blocks, output), backward (loss, output, blocks, input), the dense
+        // update, then per table (ids, biases, topics) its new rows and the table and moments.
+        expect(n + 1, 'parts of a step').toBe(config.blocks + 2 + (config.blocks + 3) + 1 + 3 * 4);
+        expect(r.value, `loss at step ${t}`).toBeCloseTo(lossWhole, 5);
+        const a = whole.snapshot();
+        for (const [name, got] of cut.snapshot()) {
+          const want = a.get(name)!;
+          for (let i = 0; i < got.length; i++) expect(got[i], `${JSON.stringify(extra)} ${name}[${i}] at step ${t}`).toBeCloseTo(want[i], 5);
+        }
+      }
+      whole.dispose();
+      cut.dispose();
+    }
+  });
+
   it('gradients match finite differences for both losses (the hand-written gradients are right)', () => {
     for (const loss of ['bce', 'softmax'] as const) {
       const net = createNetwork({ dim: 8, maxLen: 6, heads: 2, idBuckets: 50, topicBuckets: 7, dropout: 0, loss });
@@ -391,7 +445,7 @@ describe('training', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 100; i++) {
       await m.score(log, cands);
-      await m.train([log, [ev('q'), ev('a'), ev('e')]]);
+      await m.train([log, [ev('q'), ev('a'), ev('e')]], { sliced: i % 2 === 1 });
     }
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
@@ -422,6 +476,27 @@ describe('weights', () => {
     for (const [name, v] of once) expect(Array.from(sliced.get(name)!), name).toEqual(Array.from(v));
     expect(new Set(once.get('item/id')).size).toBeGreaterThan(100_000); // really drawn, not zeros
     net.dispose();
+  });
+
+  it('saves on the page a weight per task, the same bytes as at once', async () => {
+    const m = await loadModel({ ...small, skippedNegatives: 2 });
+    await m.train([[ev('a'), ev('b'), ev('c'), ev('d')]]);
+    for (const q of ['float32', 'float16', 'int8'] as const) {
+      const order: string[] = [];
+      const saving = m.saveSliced(q).then((bytes) => (order.push('saved'), bytes));
+      // A task of the page's, queued after the save began: it runs before the save ends.
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        order.push('page');
+        port1.close();
+      };
+      port2.postMessage(null);
+      const bytes = await saving;
+      await new Promise((r) => setImmediate(r));
+      expect(order).toEqual(['page', 'saved']);
+      expect(Array.from(bytes)).toEqual(Array.from(m.save(q)));
+    }
+    m.dispose();
   });
 
   it('round-trips float16 exactly on representable values', () => {

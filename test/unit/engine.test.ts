@@ -1,0 +1,44 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useNodeBackend } from '../../src/model/node-backend';
+import { Engine } from '../../src/runtime/engine';
+import type { AttentionEvent } from '../../src/model/types';
+
+beforeAll(async () => {
+  // Registers the WASM backend from node_modules; the engine falls back from it to CPU.
+  await useNodeBackend('wasm');
+});
+
+const log: AttentionEvent[] = Array.from({ length: 12 }, (_, i) => ({
+  itemId: `story-${i}`,
+  topics: [`t${i % 3}`],
+  attentionMs: (i % 4) * 1000,
+  skipped: i % 5 === 4,
+  viewId: `v${i >> 2}`,
+}));
+const candidates = Array.from({ length: 20 }, (_, i) => ({ itemId: `c${i}`, topics: [`t${i % 3}`] }));
+const small = { dim: 16, idBuckets: 512, topicBuckets: 32, negatives: 8, maxLen: 10, seed: 3 };
+
+describe('model engine', () => {
+  it('falls back from the saved weights even after the worker handed its saved bytes over to the page', async () => {
+    const engine = new Engine();
+    await engine.init({ backends: ['wasm', 'cpu'], model: small });
+    expect(engine.info()?.backend.name).toBe('wasm');
+    for (let i = 0; i < 3; i++) await engine.train([log]);
+    const bytes = await engine.save('float32');
+    const trained = Array.from(await engine.score(log, candidates));
+    // The worker posts the bytes with their buffer transferred: gone from the worker.
+    structuredClone(bytes, { transfer: [bytes.buffer as ArrayBuffer] });
+    expect(bytes.byteLength).toBe(0);
+    // The backend breaks so that it cannot even read its weights: the engine starts again on the
+    // next backend from the last saved weights.
+    const model = (engine as unknown as { model: { score(): never; save(): never } }).model;
+    model.score = model.save = () => {
+      throw new Error('backend lost');
+    };
+    const after = Array.from(await engine.score(log, candidates));
+    expect(engine.info()?.backend.name).toBe('cpu');
+    expect(engine.info()?.fellBackFrom).toEqual(['wasm']);
+    after.forEach((s, i) => expect(s).toBeCloseTo(trained[i]!, 4));
+    engine.dispose();
+  });
+});
