@@ -55,6 +55,13 @@ interface EncodeContext {
   mask: Tensor;
 }
 
+/** Item vectors [n, d] and biases [n, 1] of the lists a training loss reads. */
+interface LossVectors {
+  pos: { e: Tensor; b: Tensor };
+  neg?: { e: Tensor; b: Tensor };
+  rows?: { e: Tensor; b: Tensor };
+}
+
 /** Zeroes the padding positions of the residual stream. */
 const padOut = (x: Tensor, ctx: EncodeContext): Tensor => (ctx.valid ? tf.mul(x, ctx.valid) : x);
 
@@ -603,17 +610,26 @@ export class Network {
     return this.lossAt(this.encode(batch, training), batch);
   }
 
-  /** Mean loss of a training batch, given the encoder's output `H` [B·L, d]. */
-  private lossAt(H: Tensor, batch: TrainBatch): Tensor {
+  /** The item vectors and biases a training batch's loss reads: its targets, shared negatives and row negatives. */
+  private lossVectors(batch: TrainBatch): LossVectors {
+    return {
+      pos: this.itemVectors(batch.targets),
+      neg: batch.negatives.n > 0 ? this.itemVectors(batch.negatives) : undefined,
+      rows: batch.K > 0 && batch.rowNegatives ? this.itemVectors(batch.rowNegatives) : undefined,
+    };
+  }
+
+  /** Mean loss of a training batch, given the encoder's output `H` [B·L, d] (and the item vectors, when made before). */
+  private lossAt(H: Tensor, batch: TrainBatch, v: LossVectors = this.lossVectors(batch)): Tensor {
     const T = batch.targetPos.length;
     const N = batch.negatives.n;
     const d = this.config.dim;
     const hT = takeRows(H, batch.targetPos);
-    const pos = this.itemVectors(batch.targets);
+    const pos = v.pos;
     const posLogit = tf.add(tf.sum(tf.mul(hT, pos.e), 1), tf.reshape(pos.b, [T]));
     const parts: Tensor[] = [];
-    if (N > 0) {
-      const neg = this.itemVectors(batch.negatives);
+    if (N > 0 && v.neg) {
+      const neg = v.neg;
       let logits = tf.add(mm(hT, neg.e, false, true), tf.reshape(neg.b, [1, N]));
       // A shared negative that is the row's own positive is masked out.
       const where = new Map<number, number[]>();
@@ -634,9 +650,9 @@ export class Network {
       }
       parts.push(logits);
     }
-    if (batch.K > 0 && batch.rowNegatives && batch.rowNegativeMask) {
+    if (batch.K > 0 && v.rows && batch.rowNegativeMask) {
       const K = batch.K;
-      const rn = this.itemVectors(batch.rowNegatives);
+      const rn = v.rows;
       const dots = tf.sum(tf.mul(tf.reshape(hT, [T, 1, d]), tf.reshape(rn.e, [T, K, d])), 2);
       parts.push(tf.add(tf.add(dots, tf.reshape(rn.b, [T, K])), tf.tensor2d(batch.rowNegativeMask, [T, K])));
     }
@@ -752,22 +768,42 @@ export class Network {
         yield;
         let H: Tensor | undefined;
         part(() => void (H = hold(this.encodeOut(xs[blocks], c, false))));
+        // The item vectors the loss reads.
+        yield;
+        let V: LossVectors | undefined;
+        part(() => {
+          V = this.lossVectors(batch);
+          for (const x of Object.values(V)) if (x) (hold(x.e), hold(x.b));
+        });
+        const flat = (v: LossVectors) => Object.values(v).flatMap((x: LossVectors['pos'] | undefined) => (x ? [x.e, x.b] : []));
+        const vs = flat(V!);
         // Backward: each piece again, with the gradient of its output from the piece after it.
-        const grad = (f: () => Tensor, x: Tensor | undefined, dy?: Tensor): Tensor | undefined => {
-          const inputs = x ? [x, ...vars] : vars;
-          const r = tf.engine().gradients(f, inputs, dy, true);
-          add(vars, x ? r.grads.slice(1) : r.grads);
-          if (!dy) loss = hold(r.value);
-          return x ? hold(r.grads[0] ?? tf.zerosLike(x)) : undefined;
+        // `grad` adds what a part gives the weights, and keeps the gradients of `xs` for the next.
+        const grad = (f: () => Tensor, xs: Tensor[], dy?: Tensor): Tensor[] => {
+          const r = tf.engine().gradients(f, [...xs, ...vars], dy, true);
+          add(vars, r.grads.slice(xs.length));
+          if (f === lossOf) loss = hold(r.value);
+          return xs.map((x, i) => hold(r.grads[i] ?? tf.zerosLike(x)));
         };
-        let dx: Tensor | undefined;
-        const back = (f: () => Tensor, x: Tensor | undefined) => {
-          const dy = dx;
-          part(() => void (dx = grad(f, x, dy)));
-          if (dy) held.splice(held.indexOf(dy), 1)[0]!.dispose();
+        const drop = (ts: Tensor[]) => ts.forEach((t) => held.splice(held.indexOf(t), 1)[0]!.dispose());
+        let dx: Tensor[] = [];
+        const back = (f: () => Tensor, x: Tensor) => {
+          const dy = dx[0];
+          part(() => void (dx = grad(f, [x], dy)));
+          if (dy) drop([dy]);
         };
         yield;
-        back(() => this.lossAt(H!, batch), H);
+        let dvs: Tensor[] = [];
+        const lossOf = () => this.lossAt(H!, batch, V);
+        part(() => {
+          const g = grad(lossOf, [H!, ...vs]);
+          [dx, dvs] = [g.slice(0, 1), g.slice(1)];
+        });
+        yield;
+        // The item vectors' gradients into their table rows: the vectors again, and Σ v·dv has
+        // the gradient wanted.
+        part(() => void grad(() => flat(this.lossVectors(batch)).map((x, i) => tf.sum(tf.mul(x, dvs[i]!))).reduce((a, b) => tf.add(a, b)), []));
+        drop(dvs);
         yield;
         back(() => this.encodeOut(xs[blocks], c, false), xs[blocks]);
         for (let i = blocks - 1; i >= 0; i--) {
@@ -775,7 +811,9 @@ export class Network {
           back(() => this.encodeBlock(i, xs[i], c), xs[i]);
         }
         yield;
-        back(() => this.encodeInput(batch, c), undefined);
+        const dy = dx[0]!;
+        part(() => void grad(() => this.encodeInput(batch, c), [], dy));
+        drop([dy]);
         yield;
       }
       // The new values are made in parts (each table in one of its own: its update writes the whole

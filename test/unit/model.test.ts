@@ -347,9 +347,10 @@ describe('training', () => {
           r = parts.next();
           n++;
         }
-        // Parts: forward (input, blocks, output), backward (loss, output, blocks, input), the dense
-        // update, then per table (ids, biases, topics) its new rows and the table and moments.
-        expect(n + 1, 'parts of a step').toBe(config.blocks + 2 + (config.blocks + 3) + 1 + 3 * 4);
+        // Parts: forward (input, blocks, output, the loss's item vectors), backward (loss, item
+        // vectors, output, blocks, input), the dense update, then per table (ids, biases, topics)
+        // its new rows, and the table and its two moments.
+        expect(n + 1, 'parts of a step').toBe(config.blocks + 3 + (config.blocks + 4) + 1 + 3 * 4);
         expect(r.value, `loss at step ${t}`).toBeCloseTo(lossWhole, 5);
         const a = whole.snapshot();
         for (const [name, got] of cut.snapshot()) {
