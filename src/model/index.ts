@@ -6,6 +6,7 @@
 import { AttnflowConfigError, describe } from '../lib/errors';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
+import { pause } from '../lib/pause';
 import { mulberry32 } from './hash';
 import { initialWeights, Network, runParts } from './network';
 import { decodeWeights, weightFile } from './serialize';
@@ -193,25 +194,6 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Attenti
   // A new model: its initial weights are drawn a slice at a time, letting the page run between.
   const config = resolveConfig(options ?? {});
   return new Model(new Network(config, await initialWeights(config, pause)));
-}
-
-/**
- * Lets other tasks run: a task of its own, so the page can paint and handle input in between.
- * Without `scheduler.postTask`, a message to itself: timers are throttled in hidden tabs, to once
- * a second or less, which would stretch a model's start to many seconds there.
- */
-function pause(): Promise<void> {
-  const s = (globalThis as { scheduler?: { postTask?: (cb: () => void) => Promise<void> } }).scheduler;
-  if (s?.postTask) return s.postTask(() => {});
-  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
-    port2.postMessage(null);
-  });
 }
 
 /** Runs work cut into parts (a generator that yields between them) to its end, a task per part. */

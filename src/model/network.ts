@@ -125,8 +125,11 @@ function initValues(name: string, shape: number[], rand: () => number, pause?: (
   return done;
 }
 
-/** Normal draws per slice of `initValues` (even: Box–Muller makes them in pairs). */
-const SLICE = 1 << 16;
+/**
+ * Normal draws per slice of `initValues` (even: Box–Muller makes them in pairs). Small: on a page
+ * the first slices run before the code is compiled, some 1 µs a draw on a slow device.
+ */
+const SLICE = 1 << 13;
 
 /**
  * The initial weights of a new model with `config`, made in slices with `pause()` between them;

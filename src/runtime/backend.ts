@@ -2,6 +2,7 @@
  * tfjs backends: import on demand (each is a chunk of its own), initialize, describe.
  */
 import { backend, findBackendFactory, ready, removeBackend, setBackend } from '@tensorflow/tfjs-core';
+import { pause } from '../lib/pause';
 
 /** A tfjs backend attnflow can run on. */
 export type BackendName = 'webgl' | 'wasm' | 'cpu';
@@ -87,9 +88,14 @@ export function webglContext(): WebGLRenderingContext | undefined {
 export async function initBackend(name: BackendName): Promise<BackendInfo> {
   const t0 = performance.now();
   await importBackend(name);
+  // Loading a backend's code and starting it are tasks of their own: the WASM backend's start
+  // (its module, then a setup per kernel) runs in promise callbacks, which would otherwise join
+  // whatever comes next into one long task.
+  await pause();
   const ok = await setBackend(name);
   if (!ok) throw new Error(`attnflow: the ${name} backend failed to initialize`);
   await ready();
+  await pause();
   const info: BackendInfo = { name, initMs: performance.now() - t0 };
   if (name === 'webgl') {
     info.renderer = webglRenderer();

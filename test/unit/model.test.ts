@@ -458,7 +458,7 @@ describe('weights', () => {
   it('starts a new model without waiting on timers, which hidden tabs throttle', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const model = await loadModel({ ...small, idBuckets: 8192 }); // 131,072 draws: two slices
+      const model = await loadModel({ ...small, idBuckets: 8192 }); // 131,072 draws: sixteen slices
       expect(model.numParams).toBeGreaterThan(131_072);
       model.dispose();
     } finally {
@@ -472,7 +472,7 @@ describe('weights', () => {
     const sliced = await initialWeights(config, async () => void pauses++);
     const net = new Network(config);
     const once = net.snapshot();
-    expect(pauses).toBeGreaterThanOrEqual(1);
+    expect(pauses).toBeGreaterThanOrEqual(15);
     expect([...sliced.keys()]).toEqual([...once.keys()]);
     for (const [name, v] of once) expect(Array.from(sliced.get(name)!), name).toEqual(Array.from(v));
     expect(new Set(once.get('item/id')).size).toBeGreaterThan(100_000); // really drawn, not zeros

@@ -1,0 +1,18 @@
+/**
+ * Lets other tasks run: a task of its own, so the page can paint and handle input in between.
+ * Without `scheduler.postTask`, a message to itself: timers are throttled in hidden tabs, to once
+ * a second or less, which would stretch a model's start to many seconds there.
+ */
+export function pause(): Promise<void> {
+  const s = (globalThis as { scheduler?: { postTask?: (cb: () => void) => Promise<void> } }).scheduler;
+  if (s?.postTask) return s.postTask(() => {});
+  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
