@@ -42,12 +42,15 @@ async function kernelsOf(config: LoadModelOptions, vectors = 0): Promise<Set<str
     () => model.score(visitor(2, 80, vectors), ['plain-id', ...candidates]),
     () => model.train([visitor(3, 12, vectors), visitor(4, 60, vectors)]),
     () => model.train([visitor(5, 8, vectors)], { negativePool: candidates, learningRate: 1e-3 }),
+    // The page's form of a step, cut into parts, and of saving, a part per weight or block of rows.
+    () => model.train([visitor(6, 20, vectors), visitor(7, 5, vectors)], { sliced: true }),
+    async () => void (await model.saveSliced('float32')),
+    async () => void (await model.saveSliced('int8')),
   ];
   for (const run of runs) {
     const info = await tf.profile(run as () => Promise<tf.TensorContainer>);
     info.kernelNames.forEach((k) => names.add(k));
   }
-  model.save('int8');
   model.dispose();
   return names;
 }

@@ -16,3 +16,20 @@ export function pause(): Promise<void> {
     port2.postMessage(null);
   });
 }
+
+/** Runs work cut into parts (a generator that yields between them) to its end at once. */
+export function runParts<T>(parts: Generator<void, T, void>): T {
+  let r = parts.next();
+  while (!r.done) r = parts.next();
+  return r.value;
+}
+
+/** Runs work cut into parts to its end, a task per part (`pause()` between them). */
+export async function runSliced<T>(parts: Generator<void, T, void>): Promise<T> {
+  let r = parts.next();
+  while (!r.done) {
+    await pause();
+    r = parts.next();
+  }
+  return r.value;
+}

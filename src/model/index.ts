@@ -6,9 +6,10 @@
 import { AttnflowConfigError, describe } from '../lib/errors';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
-import { pause } from '../lib/pause';
+import { pause, runParts, runSliced } from '../lib/pause';
+
 import { mulberry32 } from './hash';
-import { initialWeights, Network, runParts } from './network';
+import { initialWeights, Network } from './network';
 import { decodeWeights, weightFile } from './serialize';
 import type {
   AttentionEvent,
@@ -153,7 +154,7 @@ class Model implements AttentionModel {
     // The optimizer's state is made in slices of their own before the first step.
     while (batch.targetPos.length > 0 && this.net.prepare('train')) await pause();
     const rate = options.learningRate ?? c.learningRate;
-    const loss = options.sliced ? await sliced(this.net.stepParts(batch, rate, true)) : this.net.step(batch, rate);
+    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true)) : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };
   }
 
@@ -162,10 +163,13 @@ class Model implements AttentionModel {
   }
 
   saveSliced(quantization: Quantization = 'float16'): Promise<Uint8Array> {
-    return sliced(this.saveParts(quantization));
+    return runSliced(this.saveParts(quantization));
   }
 
-  /** The weight file, a weight per part. */
+  /**
+   * The weight file, a part per weight, and a big table a block of rows per part: on the page a
+   * table read at once (megabytes out of the WASM heap into new memory) is a long task.
+   */
   private *saveParts(quantization: Quantization): Generator<void, Uint8Array, void> {
     const weights = [...this.net.weights];
     const file = weightFile(
@@ -173,9 +177,21 @@ class Model implements AttentionModel {
       weights.map(([name, w]) => [name, w.shape]),
       quantization,
     );
+    const BLOCK = 1 << 16;
     for (let i = 0; i < weights.length; i++) {
       if (i > 0) yield;
-      file.put(i, weights[i]![1].dataSync() as Float32Array);
+      const w = weights[i]![1];
+      if (w.size <= BLOCK || w.rank !== 2) {
+        file.put(i, w.dataSync() as Float32Array);
+        continue;
+      }
+      const [rows, width] = w.shape as [number, number];
+      const step = Math.max(1, Math.floor(BLOCK / width));
+      for (let r = 0; r < rows; r += step) {
+        if (r > 0) yield;
+        const n = Math.min(step, rows - r);
+        file.put(i, this.net.readRows(w, r, n), r * width);
+      }
     }
     return file.bytes;
   }
@@ -190,35 +206,31 @@ class Model implements AttentionModel {
  * `AttnflowConfigError` naming the field); a tfjs backend must already be set.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<AttentionModel> {
-  if (options?.weights !== undefined) return new Model(createNetwork(options));
-  // A new model: its initial weights are drawn a slice at a time, letting the page run between.
-  const config = resolveConfig(options ?? {});
-  return new Model(new Network(config, await initialWeights(config, pause)));
+  // Weights are drawn (a new model) and made into tensors a slice at a time, letting the page run between.
+  const { config, values } = networkOptions(options);
+  const net = await Network.build(config, values ?? (await initialWeights(config, pause)), pause);
+  // The last slice was a task's work on the page: the caller's next step gets a task of its own.
+  await pause();
+  return new Model(net);
 }
 
-/** Runs work cut into parts (a generator that yields between them) to its end, a task per part. */
-async function sliced<T>(parts: Generator<void, T, void>): Promise<T> {
-  let r = parts.next();
-  while (!r.done) {
-    await pause();
-    r = parts.next();
+/** The config and the saved weights (if any) that `options` describe. */
+function networkOptions(options: LoadModelOptions): { config: ModelConfig; values?: Map<string, Float32Array> } {
+  const { weights, ...rest } = options ?? {};
+  if (weights === undefined) return { config: resolveConfig(rest) };
+  const decoded = decodeWeights(weights);
+  const overrides: Partial<ModelConfig> = {};
+  // Only settings that do not change weight shapes may be overridden when loading.
+  for (const key of ['dropout', 'learningRate', 'epsilon', 'weightDecay', 'seed', 'trainable', 'negatives', 'skippedNegatives', 'loss'] as const) {
+    if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
   }
-  return r.value;
+  return { config: resolveConfig({ ...decoded.config, ...overrides }), values: decoded.weights };
 }
 
 /** The network behind `loadModel`, for offline training and evaluation in Node. */
 export function createNetwork(options: LoadModelOptions = {}): Network {
-  const { weights, ...rest } = options ?? {};
-  if (weights !== undefined) {
-    const decoded = decodeWeights(weights);
-    const overrides: Partial<ModelConfig> = {};
-    // Only settings that do not change weight shapes may be overridden when loading.
-    for (const key of ['dropout', 'learningRate', 'epsilon', 'weightDecay', 'seed', 'trainable', 'negatives', 'skippedNegatives', 'loss'] as const) {
-      if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
-    }
-    return new Network(resolveConfig({ ...decoded.config, ...overrides }), decoded.weights);
-  }
-  return new Network(resolveConfig(rest));
+  const { config, values } = networkOptions(options);
+  return new Network(config, values);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { FEATURES, type CodeList, type ItemCode, type SeqBatch, type TrainBatch } from './encode';
 import { fillNormal, mulberry32 } from './hash';
 import { bceLoss, layerNorm, lookup, mm, registerGradients, softmaxLoss, takeRows } from './ops';
+import { runParts } from '../lib/pause';
 
 const TABLES = ['item/id', 'item/bias', 'item/topic'];
 import type { ModelConfig } from './types';
@@ -193,15 +194,42 @@ export class Network {
   /** The folded weights for scoring, the data of every weight they came from, and what to dispose. */
   private folded?: { data: unknown[]; t: Folded; own: Tensor[] };
 
-  constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>) {
+  /** The network with weights `values` (any missing are drawn from the seed). */
+  constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>, later = false) {
     registerGradients();
     this.rand = mulberry32(config.seed);
-    const initRand = mulberry32(config.seed ^ 0x5eed); // the same draws as `initialWeights`
-    for (const [name, shape] of weightShapes(config)) {
-      const given = values?.get(name);
-      const data = given ?? initValues(name, shape, initRand);
+    if (!later) runParts(this.makeWeights(values));
+  }
+
+  /**
+   * The network made a part at a time, `pause()` between parts: on the page, copying megabytes of
+   * weights into the backend's memory is a long task.
+   */
+  static async build(config: ModelConfig, values: Map<string, Float32Array> | undefined, pause: () => Promise<void>): Promise<Network> {
+    const net = new Network(config, undefined, true);
+    const parts = net.makeWeights(values);
+    try {
+      for (let r = parts.next(); !r.done; r = parts.next()) await pause();
+    } catch (error) {
+      net.dispose();
+      throw error;
+    }
+    return net;
+  }
+
+  /** Makes the weights' tensors, yielding after every SLICE·8 values. */
+  private *makeWeights(values?: Map<string, Float32Array>): Generator<void, void, void> {
+    const initRand = mulberry32(this.config.seed ^ 0x5eed); // the same draws as `initialWeights`
+    let since = 0;
+    for (const [name, shape] of weightShapes(this.config)) {
+      const data = values?.get(name) ?? initValues(name, shape, initRand);
       // The initial tensor goes at once: a variable shares its data, which would outlive dispose().
       this.weights.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`)));
+      since += data.length;
+      if (since >= SLICE * 8) {
+        since = 0;
+        yield;
+      }
     }
   }
 
@@ -997,6 +1025,17 @@ export class Network {
     tf.tidy(() => table.assign(tf.tensor2d(sum, [rows, d])));
   }
 
+  /** Values of rows `from`..`from + n` of the 2-D weight `w`. */
+  readRows(w: Tensor, from: number, n: number): Float32Array {
+    const at = new Int32Array(n);
+    for (let i = 0; i < n; i++) at[i] = from + i;
+    // A gather, not a slice: the WASM backend's slice reads the whole table out of its heap.
+    const block = tf.tidy(() => tf.gather(w, tf.tensor1d(at, 'int32')));
+    const out = block.dataSync() as Float32Array;
+    block.dispose();
+    return out;
+  }
+
   /** Copies of all weights (for keeping the best checkpoint or saving). */
   snapshot(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
@@ -1029,13 +1068,6 @@ export class Network {
       this.adam = undefined;
     }
   }
-}
-
-/** Runs work cut into parts (a generator that yields between them) to its end at once. */
-export function runParts<T>(parts: Generator<void, T, void>): T {
-  let r = parts.next();
-  while (!r.done) r = parts.next();
-  return r.value;
 }
 
 const ADAM_B1 = 0.9;

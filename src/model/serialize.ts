@@ -76,14 +76,15 @@ export function encodeWeights(
 }
 
 /**
- * A weight file of known tensors, written one tensor at a time: `put(i, data)` writes the i-th
- * tensor's values into `bytes`. A caller on the page can read and write a tensor per task.
+ * A weight file of known tensors, written a part at a time: `put(i, data, at)` writes values of
+ * the i-th tensor, from its value `at` on (whole rows), into `bytes`. A caller on the page can
+ * read and write a part per task.
  */
 export function weightFile(
   config: ModelConfig,
   tensors: [string, number[]][],
   quantization: Quantization = 'float16',
-): { bytes: Uint8Array; put(i: number, data: ArrayLike<number>): void } {
+): { bytes: Uint8Array; put(i: number, data: ArrayLike<number>, at?: number): void } {
   const q = QUANT.indexOf(quantization);
   if (q < 0) throw new AttnflowConfigError(describe('quantization', QUANT.join(' | '), quantization));
   const header: Header = { config, tensors: tensors.map(([name, shape]) => ({ name, shape })) };
@@ -105,18 +106,19 @@ export function weightFile(
   view.setUint8(5, q);
   view.setUint32(8, head.length, true);
   out.set(head, 12);
-  const put = (i: number, data: ArrayLike<number>): void => {
+  const put = (i: number, data: ArrayLike<number>, from = 0): void => {
     const shape = tensors[i]![1];
     const start = starts[i]!;
     if (q === 0) {
-      new Float32Array(out.buffer, start, data.length).set(data);
+      new Float32Array(out.buffer, start + from * 4, data.length).set(data);
     } else if (q === 1) {
-      const h = new Uint16Array(out.buffer, start, data.length);
+      const h = new Uint16Array(out.buffer, start + from * 2, data.length);
       for (let j = 0; j < data.length; j++) h[j] = toHalf(data[j]);
     } else {
-      const [rows, width] = rowsOf(shape);
-      const scales = new Float32Array(out.buffer, start, rows);
-      const ints = new Int8Array(out.buffer, start + rows * 4, data.length);
+      const [all, width] = rowsOf(shape);
+      const rows = data.length / width;
+      const scales = new Float32Array(out.buffer, start + (from / width) * 4, rows);
+      const ints = new Int8Array(out.buffer, start + all * 4 + from, data.length);
       for (let r = 0; r < rows; r++) {
         let max = 0;
         for (let j = 0; j < width; j++) max = Math.max(max, Math.abs(data[r * width + j]));

@@ -222,3 +222,48 @@ test('loading, scoring and training in the worker cause no long task on the page
   expect(out.where).toBe('worker');
   expect(out.long).toEqual([]);
 });
+
+test('on the page (no worker), choosing the backend, scoring, training and saving cause no long task', async ({ page }) => {
+  test.setTimeout(120_000);
+  type Run = { long: number[]; where: string; backend: string; probe: { backend: string; error?: string }[]; steps: number; bytes: number };
+  const run = async (): Promise<Run> => {
+    await open(page);
+    return page.evaluate(async () => {
+      const w = window as any;
+      const long: number[] = [];
+      const obs = new PerformanceObserver((list) => list.getEntries().forEach((e) => long.push(Math.round(e.duration))));
+      obs.observe({ type: 'longtask' });
+      const chunk = await w.chunk();
+      const { host, state } = await chunk.createModelHost({
+        worker: false,
+        init: { probe: { history: w.visitorLog(30), candidates: w.candidates(200) }, model: { seed: 9 } },
+      });
+      for (let i = 0; i < 5; i++) await host.score(w.visitorLog(30, i), w.candidates(200));
+      let steps = 0;
+      for (let i = 0; i < 5; i++) steps += (await host.train([w.visitorLog(50, i), w.visitorLog(50, i + 1)])).targets > 0 ? 1 : 0;
+      const bytes = (await host.save('float32')).byteLength;
+      await new Promise((r) => setTimeout(r, 100));
+      obs.disconnect();
+      host.dispose();
+      return { long, where: host.where, backend: state.backend.name, probe: state.probe, steps, bytes };
+    });
+  };
+  // The first visit compiles the model's code while it runs: on this slow machine a step's part
+  // can then pass 50 ms (see the README's limits); that visit is reported, not judged. Visits with
+  // the code in the browser's cache are judged. A stall of the machine itself (a garbage
+  // collection, another process) can make one long task anywhere, once: a visit with one gets a
+  // second chance, and that one must be clean.
+  const cold = await run();
+  console.log(`first visit: long tasks ${JSON.stringify(cold.long)} ms`);
+  let out = await run();
+  if (out.long.length > 0) {
+    console.log(`second visit: long tasks ${JSON.stringify(out.long)} ms`);
+    out = await run();
+  }
+  expect(out.where).toBe('page');
+  expect(out.backend).toBe('wasm');
+  expect(out.probe.find((p) => p.backend === 'cpu')?.error).toMatch(/not measured on the page/);
+  expect(out.steps).toBe(5);
+  expect(out.bytes).toBeGreaterThan(1_000_000);
+  expect(out.long).toEqual([]);
+});
