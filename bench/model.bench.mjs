@@ -104,7 +104,7 @@ try {
           steps.sort((a, b) => a - b);
           obs.disconnect();
           host.dispose();
-          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: times[Math.floor(times.length / 2)], warm: warm[Math.floor(warm.length / 2)], warm90: warm[Math.floor(warm.length * 0.9)], again: again[Math.floor(again.length / 2)], call: idle[25], rounds, train: steps[Math.floor(steps.length / 2)], long: long.length };
+          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: times[Math.floor(times.length / 2)], warm: warm[Math.floor(warm.length / 2)], warm90: warm[Math.floor(warm.length * 0.9)], again: again[Math.floor(again.length / 2)], call: idle[25], rounds, train: steps[Math.floor(steps.length / 2)], long: long.length, longest: Math.max(0, ...long) };
         },
         { where, backend, weights },
       );
@@ -116,10 +116,10 @@ try {
   if (renderer) console.log(`WebGL renderer: ${renderer}`);
   const base = rows.find((r) => r.where === 'page' && r.backend === 'cpu');
   console.log('\n                           score 200 candidates, new visitor each call');
-  console.log('where   backend  first score   first 50 calls   warm: median (× cpu), p90     same visitor   empty call   train step (64 ex.)   long tasks');
+  console.log('where   backend  first score   first 50 calls   warm: median (× cpu), p90     same visitor   empty call   train step (64 ex.)   long tasks (longest)');
   for (const r of rows) {
     console.log(
-      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${`${r.warm.toFixed(2)} ms`.padStart(9)} (${(r.warm / base.warm).toFixed(3)}×), ${`${r.warm90.toFixed(2)} ms`.padStart(8)}   ${`${r.again.toFixed(2)} ms`.padStart(12)}   ${`${r.call.toFixed(2)} ms`.padStart(10)}   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${String(r.long).padStart(5)}`,
+      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${`${r.warm.toFixed(2)} ms`.padStart(9)} (${(r.warm / base.warm).toFixed(3)}×), ${`${r.warm90.toFixed(2)} ms`.padStart(8)}   ${`${r.again.toFixed(2)} ms`.padStart(12)}   ${`${r.call.toFixed(2)} ms`.padStart(10)}   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${String(r.long).padStart(5)}${r.long ? ` (${r.longest.toFixed(0)} ms)` : ''}`,
     );
   }
   console.log('(medians of n=50 calls, 9 on software WebGL; "warm" after 200 more calls, 20 on software WebGL)');
