@@ -391,6 +391,11 @@ export class Network {
 
   /** Self-attention block `i` on the residual stream `x` [B·L, d]. */
   private encodeBlock(i: number, x: Tensor, ctx: EncodeContext): Tensor {
+    return this.encodeFeedForward(i, this.encodeAttention(i, x, ctx), ctx);
+  }
+
+  /** Block `i`'s first half: self-attention, added to the residual stream `x`. */
+  private encodeAttention(i: number, x: Tensor, ctx: EncodeContext): Tensor {
     const { B, L, training, plain } = ctx;
     const d = this.config.dim;
     const heads = this.config.heads;
@@ -405,14 +410,20 @@ export class Network {
         ? tf.reshape(t, [B * L, d])
         : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
     const p = `block${i}/`;
-    let h = this.norm(x, p + 'ln1', plain);
+    const h = this.norm(x, p + 'ln1', plain);
     const q = split(mm(h, this.w(p + 'wq')));
     const k = split(mm(h, this.w(p + 'wk')));
     const v = split(mm(h, this.w(p + 'wv')));
     const s = tf.add(tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), scale), ctx.mask);
     const o = mm(merge(tf.matMul(tf.softmax(s), v)), this.w(p + 'wo'));
-    x = tf.add(x, this.dropout(o, training, p + 'attention'));
-    h = this.norm(x, p + 'ln2', plain);
+    return tf.add(x, this.dropout(o, training, p + 'attention'));
+  }
+
+  /** Block `i`'s second half: the point-wise feed-forward layer, added to the residual stream `x`. */
+  private encodeFeedForward(i: number, x: Tensor, ctx: EncodeContext): Tensor {
+    const { training, plain } = ctx;
+    const p = `block${i}/`;
+    const h = this.norm(x, p + 'ln2', plain);
     const f1 = tf.relu(tf.add(mm(h, this.w(p + 'w1')), this.w(p + 'b1')));
     const f2 = tf.add(mm(this.dropout(f1, training, p + 'hidden'), this.w(p + 'w2')), this.w(p + 'b2'));
     return padOut(tf.add(x, this.dropout(f2, training, p + 'output')), ctx);
@@ -652,6 +663,17 @@ export class Network {
 
   /** Mean loss of a training batch, given the encoder's output `H` [B·L, d] (and the item vectors, when made before). */
   private lossAt(H: Tensor, batch: TrainBatch, v: LossVectors = this.lossVectors(batch)): Tensor {
+    const { pos, neg } = this.logitsAt(H, batch, v);
+    return this.lossOf(pos, neg);
+  }
+
+  /** The loss of positive logits [T] against negative logits [T, M]. */
+  private lossOf(pos: Tensor, neg: Tensor): Tensor {
+    return this.config.loss === 'softmax' ? softmaxLoss(pos, neg) : bceLoss(pos, neg);
+  }
+
+  /** Each target's logit [T] and its negatives' logits [T, M] (masked ones at -1e9). */
+  private logitsAt(H: Tensor, batch: TrainBatch, v: LossVectors): { pos: Tensor; neg: Tensor } {
     const T = batch.targetPos.length;
     const N = batch.negatives.n;
     const d = this.config.dim;
@@ -688,7 +710,7 @@ export class Network {
       parts.push(tf.add(tf.add(dots, tf.reshape(rn.b, [T, K])), tf.tensor2d(batch.rowNegativeMask, [T, K])));
     }
     const negLogits = parts.length === 0 ? tf.fill([T, 1], -1e9) : parts.length === 1 ? parts[0] : tf.concat(parts, 1);
-    return this.config.loss === 'softmax' ? softmaxLoss(posLogit, negLogits) : bceLoss(posLogit, negLogits);
+    return { pos: posLogit, neg: negLogits };
   }
 
   /** Table rows a batch touches (entries with weight 0 are padding and touch nothing). */
@@ -786,20 +808,25 @@ export class Network {
         });
         yield;
       } else {
-        const blocks = this.config.blocks;
         ctx = this.encodeContext(batch, true, false);
         const c = ctx;
-        // Forward: the residual stream after the input and after each block, and the output.
+        // The encoder's pieces after its input: each block's attention and feed-forward halves.
+        const pieces: ((x: Tensor) => Tensor)[] = [];
+        for (let i = 0; i < this.config.blocks; i++) {
+          pieces.push((x) => this.encodeAttention(i, x, c), (x) => this.encodeFeedForward(i, x, c));
+        }
+        // Forward: the residual stream after the input and after each piece, then the output.
         const xs: Tensor[] = [];
         part(() => void xs.push(hold(this.encodeInput(batch, c))));
-        for (let i = 0; i < blocks; i++) {
+        for (const piece of pieces) {
           yield;
-          part(() => void xs.push(hold(this.encodeBlock(i, xs[i], c))));
+          part(() => void xs.push(hold(piece(xs[xs.length - 1]!))));
         }
+        const last = xs[pieces.length]!;
         yield;
         let H: Tensor | undefined;
-        part(() => void (H = hold(this.encodeOut(xs[blocks], c, false))));
-        // The item vectors the loss reads.
+        part(() => void (H = hold(this.encodeOut(last, c, false))));
+        // The item vectors the loss reads, then the logits.
         yield;
         let V: LossVectors | undefined;
         part(() => {
@@ -808,8 +835,15 @@ export class Network {
         });
         const flat = (v: LossVectors) => Object.values(v).flatMap((x: LossVectors['pos'] | undefined) => (x ? [x.e, x.b] : []));
         const vs = flat(V!);
+        yield;
+        let logits: Tensor[] = [];
+        part(() => {
+          const l = this.logitsAt(H!, batch, V!);
+          logits = [hold(l.pos), hold(l.neg)];
+        });
         // Backward: each piece again, with the gradient of its output from the piece after it.
         // `grad` adds what a part gives the weights, and keeps the gradients of `xs` for the next.
+        const lossOf = () => this.lossOf(logits[0]!, logits[1]!);
         const grad = (f: () => Tensor, xs: Tensor[], dy?: Tensor): Tensor[] => {
           const r = tf.engine().gradients(f, [...xs, ...vars], dy, true);
           add(vars, r.grads.slice(xs.length));
@@ -817,29 +851,36 @@ export class Network {
           return xs.map((x, i) => hold(r.grads[i] ?? tf.zerosLike(x)));
         };
         const drop = (ts: Tensor[]) => ts.forEach((t) => held.splice(held.indexOf(t), 1)[0]!.dispose());
+        // Σ y·dy: its gradient is the pieces' gradient given dy, for pieces with several outputs.
+        const dot = (ys: Tensor[], dys: Tensor[]): Tensor => ys.map((y, i) => tf.sum(tf.mul(y, dys[i]!))).reduce((a, b) => tf.add(a, b));
+        yield;
+        let dlogits: Tensor[] = [];
+        part(() => void (dlogits = grad(lossOf, logits)));
+        yield;
         let dx: Tensor[] = [];
+        let dvs: Tensor[] = [];
+        part(() => {
+          const g = grad(() => {
+            const l = this.logitsAt(H!, batch, V!);
+            return dot([l.pos, l.neg], dlogits);
+          }, [H!, ...vs]);
+          [dx, dvs] = [g.slice(0, 1), g.slice(1)];
+        });
+        drop(dlogits);
+        yield;
+        // The item vectors' gradients into their table rows: the vectors again.
+        part(() => void grad(() => dot(flat(this.lossVectors(batch)), dvs), []));
+        drop(dvs);
         const back = (f: () => Tensor, x: Tensor) => {
           const dy = dx[0];
           part(() => void (dx = grad(f, [x], dy)));
           if (dy) drop([dy]);
         };
         yield;
-        let dvs: Tensor[] = [];
-        const lossOf = () => this.lossAt(H!, batch, V);
-        part(() => {
-          const g = grad(lossOf, [H!, ...vs]);
-          [dx, dvs] = [g.slice(0, 1), g.slice(1)];
-        });
-        yield;
-        // The item vectors' gradients into their table rows: the vectors again, and Σ v·dv has
-        // the gradient wanted.
-        part(() => void grad(() => flat(this.lossVectors(batch)).map((x, i) => tf.sum(tf.mul(x, dvs[i]!))).reduce((a, b) => tf.add(a, b)), []));
-        drop(dvs);
-        yield;
-        back(() => this.encodeOut(xs[blocks], c, false), xs[blocks]);
-        for (let i = blocks - 1; i >= 0; i--) {
+        back(() => this.encodeOut(last, c, false), last);
+        for (let j = pieces.length - 1; j >= 0; j--) {
           yield;
-          back(() => this.encodeBlock(i, xs[i], c), xs[i]);
+          back(() => pieces[j]!(xs[j]!), xs[j]!);
         }
         yield;
         const dy = dx[0]!;
@@ -852,7 +893,7 @@ export class Network {
       // the one before the step, never half of each.
       const writes: [Variable, Tensor][] = [];
       const write = (to: Variable, value: Tensor) => void writes.push([to, hold(value)]);
-      part(() => this.updateDense(grads, learningRate, write));
+      yield* this.updateDense(grads, learningRate, part, write);
       for (const [name, s] of sparse) {
         yield;
         yield* this.updateTable(name, s, grads.get(s.rows.name), learningRate, part, write);
@@ -875,26 +916,43 @@ export class Network {
     return (learningRate * Math.sqrt(1 - ADAM_B2 ** t)) / (1 - ADAM_B1 ** t);
   }
 
-  /** Adam (AdamW with `weightDecay`) on every weight but the tables, as one flat vector: their new values and state go to `write`. */
-  private updateDense(grads: Map<string, Tensor>, learningRate: number, write: (to: Variable, value: Tensor) => void): void {
+  /**
+   * Adam (AdamW with `weightDecay`) on every weight but the tables, as one flat vector: the new
+   * flat values and state, then (a part of its own) each weight's values gathered back, for `write`.
+   */
+  private *updateDense(
+    grads: Map<string, Tensor>,
+    learningRate: number,
+    part: (fn: () => void) => void,
+    write: (to: Variable, value: Tensor) => void,
+  ): Generator<void, void, void> {
     const adam = this.adam!;
     const c = this.config;
     const dense = [...this.weights].filter(([name]) => !TABLES.includes(name)).map(([, w]) => w);
-    // A weight without a gradient keeps its values and state.
-    const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
-    const missing = dense.filter((x) => !grads.has(x.name));
-    const wf = flat(dense);
-    const gf = flat(dense.map((x) => grads.get(x.name) ?? tf.zerosLike(x)));
-    let [wf2, mf2, vf2] = adamMove(wf, gf, adam.dm, adam.dv, this.adamRate(learningRate), c.epsilon);
-    if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, adam.decay), learningRate * c.weightDecay));
-    if (missing.length > 0) {
-      const has = tf.concat(dense.map((x) => tf.fill([x.size], grads.has(x.name) ? 1 : 0)), 0);
-      const keep = (next: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(next, old), has));
-      [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, adam.dm), keep(vf2, adam.dv)];
+    let next: Tensor | undefined;
+    part(() => {
+      // A weight without a gradient keeps its values and state.
+      const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
+      const missing = dense.filter((x) => !grads.has(x.name));
+      const wf = flat(dense);
+      const gf = flat(dense.map((x) => grads.get(x.name) ?? tf.zerosLike(x)));
+      let [wf2, mf2, vf2] = adamMove(wf, gf, adam.dm, adam.dv, this.adamRate(learningRate), c.epsilon);
+      if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, adam.decay), learningRate * c.weightDecay));
+      if (missing.length > 0) {
+        const has = tf.concat(dense.map((x) => tf.fill([x.size], grads.has(x.name) ? 1 : 0)), 0);
+        const keep = (after: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(after, old), has));
+        [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, adam.dm), keep(vf2, adam.dv)];
+      }
+      write(adam.dm, mf2);
+      write(adam.dv, vf2);
+      next = tf.keep(wf2);
+    });
+    try {
+      yield;
+      part(() => dense.forEach((x, i) => write(x, tf.reshape(tf.gather(next!, adam.parts[i]!), x.shape))));
+    } finally {
+      next?.dispose();
     }
-    dense.forEach((x, i) => write(x, tf.reshape(tf.gather(wf2, adam.parts[i]!), x.shape)));
-    write(adam.dm, mf2);
-    write(adam.dv, vf2);
   }
 
   /**

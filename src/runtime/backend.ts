@@ -29,11 +29,18 @@ export function isSoftwareRenderer(renderer: string | undefined): boolean {
   return renderer ? SOFTWARE_GL.test(renderer) : false;
 }
 
+/** What `probeRenderer` found, once read. */
+let renderer: { value: string | undefined } | undefined;
+
 /**
  * The WebGL renderer string of this device without loading tfjs, or undefined where WebGL2 is
- * missing. Cheap: one throwaway context.
+ * missing. One throwaway context (tens of ms on some devices), read once.
  */
 export function probeRenderer(): string | undefined {
+  return (renderer ??= { value: readRenderer() }).value;
+}
+
+function readRenderer(): string | undefined {
   try {
     const canvas: HTMLCanvasElement | OffscreenCanvas | undefined =
       typeof OffscreenCanvas !== 'undefined'

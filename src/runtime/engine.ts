@@ -69,25 +69,32 @@ export class Engine {
     this.weights = options.model?.weights ? new Uint8Array(options.model.weights) : undefined;
     const probe: ProbeResult[] = [];
 
-    if (options.skipSoftwareGL !== false && this.order.includes('webgl') && isSoftwareRenderer(probeRenderer())) {
+    const skipSoftwareGL = (): boolean => {
+      if (options.skipSoftwareGL === false || !this.order.includes('webgl') || !isSoftwareRenderer(probeRenderer())) return false;
       probe.push({ backend: 'webgl', error: 'software WebGL skipped' });
       this.order = this.order.filter((b) => b !== 'webgl');
-    }
+      return true;
+    };
+    // On the page, WASM is measured first and alone while it works: WebGL's shader compiles and
+    // CPU's first calls are long tasks there, and even naming the GPU takes a WebGL context (tens
+    // of ms). The others are measured only when WASM fails.
+    const wasmFirst = !!(this.options.onPage && options.probe && !options.remembered && this.order.includes('wasm'));
+    if (wasmFirst) this.order = ['wasm', ...this.order.filter((b) => b !== 'wasm')];
+    else skipSoftwareGL();
 
     let chosen: BackendName | undefined;
     if (options.remembered && this.order.includes(options.remembered)) {
       if (await this.tryLoad(options.remembered)) chosen = options.remembered;
     }
-    if (!chosen && options.probe && this.order.length > 1) {
-      for (const name of this.order) {
-        const result: ProbeResult = { backend: name };
-        probe.push(result);
-        if (name === 'cpu' && this.options.onPage && probe.some((r) => r.scoreMs !== undefined)) {
-          // Plain JavaScript loops, never faster than WASM here, and on the page its first calls
-          // (compiling its kernels) are long tasks: measured only when nothing else works.
-          result.error = 'not measured on the page: another backend works';
+    if (!chosen && options.probe && (this.order.length > 1 || wasmFirst)) {
+      for (const name of [...this.order]) {
+        if (wasmFirst && name !== 'wasm' && probe.some((r) => r.scoreMs !== undefined)) {
+          probe.push({ backend: name, error: 'not measured on the page: WASM works' });
           continue;
         }
+        if (wasmFirst && name === 'webgl' && skipSoftwareGL()) continue;
+        const result: ProbeResult = { backend: name };
+        probe.push(result);
         try {
           const t0 = performance.now();
           if (!(await this.tryLoad(name))) throw new Error('failed to initialize');

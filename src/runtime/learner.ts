@@ -157,9 +157,10 @@ export function createLearner(deps: LearnerDeps): Learner {
         probeItems = [...ids].slice(-200).map(([id, topics]) => ({ id, topics }));
       }
       const remembered = await deps.loadBackend();
-      const { probeRenderer } = await import('./backend');
-      const renderer = probeRenderer();
-      const sameDevice = remembered && (remembered.name !== 'webgl' || remembered.renderer === renderer);
+      // Only a WebGL choice belongs to a GPU; naming it takes a WebGL context (tens of ms on the
+      // page), so it is read only to check such a choice.
+      const sameDevice =
+        remembered && (remembered.name !== 'webgl' || remembered.renderer === (await import('./backend')).probeRenderer());
       const { host, state } = await createModelHost({
         worker: deps.worker ?? true,
         init: {
@@ -173,7 +174,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
         const probe: Record<string, number | string> = {};
         for (const p of state.probe) probe[p.backend] = p.scoreMs ?? p.error ?? '';
-        await deps.saveBackend({ name: state.backend.name, renderer, probe }).catch((e) => deps.report(e, 'saving the backend choice'));
+        await deps.saveBackend({ name: state.backend.name, renderer: state.backend.renderer, probe }).catch((e) => deps.report(e, 'saving the backend choice'));
       }
       return host;
     })());

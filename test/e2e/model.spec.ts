@@ -93,20 +93,35 @@ test('software WebGL is measured when asked to, and then loses to WASM here', as
   expect(state.backend.name).toBe('wasm');
 });
 
-test('on the page, software WebGL is skipped without being measured', async ({ page }) => {
+test('on the page, WASM is measured alone while it works; without it, software WebGL is skipped unmeasured', async ({ page }) => {
   await open(page);
-  const state = await page.evaluate(async () => {
-    const w = window as any;
-    const chunk = await w.chunk();
-    const { host, state } = await chunk.createModelHost({
-      worker: false,
-      init: { probe: { history: w.visitorLog(10), candidates: w.candidates(50) } },
+  const choose = () =>
+    page.evaluate(async () => {
+      const w = window as any;
+      const chunk = await w.chunk();
+      const { host, state } = await chunk.createModelHost({
+        worker: false,
+        init: { probe: { history: w.visitorLog(10), candidates: w.candidates(50) } },
+      });
+      host.dispose();
+      return state;
     });
-    host.dispose();
-    return state;
-  });
-  expect(state.probe[0]).toEqual({ backend: 'webgl', error: 'software WebGL skipped' });
-  expect(['wasm', 'cpu']).toContain(state.backend.name);
+  const state = await choose();
+  expect(state.backend.name).toBe('wasm');
+  expect(state.probe[0].backend).toBe('wasm');
+  expect(state.probe[0].scoreMs).toBeGreaterThan(0);
+  expect(state.probe.slice(1)).toEqual([
+    { backend: 'webgl', error: 'not measured on the page: WASM works' },
+    { backend: 'cpu', error: 'not measured on the page: WASM works' },
+  ]);
+  // Without WASM (its binary blocked), the others are measured, but not WebGL in software.
+  await open(page);
+  await page.route('**/*.wasm', (route) => route.abort());
+  const without = await choose();
+  expect(without.probe.map((p: { backend: string }) => p.backend)).toEqual(['wasm', 'webgl', 'cpu']);
+  expect(without.probe[0].error).toBeTruthy();
+  expect(without.probe[1]).toEqual({ backend: 'webgl', error: 'software WebGL skipped' });
+  expect(without.backend.name).toBe('cpu');
 });
 
 test('a lost WebGL context moves the model to the next backend with its weights', async ({ page }) => {

@@ -347,10 +347,11 @@ describe('training', () => {
           r = parts.next();
           n++;
         }
-        // Parts: forward (input, blocks, output, the loss's item vectors), backward (loss, item
-        // vectors, output, blocks, input), the dense update, then per table (ids, biases, topics)
-        // its new rows, and the table and its two moments.
-        expect(n + 1, 'parts of a step').toBe(config.blocks + 3 + (config.blocks + 4) + 1 + 3 * 4);
+        // Parts: forward (input, each block's two halves, output, the loss's item vectors, the
+        // logits), backward (loss, logits, item vectors, output, the blocks' halves, input), the
+        // dense update (the flat vector, then each weight's part), then per table (ids, biases,
+        // topics) its new rows, the table and its two moments.
+        expect(n + 1, 'parts of a step').toBe(2 * config.blocks + 4 + (2 * config.blocks + 5) + 2 + 3 * 4);
         expect(r.value, `loss at step ${t}`).toBeCloseTo(lossWhole, 5);
         const a = whole.snapshot();
         for (const [name, got] of cut.snapshot()) {
