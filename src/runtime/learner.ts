@@ -55,6 +55,8 @@ export interface LearnerDeps {
   worker?: boolean;
   /** Training steps allowed per page session; default 60. */
   stepBudget?: number;
+  /** Whether the device is saving power (training waits); default `savingPower`. */
+  savingPower?(): Promise<boolean>;
 }
 
 /** What the learner reports about itself (for the debug overlay and tests). */
@@ -139,6 +141,22 @@ export interface Learner {
   dispose(): void;
 }
 
+/** The Battery Status API, where the browser has it (Chromium). */
+type BatteryNavigator = { getBattery?: () => Promise<{ charging: boolean; level: number }> };
+
+/**
+ * Whether the device is saving power: on battery and at 20 % or less, where phones and laptops
+ * turn their battery saver on (no browser tells the saver itself). Unknown counts as no.
+ */
+export async function savingPower(): Promise<boolean> {
+  try {
+    const battery = await (globalThis.navigator as BatteryNavigator | undefined)?.getBattery?.();
+    return !!battery && !battery.charging && battery.level <= 0.2;
+  } catch {
+    return false;
+  }
+}
+
 export function createLearner(deps: LearnerDeps): Learner {
   const budget = deps.stepBudget ?? 60;
   const st: LearnerState = { steps: 0, training: false };
@@ -194,19 +212,22 @@ export function createLearner(deps: LearnerDeps): Learner {
     return out;
   };
 
+  const hidden = () => typeof document !== 'undefined' && document.visibilityState !== 'visible';
+  const saving = deps.savingPower ?? savingPower;
   const train: Learner['train'] = async () => {
-    const skip =
-      disposed || st.training ? 'busy'
-      : st.steps >= budget ? 'step budget of this session spent'
-      : !deps.isLeader() ? 'another tab trains'
-      : typeof document !== 'undefined' && document.visibilityState !== 'visible' ? 'page hidden'
-      : undefined;
-    if (skip) {
-      deps.log('model training skipped:', skip);
-      return undefined;
-    }
+    if (disposed || st.training) return deps.log('model training skipped: busy'), undefined;
     st.training = true;
     try {
+      const skip =
+        st.steps >= budget ? 'step budget of this session spent'
+        : !deps.isLeader() ? 'another tab trains'
+        : hidden() ? 'page hidden'
+        : (await saving()) ? 'the device is saving power'
+        : undefined;
+      if (skip) {
+        deps.log('model training skipped:', skip);
+        return undefined;
+      }
       const log = await deps.history();
       const history = sequenceOf(log);
       if (history.length < 3) {
@@ -220,7 +241,8 @@ export function createLearner(deps: LearnerDeps): Learner {
       let result: TrainResult | undefined;
       for (let i = 0; i < ROUND_STEPS && st.steps < budget; i++) {
         await idle();
-        if (disposed || !deps.isLeader()) break;
+        // Each step asks again: the page may have been hidden, or the device unplugged, meanwhile.
+        if (disposed || !deps.isLeader() || hidden() || (await saving())) break;
         result = await host.train([history], { negativePool: pool });
         st.steps++;
         st.loss = result.loss;
