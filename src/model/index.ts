@@ -10,7 +10,7 @@ import { pause, runParts, runSliced } from '../lib/pause';
 
 import { mulberry32 } from './hash';
 import { initialWeights, Network } from './network';
-import { decodeWeights, weightFile } from './serialize';
+import { decodeParts, decodeWeights, weightFile, type DecodedWeights } from './serialize';
 import type {
   AttentionEvent,
   AttentionModel,
@@ -206,8 +206,9 @@ class Model implements AttentionModel {
  * `AttnflowConfigError` naming the field); a tfjs backend must already be set.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<AttentionModel> {
-  // Weights are drawn (a new model) and made into tensors a slice at a time, letting the page run between.
-  const { config, values } = networkOptions(options);
+  // Weights are decoded or drawn, then made into tensors, a slice at a time: the page runs between.
+  const saved = options?.weights !== undefined ? await runSliced(decodeParts(options.weights)) : undefined;
+  const { config, values } = networkOptions(options, saved);
   const net = await Network.build(config, values ?? (await initialWeights(config, pause)), pause);
   // The last slice was a task's work on the page: the caller's next step gets a task of its own.
   await pause();
@@ -215,10 +216,10 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Attenti
 }
 
 /** The config and the saved weights (if any) that `options` describe. */
-function networkOptions(options: LoadModelOptions): { config: ModelConfig; values?: Map<string, Float32Array> } {
+function networkOptions(options: LoadModelOptions, saved?: DecodedWeights): { config: ModelConfig; values?: Map<string, Float32Array> } {
   const { weights, ...rest } = options ?? {};
   if (weights === undefined) return { config: resolveConfig(rest) };
-  const decoded = decodeWeights(weights);
+  const decoded = saved ?? decodeWeights(weights);
   const overrides: Partial<ModelConfig> = {};
   // Only settings that do not change weight shapes may be overridden when loading.
   for (const key of ['dropout', 'learningRate', 'epsilon', 'weightDecay', 'seed', 'trainable', 'negatives', 'skippedNegatives', 'loss'] as const) {

@@ -4,6 +4,7 @@
  */
 import { AttnflowConfigError, describe } from '../lib/errors';
 import type { ModelConfig, Quantization } from './types';
+import { runParts } from '../lib/pause';
 
 const MAGIC = 0x464e5441; // "ATNF" little-endian
 const QUANT: Quantization[] = ['float32', 'float16', 'int8'];
@@ -131,12 +132,26 @@ export function weightFile(
   return { bytes: out, put };
 }
 
-/** Reads a weight file back into its config and float32 weights. */
-export function decodeWeights(bytes: ArrayBuffer | Uint8Array): {
+/** A weight file read back: its config, quantisation and float32 weights. */
+export interface DecodedWeights {
   config: ModelConfig;
   quantization: Quantization;
   weights: Map<string, Float32Array>;
-} {
+}
+
+/** Reads a weight file back into its config and float32 weights. */
+export function decodeWeights(bytes: ArrayBuffer | Uint8Array): DecodedWeights {
+  return runParts(decodeParts(bytes));
+}
+
+/** Values decoded per part of `decodeParts`. */
+const DECODE_BLOCK = 1 << 16;
+
+/**
+ * `decodeWeights` a part at a time (a generator that yields between parts, about 64K values
+ * each): on a page, turning a megabyte of float16 back into float32 is a long task.
+ */
+export function* decodeParts(bytes: ArrayBuffer | Uint8Array): Generator<void, DecodedWeights, void> {
   const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   // Typed views need 4-byte alignment: copy when the bytes sit at an odd offset.
   const u8 = buf.byteOffset % 4 === 0 ? buf : buf.slice();
@@ -151,24 +166,33 @@ export function decodeWeights(bytes: ArrayBuffer | Uint8Array): {
   const header = JSON.parse(new TextDecoder().decode(u8.subarray(12, 12 + headLen))) as Header;
   let at = u8.byteOffset + 12 + ((headLen + 3) & ~3);
   const weights = new Map<string, Float32Array>();
+  let since = 0;
   for (const { name, shape } of header.tensors) {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
-    if (q === 0) {
-      data.set(new Float32Array(u8.buffer, at, size));
-      at += size * 4;
-    } else if (q === 1) {
-      const h = new Uint16Array(u8.buffer, at, size);
-      for (let i = 0; i < size; i++) data[i] = fromHalf(h[i]);
-      at += (size * 2 + 3) & ~3;
-    } else {
-      const [rows, width] = rowsOf(shape);
-      const scales = new Float32Array(u8.buffer, at, rows);
-      at += rows * 4;
-      const ints = new Int8Array(u8.buffer, at, size);
-      for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) data[r * width + j] = ints[r * width + j] * scales[r];
-      at += (size + 3) & ~3;
+    const [rows, width] = rowsOf(shape);
+    // Whole rows per block: int8 scales go by row.
+    const step = Math.max(1, Math.floor(DECODE_BLOCK / width)) * width;
+    const scales = q === 2 ? new Float32Array(u8.buffer, at, rows) : undefined;
+    const start = q === 2 ? at + rows * 4 : at;
+    for (let from = 0; from < size; from += step) {
+      const to = Math.min(size, from + step);
+      if (q === 0) {
+        data.set(new Float32Array(u8.buffer, start + from * 4, to - from), from);
+      } else if (q === 1) {
+        const h = new Uint16Array(u8.buffer, start + from * 2, to - from);
+        for (let i = from; i < to; i++) data[i] = fromHalf(h[i - from]);
+      } else {
+        const ints = new Int8Array(u8.buffer, start + from, to - from);
+        for (let i = from; i < to; i++) data[i] = ints[i - from] * scales![Math.floor(i / width)];
+      }
+      since += to - from;
+      if (since >= DECODE_BLOCK) {
+        since = 0;
+        yield;
+      }
     }
+    at = start + (q === 0 ? size * 4 : q === 1 ? (size * 2 + 3) & ~3 : (size + 3) & ~3);
     weights.set(name, data);
   }
   return { config: header.config, quantization: QUANT[q], weights };

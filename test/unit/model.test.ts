@@ -8,7 +8,7 @@ import { packer } from '../../src/runtime/host';
 import { unpacker } from '../../src/runtime/protocol';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { fromHalf, toHalf } from '../../src/model/serialize';
+import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../src/model/serialize';
 import { mulberry32 } from '../../src/model/hash';
 
 beforeAll(async () => {
@@ -499,6 +499,36 @@ describe('weights', () => {
       expect(Array.from(bytes)).toEqual(Array.from(m.save(q)));
     }
     m.dispose();
+  });
+
+  it('reads weights back a block at a time, the same values as the file holds, in every quantisation', () => {
+    const rand = mulberry32(8);
+    const table = Float32Array.from({ length: 5000 * 32 }, () => (rand() - 0.5) * 4); // 160,000 values: three blocks
+    const flat = Float32Array.from({ length: 70_000 }, () => rand() - 0.5); // one int8 scale for all
+    const config = resolveConfig({});
+    for (const q of ['float32', 'float16', 'int8'] as const) {
+      const bytes = encodeWeights(config, [['a', [5000, 32], table], ['b', [70_000], flat]], q);
+      const parts = decodeParts(bytes);
+      let pauses = 0;
+      let r = parts.next();
+      while (!r.done) (pauses++, (r = parts.next()));
+      expect(pauses, q).toBeGreaterThanOrEqual(3);
+      const got = r.value.weights;
+      for (const [name, want] of [['a', table], ['b', flat]] as const) {
+        const v = got.get(name)!;
+        expect(v.length).toBe(want.length);
+        for (let i = 0; i < want.length; i += 997) {
+          if (q === 'float32') expect(v[i]).toBe(want[i]);
+          else if (q === 'float16') expect(v[i]).toBe(fromHalf(toHalf(want[i]!)));
+          else {
+            // Row i's scale (table) or the one scale (flat): within half a step of 1/127 of the row's largest value.
+            const row = name === 'a' ? want.subarray(Math.floor(i / 32) * 32, Math.floor(i / 32) * 32 + 32) : want;
+            const max = row.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+            expect(Math.abs(v[i]! - want[i]!)).toBeLessThanOrEqual(max / 127 / 2 + 1e-7);
+          }
+        }
+      }
+    }
   });
 
   it('round-trips float16 exactly on representable values', () => {
