@@ -151,8 +151,8 @@ class Model implements AttentionModel {
     const negatives = new Int32Array(Math.min(c.negatives, options.negativePool?.length ? c.negatives : pool.length));
     for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
     const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
-    // The optimizer's state is made in slices of their own before the first step.
-    while (batch.targetPos.length > 0 && this.net.prepare('train')) await pause();
+    // The optimizer's state and the dropout pool are made in slices of their own before the first step.
+    while (batch.targetPos.length > 0 && this.net.prepare('train', undefined, batch)) await pause();
     const rate = options.learningRate ?? c.learningRate;
     const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true)) : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };

@@ -146,17 +146,33 @@ export async function initialWeights(config: ModelConfig, pause: () => Promise<v
 /** Dropout masks come from a pool of random bytes read at random offsets: cheap and seeded. */
 class DropoutPool {
   private bytes: Uint8Array;
-  constructor(private rand: () => number, size: number) {
+  private filled = 0;
+  constructor(
+    private rand: () => number,
+    size: number,
+  ) {
     this.bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i += 4) {
-      const r = (rand() * 4294967296) >>> 0;
+  }
+
+  get full(): boolean {
+    return this.filled === this.bytes.length;
+  }
+
+  /** Draws up to `n` more bytes of the pool, in order: the same pool however it is cut. */
+  fill(n = Infinity): void {
+    const end = Math.min(this.bytes.length, this.filled + n);
+    for (let i = this.filled; i < end; i += 4) {
+      const r = (this.rand() * 4294967296) >>> 0;
       this.bytes[i] = r & 255;
       this.bytes[i + 1] = (r >>> 8) & 255;
       this.bytes[i + 2] = (r >>> 16) & 255;
       this.bytes[i + 3] = r >>> 24;
     }
+    this.filled = end;
   }
+
   mask(n: number, rate: number): Float32Array {
+    if (!this.full) this.fill();
     const out = new Float32Array(n);
     const keep = 1 / (1 - rate);
     const cut = Math.round(rate * 256);
@@ -168,6 +184,13 @@ class DropoutPool {
     return out;
   }
 }
+
+/**
+ * Bytes of the dropout pool for a first mask of `n` values: 64× a mask, at most 4 MB. A visitor's
+ * own training step (a few thousand values a mask) fills a pool of some 100 KB, and batches of
+ * thousands of positions get the full pool.
+ */
+const poolSize = (n: number): number => Math.min(1 << 22, 2 ** Math.ceil(Math.log2(Math.max(1024, n * 64))));
 
 export class Network {
   readonly weights = new Map<string, Variable>();
@@ -322,10 +345,8 @@ export class Network {
     // part runs its piece of the network a second time to take the gradient.
     const kept = this.masks?.get(key);
     if (kept) return tf.mul(x, kept);
-    // Sized by the first mask: 64× a mask, at most 4 MB. A visitor's own training step (a few
-    // thousand values a mask) then fills a pool of some 100 KB, not a long task of 4 MB, and
-    // batches of thousands of positions get the full pool.
-    this.drop ??= new DropoutPool(this.rand, Math.min(1 << 22, 2 ** Math.ceil(Math.log2(Math.max(1024, x.size * 64)))));
+    // Sized by the first mask (the input's), unless `prepare` made it before the step.
+    this.drop ??= new DropoutPool(this.rand, poolSize(x.size));
     const mask = tf.tensor(this.drop.mask(x.size, rate), x.shape);
     this.masks?.set(key, tf.keep(mask));
     return tf.mul(x, mask);
@@ -437,20 +458,29 @@ export class Network {
     for (let b = 0; b < ctx.B; b++) lastRows[b] = b * ctx.L + ctx.L - 1;
     return takeRows(out, lastRows, ctx.plain);
   }
+
   /**
-   * Makes, when missing, what a call needs before its own work: for scoring, the folded weights
-   * (after a change of weights) and then the vectors of the candidates `list`; for training, the
-   * optimizer's state (at the first step). True when it did work: a caller on the page can let the
-   * page run before the rest (each part is a task of its own there).
+   * Makes, when missing, what a call needs before its own work, a part per call: for scoring, the
+   * folded weights (after a change of weights) and then the vectors of the candidates `list`; for
+   * training, the optimizer's state (at the first step), then the dropout pool, sized for `batch`
+   * (up to 4 MB of random bytes). True when it did work: a caller on the page can let the page run
+   * before the rest (each part is a task of its own there).
    */
-  prepare(what: 'score' | 'train', list?: CodeList): boolean {
+  prepare(what: 'score' | 'train', list?: CodeList, batch?: SeqBatch): boolean {
     if (what === 'train') {
-      if (this.adam || !this.config.trainable) return false;
-      const r = (this.making ??= this.optimizerParts()).next();
-      if (r.done) {
-        this.adam = r.value;
-        this.making = undefined;
+      if (!this.config.trainable) return false;
+      if (!this.adam) {
+        const r = (this.making ??= this.optimizerParts()).next();
+        if (r.done) {
+          this.adam = r.value;
+          this.making = undefined;
+        }
+        return true;
       }
+      if (!batch || this.config.dropout <= 0) return false;
+      this.drop ??= new DropoutPool(this.rand, poolSize(batch.B * batch.L * this.config.dim));
+      if (this.drop.full) return false;
+      this.drop.fill(1 << 16);
       return true;
     }
     const data = this.weightData();

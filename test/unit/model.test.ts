@@ -364,6 +364,25 @@ describe('training', () => {
     }
   });
 
+  it('makes the dropout pool before a step in slices, the same pool as the step would make', () => {
+    const config = { dim: 16, maxLen: 20, idBuckets: 64, topicBuckets: 8, dropout: 0.3, seed: 9 };
+    const [ahead, lazy] = [createNetwork(config), createNetwork(config)];
+    const coder = new ItemCoder(ahead.config);
+    const codes = Array.from({ length: 30 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 5}`] }));
+    const seqs = Array.from({ length: 8 }, (_, r) => ({ keys: Array.from({ length: 21 }, (_, i) => (r * 7 + i * 3) % 30) }));
+    const batch = trainBatch(seqs, (k) => codes[k], Int32Array.from([1, 2, 3]), 20, 0);
+    let parts = 0;
+    while (ahead.prepare('train', undefined, batch)) parts++;
+    // The optimizer's state (dense part, then each table's two moments), then the pool:
+    // 8·20·16 values a mask, 64× that in bytes up to a power of two (256 KB), 64 KB a slice.
+    expect(parts).toBe(7 + 262_144 / 65_536);
+    for (let t = 0; t < 2; t++) expect(ahead.step(batch, 0.01)).toBeCloseTo(lazy.step(batch, 0.01), 6);
+    const a = ahead.snapshot();
+    for (const [name, v] of lazy.snapshot()) expect(Array.from(a.get(name)!), name).toEqual(Array.from(v));
+    ahead.dispose();
+    lazy.dispose();
+  });
+
   it('gradients match finite differences for both losses (the hand-written gradients are right)', () => {
     for (const loss of ['bce', 'softmax'] as const) {
       const net = createNetwork({ dim: 8, maxLen: 6, heads: 2, idBuckets: 50, topicBuckets: 7, dropout: 0, loss });
