@@ -4,10 +4,9 @@
  * worker, WASM, CPU) before loading. The same code runs in a Worker, in the page and in Node.
  */
 import { AttnflowConfigError, describe } from '../lib/errors';
+import { pause, runParts, runSliced } from '../lib/pause';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
-import { pause, runParts, runSliced } from '../lib/pause';
-
 import { mulberry32 } from './hash';
 import { initialWeights, Network } from './network';
 import { decodeParts, decodeWeights, weightFile, type DecodedWeights } from './serialize';
