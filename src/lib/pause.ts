@@ -24,11 +24,19 @@ export function runParts<T>(parts: Generator<void, T, void>): T {
   return r.value;
 }
 
-/** Runs work cut into parts to its end, a task per part (`pause()` between them). */
-export async function runSliced<T>(parts: Generator<void, T, void>): Promise<T> {
+/**
+ * Runs work cut into parts to its end, a task per part (`pause()` between them). When `alive()`
+ * turns false in a pause (what the work runs on was disposed), the work is ended there (its
+ * `finally` blocks run) and the promise rejects.
+ */
+export async function runSliced<T>(parts: Generator<void, T, void>, alive: () => boolean = () => true): Promise<T> {
   let r = parts.next();
   while (!r.done) {
     await pause();
+    if (!alive()) {
+      parts.return(undefined as T);
+      throw new Error('attnflow: the model was disposed');
+    }
     r = parts.next();
   }
   return r.value;

@@ -93,10 +93,14 @@ class Model implements AttentionModel {
   private coder: ItemCoder;
   private lastCandidates?: { refs: ItemRef[]; list: CodeList };
   private rand: () => number;
+  private disposed = false;
   constructor(private net: Network) {
     this.coder = new ItemCoder(net.config);
     this.rand = mulberry32(net.config.seed ^ 0x7a11);
   }
+
+  /** False once disposed: work in slices stops at its next pause. */
+  private alive = (): boolean => !this.disposed;
 
   get config(): Readonly<ModelConfig> {
     return this.net.config;
@@ -151,9 +155,10 @@ class Model implements AttentionModel {
     for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
     const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
     // The optimizer's state and the dropout pool are made in slices of their own before the first step.
-    while (batch.targetPos.length > 0 && this.net.prepare('train', undefined, batch)) await pause();
+    while (batch.targetPos.length > 0 && this.alive() && this.net.prepare('train', undefined, batch)) await pause();
+    if (!this.alive()) throw new Error('attnflow: the model was disposed');
     const rate = options.learningRate ?? c.learningRate;
-    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true)) : this.net.step(batch, rate);
+    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true), this.alive) : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };
   }
 
@@ -162,7 +167,7 @@ class Model implements AttentionModel {
   }
 
   saveSliced(quantization: Quantization = 'float16'): Promise<Uint8Array> {
-    return runSliced(this.saveParts(quantization));
+    return runSliced(this.saveParts(quantization), this.alive);
   }
 
   /**
@@ -196,6 +201,7 @@ class Model implements AttentionModel {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.net.dispose();
   }
 }

@@ -259,7 +259,8 @@ export function createLearner(deps: LearnerDeps): Learner {
 
   return {
     score,
-    train: () => train().catch((error) => (deps.report(error, 'training the model'), undefined)),
+    // A round cut short by `dispose` (the page model stopped) is no error of the page's.
+    train: () => train().catch((error) => (disposed || deps.report(error, 'training the model'), undefined)),
     async reload() {
       if (!started) return;
       const saved = await deps.loadWeights();

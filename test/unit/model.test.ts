@@ -457,6 +457,19 @@ describe('training', () => {
     net.dispose();
   });
 
+  it('a model disposed in the middle of a step on the page ends the step there, leaving no tensor', async () => {
+    const before = tf.memory().numTensors;
+    const m = await loadModel({ ...small, skippedNegatives: 2 });
+    const log = [ev('a'), ev('b', { skipped: true, viewId: 'v' }), ev('c', { viewId: 'v', clicks: 1 }), ev('d')];
+    await m.train([log], { sliced: true });
+    const training = m.train([log, log], { sliced: true });
+    // A few parts in (a part a task), the page model stops.
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+    m.dispose();
+    await expect(training).rejects.toThrow('the model was disposed');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('leaks no tensors over 100 score and train calls', async () => {
     const m = await loadModel({ ...small, skippedNegatives: 2 });
     const cands = Array.from({ length: 200 }, (_, i) => ({ itemId: `c${i}`, topics: [`t${i % 5}`] }));
