@@ -214,7 +214,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Attenti
   // Weights are decoded or drawn, then made into tensors, a slice at a time: the page runs between.
   const saved = options?.weights !== undefined ? await runSliced(decodeParts(options.weights)) : undefined;
   const { config, values } = networkOptions(options, saved);
-  const net = await Network.build(config, values ?? (await initialWeights(config, pause)), pause);
+  const net = await Network.build(config, values ?? (await initialWeights(config, pause)));
   // The last slice was a task's work on the page: the caller's next step gets a task of its own.
   await pause();
   return new Model(net);

@@ -7,7 +7,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { FEATURES, type CodeList, type ItemCode, type SeqBatch, type TrainBatch } from './encode';
 import { fillNormal, mulberry32 } from './hash';
 import { bceLoss, layerNorm, lookup, mm, registerGradients, softmaxLoss, takeRows } from './ops';
-import { runParts } from '../lib/pause';
+import { runParts, runSliced } from '../lib/pause';
 
 const TABLES = ['item/id', 'item/bias', 'item/topic'];
 import type { ModelConfig } from './types';
@@ -228,11 +228,10 @@ export class Network {
    * The network made a part at a time, `pause()` between parts: on the page, copying megabytes of
    * weights into the backend's memory is a long task.
    */
-  static async build(config: ModelConfig, values: Map<string, Float32Array> | undefined, pause: () => Promise<void>): Promise<Network> {
+  static async build(config: ModelConfig, values: Map<string, Float32Array> | undefined): Promise<Network> {
     const net = new Network(config, undefined, true);
-    const parts = net.makeWeights(values);
     try {
-      for (let r = parts.next(); !r.done; r = parts.next()) await pause();
+      await runSliced(net.makeWeights(values));
     } catch (error) {
       net.dispose();
       throw error;
