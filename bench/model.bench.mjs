@@ -5,7 +5,8 @@
 // on 2 cores competes with the call) and of 50 calls after 200 more (warm, with the 90th
 // percentile), and for the same visitor again (its vector kept: the candidates alone), an empty call (what the host itself costs: on the page the wait for an idle slot,
 // in the worker the message round trip), one training step of 64 examples; then the automatic
-// choice, and the chunk sizes.
+// choice, a returning visitor's first score and first 50 calls (second page view, caches warm),
+// and the chunk sizes.
 import { spawnSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { startServer } from '../scripts/serve.mjs';
@@ -138,6 +139,48 @@ try {
   console.log(`\nautomatic choice (${auto.where}): ${auto.backend}; probe ${measured.map((p) => `${p.backend} ${p.scoreMs.toFixed(2)} ms`).join(', ')}`);
   console.log(`  ${auto.backend === fastest.backend ? 'the fastest backend was chosen' : `NOT the fastest (${fastest.backend})`}`);
   if (auto.renderer) console.log(`  webgl renderer: ${auto.renderer}`);
+
+  // A returning visitor, the one personalization is for (a first visit has no history yet): the
+  // second page view in the same browser, where the chunks come from the HTTP cache and V8 has
+  // their compiled code (the .wasm module's optimized code too), and the backend chosen on the
+  // first view is remembered, as the learner remembers it in the store.
+  console.log('\nreturning visitor (second page view, same browser), automatic choice');
+  console.log('where   backend   first score   first 50 calls   long tasks');
+  for (const where of ['page', 'worker']) {
+    const context = await browser.newContext();
+    await context.route('**/*', (r) => (new URL(r.request().url()).hostname === '127.0.0.1' ? r.continue() : r.abort()));
+    const page = await context.newPage();
+    let r;
+    for (let view = 0; view < 2; view++) {
+      await page.goto(fixture);
+      await page.waitForFunction(() => window.hostReady === true);
+      r = await page.evaluate(async ({ worker, remembered }) => {
+        const w = window;
+        const long = [];
+        const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => long.push(e.duration)));
+        obs.observe({ type: 'longtask' });
+        const candidates = w.candidates(200);
+        const t0 = performance.now();
+        const { host, state } = await (await w.chunk()).createModelHost({ worker, init: { probe: { history: w.visitorLog(50), candidates }, remembered, model: { seed: 21 } } });
+        await host.score(w.visitorLog(50, 1), candidates);
+        const firstScore = performance.now() - t0;
+        const times = [];
+        for (let i = 0; i < 50; i++) {
+          const t = performance.now();
+          await host.score(w.visitorLog(50, i + 2), candidates);
+          times.push(performance.now() - t);
+        }
+        times.sort((a, b) => a - b);
+        obs.disconnect();
+        host.dispose();
+        return { where: host.where, backend: state.backend.name, firstScore, score: times[25], long: long.length };
+      }, { worker: where === 'worker', remembered: r?.backend });
+      // Compiled code is written to the cache a moment after a page used it.
+      await page.waitForTimeout(1500);
+    }
+    await context.close();
+    console.log(`${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(11)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${String(r.long).padStart(10)}`);
+  }
 } finally {
   await browser.close();
   await close();
