@@ -207,6 +207,8 @@ export class Network {
   private remaps = new Map<string, Int32Array>();
   private rand: () => number;
   private drop: DropoutPool | undefined;
+  /** Memory touched ahead of the first step (WASM), freed for the step to take once there is enough. */
+  private heap?: { made: Tensor[]; done: boolean };
   /** During a step cut into parts: its dropout masks, by place in the network. */
   private masks?: Map<string, Tensor>;
   /** The last visitor vectors, the batch they came from and the data of every weight then. */
@@ -461,8 +463,8 @@ export class Network {
   /**
    * Makes, when missing, what a call needs before its own work, a part per call: for scoring, the
    * folded weights (after a change of weights) and then the vectors of the candidates `list`; for
-   * training, the optimizer's state (at the first step), then the dropout pool, sized for `batch`
-   * (up to 4 MB of random bytes). True when it did work: a caller on the page can let the page run
+   * training, the optimizer's state (at the first step), the memory the first step takes (WASM),
+   * then the dropout pool, sized for `batch` (up to 4 MB of random bytes). True when it did work: a caller on the page can let the page run
    * before the rest (each part is a task of its own there).
    */
   prepare(what: 'score' | 'train', list?: CodeList, batch?: SeqBatch): boolean {
@@ -476,6 +478,7 @@ export class Network {
         }
         return true;
       }
+      if (this.warmHeap()) return true;
       if (!batch || this.config.dropout <= 0) return false;
       this.drop ??= new DropoutPool(this.rand, poolSize(batch.B * batch.L * this.config.dim));
       if (this.drop.full) return false;
@@ -492,6 +495,30 @@ export class Network {
     if (!list || !this.keeps(list) || (k && k.list === list && data.every((x, i) => x === k.data[i]))) return false;
     tf.tidy(() => void this.candidateVectors(list));
     return true;
+  }
+
+  /**
+   * On the WASM backend, a part of touching the memory the first step will take, 256 KB at a time,
+   * freed together once there is enough: four times the tables, for their new values and two
+   * moments and the rest of the step. Memory the backend's heap has never used is slow to touch
+   * the first time on some systems (here about 13 ms a megabyte), and the first step's writes of
+   * whole tables into it were long tasks on the page. False once done, and on other backends.
+   */
+  private warmHeap(): boolean {
+    const h = (this.heap ??= { made: [], done: tf.getBackend() !== 'wasm' });
+    if (h.done) return false;
+    const SLICE = 1 << 16;
+    const need = 4 * TABLES.reduce((n, name) => n + (this.weights.get(name)?.size ?? 0), 0);
+    h.made.push(tf.zeros([SLICE]));
+    if (h.made.length * SLICE >= need) this.freeHeap();
+    return true;
+  }
+
+  private freeHeap(): void {
+    if (!this.heap) return;
+    tf.dispose(this.heap.made);
+    this.heap.made = [];
+    this.heap.done = true;
   }
 
   /** The additive causal mask [L, L] (0 where column ≤ row, else -1e9), kept for the last L. */
@@ -1138,6 +1165,7 @@ export class Network {
   }
 
   dispose(): void {
+    this.freeHeap();
     this.making?.return(undefined as never);
     this.making = undefined;
     this.visitor?.u.dispose();
