@@ -464,8 +464,9 @@ export class Network {
    * Makes, when missing, what a call needs before its own work, a part per call: for scoring, the
    * folded weights (after a change of weights) and then the vectors of the candidates `list`; for
    * training, the optimizer's state (at the first step), the memory the first step takes (WASM),
-   * then the dropout pool, sized for `batch` (up to 4 MB of random bytes). True when it did work: a caller on the page can let the page run
-   * before the rest (each part is a task of its own there).
+   * then the dropout pool, sized for `batch` (up to 4 MB of random bytes). True when it did work:
+   * a caller on the page can let the page run before the rest (each part is a task of its own
+   * there).
    */
   prepare(what: 'score' | 'train', list?: CodeList, batch?: SeqBatch): boolean {
     if (what === 'train') {
@@ -501,8 +502,9 @@ export class Network {
    * On the WASM backend, a part of touching the memory the first step will take, 256 KB at a time,
    * freed together once there is enough: four times the tables, for their new values and two
    * moments and the rest of the step. Memory the backend's heap has never used is slow to touch
-   * the first time on some systems (here about 13 ms a megabyte), and the first step's writes of
-   * whole tables into it were long tasks on the page. False once done, and on other backends.
+   * the first time on some systems (on a 2-core virtual machine, about 13 ms a megabyte), and the
+   * first step's writes of whole tables into it were long tasks on the page. False once done, and
+   * on other backends.
    */
   private warmHeap(): boolean {
     const h = (this.heap ??= { made: [], done: tf.getBackend() !== 'wasm' });
