@@ -11,7 +11,6 @@ import { observeHover } from './capture/hover';
 import { itemsAt, observeItems } from './capture/items';
 import { newViewId, observeNavigation, viewKey } from './capture/navigation';
 import { observePage } from './capture/page';
-import { observeScroll } from './capture/scroll';
 import { observeVisibility } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
 import { createLog } from './store/log';
@@ -139,7 +138,6 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       ),
       observeHover(safe((el) => account.hover(now(), itemsAt(known, el)))),
       observeClicks(click),
-      observeScroll(safe((depth) => account.depth(depth))),
       observeNavigation(
         safe(() => {
           if (viewKey() === key) return;
@@ -151,9 +149,11 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       () => clearTimeout(timer),
       () => stopAll(late),
     );
-    // Rage and dead clicks and playing media start a moment later, from their own chunk.
+    // Rage and dead clicks, playing media and scroll depth start a moment later, from their own chunk.
     loadCapture().then(
-      (m) => stopped || late.push(m.observeFrustration(click), m.observeMedia(safe((playing) => account.media(now(), playing)))),
+      (m) =>
+        stopped ||
+        late.push(m.observeFrustration(click), m.observeMedia(safe((playing) => account.media(now(), playing))), m.observeScroll(safe((depth) => account.depth(depth)))),
       (e) => report(e, 'loading the capture chunk'),
     );
   }

@@ -24,38 +24,61 @@ const steps = (n: number) => Array.from({ length: n + 1 }, (_, i) => i / n);
  * middle half of the viewport, so the centre bias comes from the browser too. `placement` is null
  * once the element left the document. `time` is when the browser computed the intersection
  * (performance.now() time): callbacks can come late on a busy page.
+ *
+ * The fine observers watch only the elements on screen. A third one, with the single threshold 0,
+ * watches every element and hands them over as they come into view and back as they leave: the
+ * browser computes fine thresholds in every frame of a scroll for every element they watch, but
+ * skips an element watched at threshold 0 while the scroll is too short to reach it. On a long
+ * page this is most of the cost of watching.
  */
 export function observeVisibility(cb: (el: Element, p: Placement | null, time: number) => void): VisibilityWatcher | undefined {
   if (typeof IntersectionObserver === 'undefined') return;
   const seen = new WeakMap<Element, Placement>();
+  // The elements the gate saw in view last. A fine entry of another was queued before the gate
+  // took the element back (on a busy page, several frames' entries come in one callback): it is
+  // out of date.
+  const inside = new WeakSet<Element>();
   const area = (r: DOMRectReadOnly | null) => (r ? r.width * r.height : innerWidth * innerHeight);
-  const observer = (centre: boolean) =>
-    new IntersectionObserver(
-      (entries) => {
-        for (const e of entries) {
-          const el = e.target;
-          if (!el.isConnected) {
-            observers.forEach((o) => o.unobserve(el));
-            seen.delete(el);
-            cb(el, null, e.time);
-            continue;
+  // An entry of the gate (0), of the fine observer of the whole viewport (1) or of its middle half (2).
+  const take = (e: IntersectionObserverEntry, from: number) => {
+    const el = e.target;
+    if (!el.isConnected) {
+      all.forEach((o) => o.unobserve(el));
+      seen.delete(el);
+      return cb(el, null, e.time);
+    }
+    if (from && !inside.has(el)) return;
+    const p = seen.get(el) ?? { ratio: 0, share: 0, band: 0 };
+    const share = Math.min(1, area(e.intersectionRect) / (area(e.rootBounds) || 1));
+    if (from > 1) p.band = share;
+    else {
+      p.ratio = e.intersectionRatio;
+      p.share = share;
+    }
+    seen.set(el, p);
+    cb(el, { ...p }, e.time);
+  };
+  // The gate's entries are entries of the whole viewport as well: an element is placed at once, a
+  // frame before the fine observers' first entries.
+  const all = [0, 1, 2].map(
+    (from) =>
+      new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) {
+            const el = e.target;
+            const on = e.isIntersecting;
+            if (!from) {
+              inside[on ? 'add' : 'delete'](el);
+              all.slice(1).forEach((o) => (on ? o.observe(el) : o.unobserve(el)));
+            }
+            take(e, from);
           }
-          const p = seen.get(el) ?? { ratio: 0, share: 0, band: 0 };
-          const share = Math.min(1, area(e.intersectionRect) / (area(e.rootBounds) || 1));
-          if (centre) p.band = share;
-          else {
-            p.ratio = e.intersectionRatio;
-            p.share = share;
-          }
-          seen.set(el, p);
-          cb(el, { ...p }, e.time);
-        }
-      },
-      { threshold: steps(centre ? 20 : 100), rootMargin: centre ? '-25% 0px' : '0px' },
-    );
-  const observers = [observer(false), observer(true)];
+        },
+        from ? { threshold: steps(from > 1 ? 20 : 100), rootMargin: from > 1 ? '-25% 0px' : '0px' } : {},
+      ),
+  );
   return {
-    watch: (el) => observers.forEach((o) => o.observe(el)),
-    stop: () => observers.forEach((o) => o.disconnect()),
+    watch: (el) => all[0]!.observe(el),
+    stop: () => all.forEach((o) => o.disconnect()),
   };
 }

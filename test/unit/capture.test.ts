@@ -6,6 +6,7 @@ import { observeClicks } from '../../src/capture/clicks';
 import type { ClickKind } from '../../src/capture/clicks';
 import { observeFrustration } from '../../src/capture/frustration';
 import { observeNavigation, viewKey } from '../../src/capture/navigation';
+import { observeVisibility, type Placement } from '../../src/capture/visibility';
 import { createAttention } from '../../src/tracker';
 
 afterEach(() => {
@@ -190,6 +191,94 @@ describe('observeNavigation', () => {
     expect(history.replaceState).toBe(replace);
     history.pushState({}, '', '/c');
     expect(calls.length).toBe(4);
+  });
+});
+
+describe('observeVisibility', () => {
+  // IntersectionObserver as the page sees it, with entries delivered by the test.
+  class FakeObserver {
+    static all: FakeObserver[] = [];
+    targets = new Set<Element>();
+    constructor(
+      readonly cb: (entries: IntersectionObserverEntry[]) => void,
+      readonly options: IntersectionObserverInit = {},
+    ) {
+      FakeObserver.all.push(this);
+    }
+    observe(el: Element) {
+      this.targets.add(el);
+    }
+    unobserve(el: Element) {
+      this.targets.delete(el);
+    }
+    disconnect() {
+      this.targets.clear();
+    }
+    /** Delivers an entry for `el`: `visible` px of its 100 px height in a 1000 px viewport. */
+    deliver(el: Element, visible: number, time: number) {
+      const rect = (h: number) => ({ width: 100, height: h }) as DOMRectReadOnly;
+      this.cb([{ target: el, time, isIntersecting: visible > 0, intersectionRatio: visible / 100, intersectionRect: rect(visible), rootBounds: rect(1000) } as IntersectionObserverEntry]);
+    }
+  }
+  const start = () => {
+    FakeObserver.all = [];
+    vi.stubGlobal('IntersectionObserver', FakeObserver);
+    const calls: [Element, Placement | null, number][] = [];
+    const watcher = observeVisibility((el, p, t) => calls.push([el, p, t]))!;
+    const [gate, full, centre] = FakeObserver.all as [FakeObserver, FakeObserver, FakeObserver];
+    return { watcher, calls, gate, full, centre };
+  };
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('watches every element at threshold 0, and in fine steps only while it is in view', () => {
+    const { watcher, calls, gate, full, centre } = start();
+    expect(gate.options.threshold).toBeUndefined();
+    expect(full.options.threshold).toHaveLength(101);
+    expect(centre.options).toMatchObject({ rootMargin: '-25% 0px' });
+    const [a, b] = [document.createElement('div'), document.createElement('div')];
+    document.body.append(a, b);
+    watcher.watch(a);
+    watcher.watch(b);
+    expect([...gate.targets]).toEqual([a, b]);
+    expect(full.targets.size + centre.targets.size).toBe(0);
+    // b comes into view: the gate's entry places it, and hands it to the fine observers.
+    gate.deliver(b, 10, 5);
+    expect(calls).toEqual([[b, { ratio: 0.1, share: 0.01, band: 0 }, 5]]);
+    expect([...full.targets, ...centre.targets]).toEqual([b, b]);
+    full.deliver(b, 60, 6);
+    centre.deliver(b, 50, 6);
+    expect(calls.slice(1)).toEqual([
+      [b, { ratio: 0.6, share: 0.06, band: 0 }, 6],
+      [b, { ratio: 0.6, share: 0.06, band: 0.05 }, 6],
+    ]);
+    // b leaves: out, and back to the gate alone.
+    gate.deliver(b, 0, 9);
+    expect(calls.at(-1)).toMatchObject([b, { ratio: 0, share: 0 }, 9]);
+    expect(full.targets.size + centre.targets.size).toBe(0);
+    watcher.stop();
+    expect(gate.targets.size).toBe(0);
+  });
+
+  it('drops a fine entry that comes after the gate took its element back', () => {
+    const { watcher, calls, gate, full } = start();
+    const a = document.body.appendChild(document.createElement('div'));
+    watcher.watch(a);
+    gate.deliver(a, 30, 1);
+    gate.deliver(a, 0, 3);
+    // Queued at 2, before the element left, and delivered late: it would leave it on screen.
+    full.deliver(a, 5, 2);
+    expect(calls.map(([, p]) => p?.ratio)).toEqual([0.3, 0]);
+  });
+
+  it('reports an element removed from the document, and stops watching it', () => {
+    const { watcher, calls, gate, full, centre } = start();
+    const a = document.body.appendChild(document.createElement('div'));
+    watcher.watch(a);
+    gate.deliver(a, 100, 1);
+    a.remove();
+    gate.deliver(a, 0, 2);
+    expect(calls.at(-1)).toEqual([a, null, 2]);
+    expect(gate.targets.size + full.targets.size + centre.targets.size).toBe(0);
   });
 });
 
