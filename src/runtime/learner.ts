@@ -243,9 +243,16 @@ export function createLearner(deps: LearnerDeps): Learner {
         await idle();
         // Each step asks again: the page may have been hidden, or the device unplugged, meanwhile.
         if (disposed || !deps.isLeader() || hidden() || (await saving())) break;
-        result = await host.train([history], { negativePool: pool });
+        const step = await host.train([history], { negativePool: pool });
+        // Nothing read or clicked in the log yet: nothing to learn, and not a step toward the
+        // model's weight in the scores.
+        if (!step.targets) {
+          deps.log('model training skipped: nothing read or clicked yet');
+          break;
+        }
+        result = step;
         st.steps++;
-        st.loss = result.loss;
+        st.loss = step.loss;
       }
       if (result) {
         const bytes = await host.save('float32');

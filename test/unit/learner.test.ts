@@ -20,11 +20,11 @@ const log: LoggedView[] = Array.from({ length: 24 }, (_, i) => ({
   lastAt: 1000 + i,
 }));
 
-function learner(saving: () => Promise<boolean>) {
+function learner(saving: () => Promise<boolean>, views: LoggedView[] = log) {
   const lines: string[] = [];
   const saved: number[] = [];
   const deps: LearnerDeps = {
-    history: async () => log,
+    history: async () => views,
     loadWeights: async () => undefined,
     saveWeights: async (_bytes, meta) => void saved.push(meta.steps),
     loadBackend: async () => ({ name: 'wasm' }),
@@ -69,5 +69,18 @@ describe('saving power', () => {
     expect(on.l.state().steps).toBe(1);
     expect(on.saved).toEqual([1]);
     on.l.dispose();
+  });
+});
+
+describe('training', () => {
+  it('counts no step and saves nothing while the log holds nothing read or clicked', async () => {
+    const passedOver = log.map((v) => ({ ...v, attentionMs: 300, skipped: true }));
+    const { l, lines, saved } = learner(async () => false, passedOver);
+    expect(await l.train()).toBeUndefined();
+    expect(lines).toContain('model training skipped: nothing read or clicked yet');
+    expect(l.state()).toMatchObject({ steps: 0 });
+    expect(l.state().loss).toBeUndefined();
+    expect(saved).toEqual([]);
+    l.dispose();
   });
 });
