@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { Engine } from '../../src/runtime/engine';
+import { Engine, probeHistory } from '../../src/runtime/engine';
 import type { AttentionEvent } from '../../src/model/types';
 
 beforeAll(async () => {
@@ -19,6 +19,29 @@ const candidates = Array.from({ length: 20 }, (_, i) => ({ itemId: `c${i}`, topi
 const small = { dim: 16, idBuckets: 512, topicBuckets: 32, negatives: 8, maxLen: 10, seed: 3 };
 
 describe('model engine', () => {
+  // First: the fallback test below drops the WASM backend for the rest of this file.
+  it('times a first visit, with no history yet, as a visitor who has read on', async () => {
+    // The history the model reads: 10 events here. A short one is made up to that from the candidates.
+    expect(probeHistory(log, candidates, 10)).toBe(log);
+    const made = probeHistory(log.slice(0, 2), candidates, 10);
+    expect(made).toHaveLength(10);
+    expect(made.slice(-2)).toEqual(log.slice(0, 2));
+    expect(made[0]).toMatchObject({ itemId: 'c0', topics: ['t0'] });
+    expect(probeHistory([], ['a', 'b'], 4).map((e) => e.itemId)).toEqual(['a', 'b', 'a', 'b']);
+
+    // With no history, the probe times whole calls, not the kept visitor vector of the one before:
+    // about as long as with a full history, never a fraction of it.
+    const time = async (history: AttentionEvent[]) => {
+      const engine = new Engine();
+      const { probe } = await engine.init({ backends: ['wasm', 'cpu'], model: { seed: 3 }, probe: { history, candidates, rounds: 3 } });
+      engine.dispose();
+      return probe.find((p) => p.backend === 'cpu')!.scoreMs!;
+    };
+    const full = Array.from({ length: 50 }, (_, i) => ({ ...log[i % log.length]!, itemId: `h${i}` }));
+    const [empty, read] = [await time([]), await time(full)];
+    expect(empty).toBeGreaterThan(read / 2);
+  });
+
   it('falls back from the saved weights even after the worker handed its saved bytes over to the page', async () => {
     const engine = new Engine();
     await engine.init({ backends: ['wasm', 'cpu'], model: small });
@@ -41,4 +64,5 @@ describe('model engine', () => {
     after.forEach((s, i) => expect(s).toBeCloseTo(trained[i]!, 4));
     engine.dispose();
   });
+
 });
