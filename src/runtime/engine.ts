@@ -66,7 +66,8 @@ const PROBE_MIN_HISTORY = 16;
 /**
  * The history the probe scores. A visitor with no history yet (a first visit) is scored from a
  * cache after the first call, which times nothing, and a few events time a call far smaller than
- * the ones to come: then a history as long as the model reads, made of the candidates, follows it.
+ * the ones to come: a history that short gets events of the candidates before it, up to the
+ * length the model reads.
  */
 export function probeHistory(history: AttentionEvent[], candidates: (ItemRef | string)[], length: number): AttentionEvent[] {
   if (history.length >= Math.min(PROBE_MIN_HISTORY, length)) return history;
