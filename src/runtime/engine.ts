@@ -15,6 +15,8 @@ export interface ProbeResult {
   scoreMs?: number;
   /** Time to import and initialize the backend, ms. */
   initMs?: number;
+  /** Timed calls (the warm-up call not counted). */
+  calls?: number;
   /** Why it failed or was skipped. */
   error?: string;
 }
@@ -125,6 +127,13 @@ export class Engine {
         if (wasmFirst && name === 'webgl' && skipSoftwareGL()) continue;
         const result: ProbeResult = { backend: name };
         probe.push(result);
+        if (name === this.order[this.order.length - 1] && !probe.some((r) => r.scoreMs !== undefined)) {
+          // The last backend, and none before it works: nothing to choose between. Not timed: on
+          // the page its cold calls would be long tasks, and anywhere they delay the first score.
+          if (await this.tryLoad(name)) chosen = name;
+          result.error = chosen ? 'not measured: no other backend works' : 'failed to initialize';
+          break;
+        }
         try {
           const t0 = performance.now();
           if (!(await this.tryLoad(name))) throw new Error('failed to initialize');
@@ -146,6 +155,7 @@ export class Engine {
               await this.model!.score(history.slice(k).concat(history.slice(0, k)), candidates);
             } while (++calls < PROBE_CALLS && performance.now() - t < PROBE_ROUND_MS);
             times.push((performance.now() - t) / calls);
+            result.calls = (result.calls ?? 0) + calls;
             // Far behind a backend measured already: its remaining rounds would only delay the choice.
             if (probe.some((r) => r.scoreMs !== undefined && times[i]! > PROBE_BEHIND * r.scoreMs)) break;
           }

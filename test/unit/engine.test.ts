@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { Engine, probeHistory } from '../../src/runtime/engine';
+import { Engine, probeHistory, type ProbeResult } from '../../src/runtime/engine';
 import type { AttentionEvent } from '../../src/model/types';
 
 beforeAll(async () => {
@@ -40,6 +40,28 @@ describe('model engine', () => {
     const full = Array.from({ length: 50 }, (_, i) => ({ ...log[i % log.length]!, itemId: `h${i}` }));
     const [empty, read] = [await time([]), await time(full)];
     expect(empty).toBeGreaterThan(read / 2);
+  });
+
+  it('stops timing a backend far behind one measured before it, and does not time the only one that works', async () => {
+    const engine = new Engine();
+    const { probe, backend } = await engine.init({ backends: ['wasm', 'cpu'], model: { seed: 3 }, probe: { history: log, candidates, rounds: 4 } });
+    engine.dispose();
+    expect(backend.name).toBe('wasm');
+    const [wasm, cpu] = probe as [ProbeResult, ProbeResult];
+    // WASM: every round, each repeated for the clock. CPU (many times slower here): one round.
+    expect(wasm.calls).toBeGreaterThanOrEqual(4);
+    expect(cpu.calls).toBe(1);
+    expect(cpu.scoreMs).toBeGreaterThan(3 * wasm.scoreMs!);
+
+    // No WebGL in Node: CPU is all that is left, and is loaded without timing.
+    const alone = new Engine();
+    const state = await alone.init({ backends: ['webgl', 'cpu'], model: { seed: 3 }, probe: { history: log, candidates } });
+    alone.dispose();
+    expect(state.backend.name).toBe('cpu');
+    expect(state.probe).toEqual([
+      { backend: 'webgl', error: 'failed to initialize' },
+      { backend: 'cpu', error: 'not measured: no other backend works' },
+    ]);
   });
 
   it('falls back from the saved weights even after the worker handed its saved bytes over to the page', async () => {
