@@ -4,19 +4,24 @@
 // A long news page; an ~8 s scripted reading session (wheel scrolling with pauses, pointer moves,
 // clicks). Cost = CDP Performance.getMetrics ScriptDuration + TaskDuration over the session, and
 // long tasks (PerformanceObserver 'longtask'), each minus the same session on the bare page of the
-// same round. Rounds interleave the variants; the table shows the median over rounds.
+// same round. Rounds interleave the variants; the table shows the median over rounds. ThreadTime
+// (the main thread's CPU time) is printed too: unlike task durations it does not grow while the
+// thread waits for a core, so it is steadier on a busy machine.
 //   attnflow  dist/attnflow.js (the script tag: capture + the IndexedDB store, consent given)
 //   attnflow-capture  the same script with data-require-consent, so nothing is stored: the cost of
 //             capture and accounting alone
 //   rrweb     rrweb's recorder, events kept in memory
-// A third figure is more robust on a busy machine: CPU-profiler samples (200 µs) whose nearest
-// script frame belongs to the SDK's own file, natives it calls included.
 //   snowplow  Snowplow browser tracker with activity tracking (page pings every 5 s) and the
 //             element-tracking plugin (expose events for every item); collector on 127.0.0.1
 //   floor     what the browser itself does for the mechanisms the capture needs, with empty
-//             callbacks: passive capture listeners for the same input events, and the same two
-//             IntersectionObservers (1% steps; 5% steps on the middle half) on every item
-// Usage: npm run build && node bench/capture.bench.mjs [--rounds 5]
+//             callbacks: passive capture listeners for the same input events, and the same three
+//             IntersectionObservers: threshold 0 on every item, handing the items in view to one
+//             in 1% steps and one in 5% steps on the middle half
+// Own code: CPU-profiler samples (200 µs) whose nearest script frame belongs to the SDK's own
+// file, natives it calls included. The profiler runs only in extra rounds after the measured
+// ones: while it samples, the bare page's main thread takes twice the time, and every event
+// callback, even an empty one, costs something.
+// Usage: npm run build && node bench/capture.bench.mjs [--rounds 7] [--profiled-rounds 3]
 // Env: ATTNFLOW_BENCH_PORT (default 4179), ATTNFLOW_CHROMIUM (default /usr/bin/chromium).
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chromium } from '@playwright/test';
@@ -25,7 +30,9 @@ import { startServer } from '../scripts/serve.mjs';
 const root = new URL('../', import.meta.url);
 const out = new URL('./out/', import.meta.url);
 const argRounds = process.argv.indexOf('--rounds');
-const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 5;
+const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 7;
+const argProfiled = process.argv.indexOf('--profiled-rounds');
+const PROFILED_ROUNDS = argProfiled > 0 ? Number(process.argv[argProfiled + 1]) : 3;
 const PORT = Number(process.env.ATTNFLOW_BENCH_PORT || 4179);
 const ITEMS = 120;
 
@@ -78,7 +85,10 @@ const VARIANTS = {
     const steps = (n) => Array.from({ length: n + 1 }, (_, i) => i / n);
     const all = new IntersectionObserver(() => {}, { threshold: steps(100) });
     const middle = new IntersectionObserver(() => {}, { threshold: steps(20), rootMargin: '-25% 0px' });
-    document.querySelectorAll('[data-attn-item]').forEach((e) => (all.observe(e), middle.observe(e)));
+    const gate = new IntersectionObserver((entries) => {
+      for (const e of entries) for (const o of [all, middle]) e.isIntersecting ? o.observe(e.target) : o.unobserve(e.target);
+    });
+    document.querySelectorAll('[data-attn-item]').forEach((e) => gate.observe(e));
   });
 </script>`,
   rrweb: `<script src="/bench/out/rrweb.js"></script>
@@ -145,7 +155,7 @@ async function session(page) {
   }
 }
 
-async function run(browser, variant) {
+async function run(browser, variant, profiled) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   // Nothing leaves 127.0.0.1; Snowplow's collector is answered here.
   await context.route('**/*', (route) => {
@@ -169,25 +179,28 @@ async function run(browser, variant) {
   await page.waitForLoadState('load');
   await page.waitForTimeout(500);
   const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  if (profiled) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
   await page.evaluate(() => (window.__longTasks = 0));
-  await cdp.send('Profiler.start');
   const m0 = await metrics();
   const t0 = Date.now();
   await session(page);
   const wall = Date.now() - t0;
   const m1 = await metrics();
-  const { profile } = await cdp.send('Profiler.stop');
+  const profile = profiled ? (await cdp.send('Profiler.stop')).profile : undefined;
   const longTasks = await page.evaluate(() => window.__longTasks);
   await context.close();
   if (errors.length) throw new Error(`${variant}: page errors: ${errors.join('; ')}`);
   return {
     script: (m1.ScriptDuration - m0.ScriptDuration) * 1000,
     task: (m1.TaskDuration - m0.TaskDuration) * 1000,
+    thread: (m1.ThreadTime - m0.ThreadTime) * 1000,
     longTasks,
     wall,
-    own: ownTime(profile, OWN[variant]),
+    own: profile ? ownTime(profile, OWN[variant]) : NaN,
   };
 }
 
@@ -204,12 +217,15 @@ const browser = await chromium.launch({
 });
 const variants = Object.keys(VARIANTS);
 const results = Object.fromEntries(variants.map((v) => [v, []]));
+const profiled = Object.fromEntries(variants.map((v) => [v, []]));
 try {
-  for (let r = 0; r < ROUNDS; r++) {
-    // Interleaved, and rotated so no variant always runs first.
+  // Measured rounds first, then the profiled ones; each interleaved, and rotated so no variant
+  // always runs first.
+  for (let r = 0; r < ROUNDS + PROFILED_ROUNDS; r++) {
     const order = variants.slice(r % variants.length).concat(variants.slice(0, r % variants.length));
-    for (const v of order) results[v].push(await run(browser, v));
-    process.stdout.write(`round ${r + 1}/${ROUNDS} done\n`);
+    const prof = r >= ROUNDS;
+    for (const v of order) (prof ? profiled : results)[v].push(await run(browser, v, prof));
+    process.stdout.write(`${prof ? 'profiled round' : 'round'} ${prof ? r - ROUNDS + 1 : r + 1}/${prof ? PROFILED_ROUNDS : ROUNDS} done\n`);
   }
 } finally {
   await browser.close();
@@ -224,19 +240,21 @@ for (const v of variants.filter((x) => x !== 'bare')) {
     script: d('script'),
     task: d('task'),
     sum: d('script') + d('task'),
+    thread: d('thread'),
     longTasks: median(results[v].map((x) => x.longTasks)),
-    own: median(results[v].map((x) => x.own)),
+    own: PROFILED_ROUNDS > 0 ? median(profiled[v].map((x) => x.own)) : NaN,
   };
 }
-const bare = { script: median(results.bare.map((x) => x.script)), task: median(results.bare.map((x) => x.task)) };
+const bare = { script: median(results.bare.map((x) => x.script)), task: median(results.bare.map((x) => x.task)), thread: median(results.bare.map((x) => x.thread)) };
 const wall = median(Object.values(results).flat().map((x) => x.wall));
 const f = (n, w = 9) => n.toFixed(1).padStart(w);
 console.log(`\ncapture overhead over a ${(wall / 1000).toFixed(1)} s reading session (${ITEMS} items), median of ${ROUNDS} interleaved rounds`);
-console.log(`bare page itself: ScriptDuration ${bare.script.toFixed(1)} ms, TaskDuration ${bare.task.toFixed(1)} ms\n`);
-console.log(`${'variant'.padEnd(18)}${'script ms'.padStart(11)}${'task ms'.padStart(11)}${'sum ms'.padStart(11)}${'long tasks'.padStart(12)}${'own code ms'.padStart(13)}`);
+console.log(`bare page itself: ScriptDuration ${bare.script.toFixed(1)} ms, TaskDuration ${bare.task.toFixed(1)} ms, ThreadTime ${bare.thread.toFixed(1)} ms\n`);
+console.log(`${'variant'.padEnd(18)}${'script ms'.padStart(11)}${'task ms'.padStart(11)}${'sum ms'.padStart(11)}${'thread ms'.padStart(11)}${'long tasks'.padStart(12)}${'own code ms'.padStart(13)}`);
 for (const [v, o] of Object.entries(overhead)) {
-  console.log(`${v.padEnd(18)}${f(o.script, 11)}${f(o.task, 11)}${f(o.sum, 11)}${String(o.longTasks).padStart(12)}${f(o.own, 13)}`);
+  console.log(`${v.padEnd(18)}${f(o.script, 11)}${f(o.task, 11)}${f(o.sum, 11)}${f(o.thread, 11)}${String(o.longTasks).padStart(12)}${f(o.own, 13)}`);
 }
+console.log(`(own code: median of ${PROFILED_ROUNDS} more rounds run under the CPU profiler, kept apart because the profiler itself doubles the bare page's thread time)`);
 console.log('');
 const lightest = Math.min(overhead.rrweb.sum, overhead.snowplow.sum);
 for (const mine of ['attnflow', 'attnflow-capture']) {
