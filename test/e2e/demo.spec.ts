@@ -3,7 +3,7 @@
  * other demo pages, layout stability and the promise that nothing leaves the device.
  */
 import type { BrowserContext, Request } from '@playwright/test';
-import { test, expect, waitForTracker } from './helpers';
+import { test, expect, waitForTracker, collectConsole } from './helpers';
 // @ts-expect-error plain ES module shared with scripts/demo.mjs
 import { visitOnce, forYouOrder } from '../../scripts/demo-visitor.mjs';
 
@@ -70,6 +70,9 @@ test('a visitor who prefers one topic sees it rise into the top 3 of For you wit
 test('the demo tour: shop variants, the unannotated article, the React list and the overlay, all on-device', async ({ page, context, baseURL }) => {
   test.setTimeout(120_000);
   const requests = await watch(context);
+  // A console error (a file that failed to load, an error the SDK logs) is what a developer trying
+  // the demo with DevTools open sees first.
+  const errors = collectConsole(page, ['error']);
 
   await page.goto('/examples/shop.html');
   await waitForTracker(page);
@@ -111,4 +114,5 @@ test('the demo tour: shop variants, the unannotated article, the React list and 
   const offsite = offDevice(requests, new URL(baseURL!).origin);
   expect(offsite).toEqual([]);
   expect(requests.length).toBeGreaterThan(10);
+  expect(errors).toEqual([]);
 });
