@@ -269,4 +269,5 @@ for (const mine of ['attnflow', 'attnflow-capture']) {
 }
 const fl = overhead.floor;
 console.log(`floor / rrweb  script+task ${(fl.sum / overhead.rrweb.sum).toFixed(2)}×: the browser's own cost of the listeners and observers the capture needs, before any of our code`);
+console.log(`goal: ≤ ${(0.5 * lightest).toFixed(1)} ms of script+task; the floor alone is ${fl.sum.toFixed(1)} ms, our code adds ${(overhead['attnflow-capture'].sum - fl.sum).toFixed(1)} ms to it (capture only)`);
 console.log('Overheads are differences of noisy totals (a shared machine): a negative task figure means within noise.');
