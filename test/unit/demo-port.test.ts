@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
 const PORT = 4391;
 
-/** Runs `npm run demo`'s server script until it prints its URL; returns that line and stops it. */
+/** Runs `npm run demo`'s server script until it prints its URL; returns what it printed, once it has stopped (its port free again). */
 async function demoUrl(): Promise<string> {
   const child = spawn(process.execPath, [DEMO], { env: { ...process.env, ATTNFLOW_DEMO_PORT: String(PORT) } });
   let out = '';
@@ -21,7 +21,11 @@ async function demoUrl(): Promise<string> {
       child.on('exit', (code) => reject(new Error(`demo exited with ${code}: ${out}`)));
     });
   } finally {
-    child.kill();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill();
+      await exited;
+    }
   }
 }
 
