@@ -3,6 +3,7 @@
  * learns from it in idle time. Lives in the model chunk (page side); the model itself runs in the
  * Worker through the host. Storage comes in as callbacks, so this file knows no IndexedDB.
  */
+import { ATTENDED_MS } from '../attention/account';
 import type { AttentionEvent, ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
@@ -70,8 +71,6 @@ export interface LearnerState {
   probe?: EngineState['probe'];
 }
 
-/** An item counts as attended from this much attention in one view, ms. */
-const ATTENDED_MS = 2000;
 /** Log entries the learner reads, newest kept. */
 const HISTORY_LIMIT = 400;
 /** Steps per training round. */
@@ -87,6 +86,10 @@ const toEvent = (v: LoggedView): AttentionEvent => ({
   viewId: v.viewId,
 });
 
+/**
+ * Attended in one view: as much attention as makes an item not `skipped` (1 s), or a click. A read
+ * of several seconds in a grid earns about that much: attention is shared by what is on screen.
+ */
 const attended = (v: LoggedView) => (v.attentionMs ?? 0) >= ATTENDED_MS || (v.clicks ?? 0) > 0;
 
 /** The visitor's sequence: their log in time order, one entry per item and view. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { createLearner, savingPower, type LearnerDeps, type LoggedView } from '../../src/runtime/learner';
+import { createLearner, savingPower, topicPrior, type LearnerDeps, type LoggedView } from '../../src/runtime/learner';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -82,5 +82,25 @@ describe('training', () => {
     expect(l.state().loss).toBeUndefined();
     expect(saved).toEqual([]);
     l.dispose();
+  });
+});
+
+describe('topic priors', () => {
+  it('count a read as the SDK counts attention: 1 s in a view, as a grid of cards gives a story read for seconds', () => {
+    // Three science stories read at 1.2–1.6 s each (a 4 s read among six cards), three sport stories
+    // passed over; culture never seen.
+    const views: LoggedView[] = [
+      ...[1200, 1400, 1600].map((attentionMs, i) => ({ itemId: `sci-${i}`, topics: ['science'], attentionMs, viewId: 'v1' })),
+      ...[300, 400, 500].map((attentionMs, i) => ({ itemId: `sport-${i}`, topics: ['sport'], attentionMs, skipped: true, viewId: 'v1' })),
+    ];
+    const [science, culture, sport] = topicPrior(views, [
+      { id: 'sci-9', topics: ['science'] },
+      { id: 'culture-9', topics: ['culture'] },
+      { id: 'sport-9', topics: ['sport'] },
+    ]);
+    expect(science).toBeGreaterThan(culture!);
+    expect(culture).toBeGreaterThan(sport!);
+    // Under a second, a look is not a read: nothing gained.
+    expect(topicPrior([{ itemId: 'a', topics: ['science'], attentionMs: 900 }], [{ id: 'b', topics: ['science'] }])[0]).toBe(0);
   });
 });
