@@ -204,7 +204,7 @@ export function seqBatch(
 }
 
 /**
- * A training batch: each position predicts the next event's item when that event was not skipped.
+ * A training batch: each position predicts the item of the next event that was not skipped.
  * `negativeKeys` are shared by all rows; up to `K` skipped items of the target's view come first
  * as per-row negatives.
  */
@@ -226,11 +226,17 @@ export function trainBatch(
   let anySkipped = false;
   for (let b = 0; b < B; b++) {
     const s = seqs[b];
+    // The event each position predicts: the next one not skipped. Items passed over are no answer
+    // to "what does this visitor attend next", so a position before them learns the read after
+    // them, and the last position of a log that ends on skipped items (where scoring asks) is trained.
+    const n = s.keys.length;
+    const next = new Int32Array(n).fill(-1);
+    for (let q = n - 2; q >= 0; q--) next[q] = !s.skipped || !s.skipped[q + 1] ? q + 1 : next[q + 1]!;
     for (let l = 0; l < L; l++) {
       const i = starts[b] + l;
       if (i < 0 || i >= lengths[b]) continue;
-      const j = i + 1; // target event
-      if (s.skipped && s.skipped[j]) continue;
+      const j = next[i]!; // target event
+      if (j < 0) continue;
       tPos.push(b * L + l);
       tKeys.push(s.keys[j]);
       if (K > 0) {

@@ -444,16 +444,38 @@ describe('training', () => {
     m.dispose();
   });
 
+  it('learns what a visitor reads from a log that ends on items passed over, as a page view does', async () => {
+    // Two views of a 12-item page read top to bottom: items 2 and 5 read, the rest passed over.
+    // Scoring asks at the end of the log, after the last skipped item.
+    const page = Array.from({ length: 12 }, (_, i) => `i${i}`);
+    const view = (v: string) =>
+      page.map((id, i) => (i === 2 || i === 5 ? ev(id, { viewId: v }) : ev(id, { viewId: v, attentionMs: 300, skipped: true })));
+    const log = [...view('v1'), ...view('v2')];
+    const pool = page.map((itemId) => ({ itemId }));
+    let hits = 0;
+    for (const seed of [1, 2, 3]) {
+      const m = await loadModel({ ...small, maxLen: 24, seed });
+      for (let step = 0; step < 30; step++) await m.train([log], { negativePool: pool });
+      const scores = Array.from(await m.score(log, pool));
+      const top2 = scores.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i);
+      if (top2.includes(2) && top2.includes(5)) hits++;
+      m.dispose();
+    }
+    expect(hits).toBe(3);
+  });
+
   it('uses skipped items of the same view as the first negatives', () => {
     const net = createNetwork(small);
     const coder = new ItemCoder(net.config);
     const codes = Array.from({ length: 6 }, (_, i) => coder.code(`x${i}`));
     const seq: KeySequence = { keys: [0, 1, 2, 3], skipped: Uint8Array.from([0, 1, 0, 1]), views: Int32Array.from([0, 1, 1, 2]) };
     const b = trainBatch([seq], (k) => codes[k], new Int32Array([5]), 8, 2);
-    // Targets: item 2 (event 2) only; events 1 and 3 were skipped, so they are not positives.
-    expect(Array.from(b.targetKeys)).toEqual([2]);
+    // Events 1 and 3 were skipped, so they are no positives: event 0 and event 1 both predict the
+    // next item not skipped, item 2; event 2 has none after it.
+    expect(Array.from(b.targetKeys)).toEqual([2, 2]);
+    expect(Array.from(b.targetPos)).toEqual([0, 1]);
     expect(b.K).toBe(2);
-    expect(Array.from(b.rowNegativeMask ?? [])).toEqual([0, -1e9]); // one skipped item in view 1
+    expect(Array.from(b.rowNegativeMask ?? [])).toEqual([0, -1e9, 0, -1e9]); // one skipped item in view 1
     expect(b.rowNegatives?.idIdx.subarray(0, 2)).toEqual(codes[1].ids);
     net.dispose();
   });
