@@ -17,6 +17,34 @@ export function pause(): Promise<void> {
   });
 }
 
+/** A part of sliced work that ran longer than this (ms) says the machine is busy. */
+const BUSY_MS = 4;
+/** The longest the next part waits after a busy one (ms). */
+const BACK_OFF_MS = 100;
+
+/**
+ * The pause between parts of work sliced for the page's main thread, backing off when the
+ * machine is busy. A part that usually takes a few ms can take many times that while the browser
+ * compiles the model's code on its background threads (the first training steps of a visit) or
+ * collects garbage: on a machine with few cores those threads take turns with the page's, and the
+ * next part, run at once, would stretch into a long task as well. After a part that took longer
+ * than `BUSY_MS`, the next one waits `backOff` times as long (at most `BACK_OFF_MS`), so the
+ * background work ends while the page is idle: work nobody waits for (training) backs off more
+ * than work the page waits for (loading the model, scoring). Elsewhere (a worker, a hidden page,
+ * whose timers are throttled to once a second) it is `pause()`.
+ * Returns the function to await between parts; the first part is timed from this call.
+ */
+export function pacer(backOff = 1, now: () => number = () => performance.now()): () => Promise<void> {
+  let since = now();
+  return async () => {
+    const took = now() - since;
+    const page = (globalThis as { document?: { visibilityState?: string } }).document;
+    if (took > BUSY_MS && page?.visibilityState === 'visible') await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
+    else await pause();
+    since = now();
+  };
+}
+
 /** Runs work cut into parts (a generator that yields between them) to its end at once. */
 export function runParts<T>(parts: Generator<void, T, void>): T {
   let r = parts.next();
@@ -25,17 +53,42 @@ export function runParts<T>(parts: Generator<void, T, void>): T {
 }
 
 /**
- * Runs work cut into parts to its end, a task per part (`pause()` between them). When `alive()`
+ * Runs work cut into parts to its end, a task per part (`pacer(backOff)` between them). When `alive()`
  * turns false in a pause (what the work runs on was disposed), the work is ended there (its
  * `finally` blocks run) and the promise rejects.
  */
-export async function runSliced<T>(parts: Generator<void, T, void>, alive: () => boolean = () => true): Promise<T> {
+export async function runSliced<T>(parts: Generator<void, T, void>, alive: () => boolean = () => true, backOff = 1): Promise<T> {
+  const pace = pacer(backOff);
   let r = parts.next();
   while (!r.done) {
-    await pause();
+    await pace();
     if (!alive()) {
       parts.return(undefined as T);
       throw new Error('attnflow: the model was disposed');
+    }
+    r = parts.next();
+  }
+  return r.value;
+}
+
+/**
+ * Runs work cut into parts to its end: parts back to back while the task they run in is younger
+ * than `budgetMs`, then a pause (`pacer()`). Work that is quick once the browser has compiled its
+ * code stays in one task; the first runs, while it has not, are cut where they run long. When
+ * `alive()` turns false in a pause, the work is ended there and the promise rejects.
+ */
+export async function runWithin<T>(parts: Generator<void, T, void>, budgetMs: number, alive: () => boolean = () => true): Promise<T> {
+  const pace = pacer();
+  let start = performance.now();
+  let r = parts.next();
+  while (!r.done) {
+    if (performance.now() - start >= budgetMs) {
+      await pace();
+      if (!alive()) {
+        parts.return(undefined as T);
+        throw new Error('attnflow: the model was disposed');
+      }
+      start = performance.now();
     }
     r = parts.next();
   }

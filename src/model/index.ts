@@ -4,7 +4,7 @@
  * worker, WASM, CPU) before loading. The same code runs in a Worker, in the page and in Node.
  */
 import { AttnflowConfigError, describe } from '../lib/errors';
-import { pause, runParts, runSliced } from '../lib/pause';
+import { pacer, pause, runParts, runSliced, runWithin } from '../lib/pause';
 import { resolveConfig } from './config';
 import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
 import { mulberry32 } from './hash';
@@ -18,6 +18,7 @@ import type {
   ModelConfig,
   ModelManifest,
   Quantization,
+  ScoreOptions,
   TrainOptions,
   TrainResult,
 } from './types';
@@ -25,6 +26,18 @@ import type {
 export type * from './types';
 export { AttnflowConfigError } from '../lib/errors';
 export { DEFAULT_CONFIG, resolveConfig } from './config';
+
+/**
+ * A sliced scoring call runs its parts in one task while they take less than this (ms): a warm
+ * call (well under 1 ms) is never cut, a cold one is.
+ */
+const SCORE_SLICE_MS = 4;
+/**
+ * How much longer than a busy part the next part of training waits on the page (`pacer`):
+ * training is work nobody waits for, and its first steps of a visit run the most code the browser
+ * has yet to compile.
+ */
+const TRAIN_BACK_OFF = 3;
 
 /** Maps item ids of one call to integer keys and their codes. */
 class KeyTable {
@@ -110,7 +123,7 @@ class Model implements AttentionModel {
     return this.net.numParams;
   }
 
-  async score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[]): Promise<Float32Array> {
+  async score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[], options: ScoreOptions = {}): Promise<Float32Array> {
     checkEvents(history, 'score history');
     if (!Array.isArray(candidates)) throw new AttnflowConfigError(describe('score candidates', 'an array', candidates));
     const c = this.net.config;
@@ -119,9 +132,10 @@ class Model implements AttentionModel {
     // New weights are folded, and new candidates' vectors made, each in a slice of its own (on
     // the page, a task of its own) before the visitor's part.
     const list = this.candidateList(candidates);
-    while (this.net.prepare('score', list)) await pause();
+    const pace = pacer();
+    while (this.net.prepare('score', list)) await pace();
     const batch = visitorBatch(history.slice(-c.maxLen), (e) => this.coder.code(e), c.itemVectorDim);
-    const t = this.net.scoreTensor(batch, list, C);
+    const t = options.sliced ? await runWithin(this.net.scoreParts(batch, list, C), SCORE_SLICE_MS, this.alive) : this.net.scoreTensor(batch, list, C);
     const out = (await t.data()) as Float32Array;
     t.dispose();
     return out;
@@ -155,10 +169,11 @@ class Model implements AttentionModel {
     for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(this.rand() * pool.length)];
     const batch = trainBatch(seqs, (k) => table.codes[k], negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
     // The optimizer's state and the dropout pool are made in slices of their own before the first step.
-    while (batch.targetPos.length > 0 && this.alive() && this.net.prepare('train', undefined, batch)) await pause();
+    const pace = pacer(TRAIN_BACK_OFF);
+    while (batch.targetPos.length > 0 && this.alive() && this.net.prepare('train', undefined, batch)) await pace();
     if (!this.alive()) throw new Error('attnflow: the model was disposed');
     const rate = options.learningRate ?? c.learningRate;
-    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true), this.alive) : this.net.step(batch, rate);
+    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true), this.alive, TRAIN_BACK_OFF) : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };
   }
 
@@ -167,7 +182,7 @@ class Model implements AttentionModel {
   }
 
   saveSliced(quantization: Quantization = 'float16'): Promise<Uint8Array> {
-    return runSliced(this.saveParts(quantization), this.alive);
+    return runSliced(this.saveParts(quantization), this.alive, TRAIN_BACK_OFF);
   }
 
   /**
@@ -214,7 +229,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Attenti
   // Weights are decoded or drawn, then made into tensors, a slice at a time: the page runs between.
   const saved = options?.weights !== undefined ? await runSliced(decodeParts(options.weights)) : undefined;
   const { config, values } = networkOptions(options, saved);
-  const net = await Network.build(config, values ?? (await initialWeights(config, pause)));
+  const net = await Network.build(config, values ?? (await initialWeights(config, pacer())));
   // The last slice was a task's work on the page: the caller's next step gets a task of its own.
   await pause();
   return new Model(net);

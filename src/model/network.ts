@@ -360,7 +360,6 @@ export class Network {
    */
   encode(batch: SeqBatch, training: boolean, lastOnly = false): Tensor {
     const c = this.config;
-    if (lastOnly && !training && c.heads === 1) return this.encodeLast(batch, this.foldedWeights());
     // Scoring needs no gradient: plain ops, without the custom-gradient bookkeeping.
     const ctx = this.encodeContext(batch, training, lastOnly && !training);
     let x = this.encodeInput(batch, ctx);
@@ -641,68 +640,93 @@ export class Network {
   /**
    * The scoring encoder of a one-head model: the last column of `encode` for each visitor [B, d],
    * computed from the folded weights with about half the kernels (see `Folded`). Padding rows are
-   * not zeroed between blocks: they are masked as keys, and only the last column is read.
+   * not zeroed between blocks: they are masked as keys, and only the last column is read. Cut in
+   * parts (the input, then each block) for a caller on the page; the result is kept (`tf.keep`),
+   * the caller disposes it.
    */
-  private encodeLast(batch: SeqBatch, f: Folded): Tensor {
+  private *encodeLastParts(batch: SeqBatch, f: Folded): Generator<void, Tensor, void> {
     const c = this.config;
     const { B, L } = batch;
     const d = c.dim;
     const n = B * L;
-    // Rows live as [1, B·L, d]: every product with a weight is then one fused kernel, no reshape.
-    // Inputs: item vectors·√d plus the row's position and attention features, which are rows of
-    // the small table too (the position with weight 1, the features' weights with the feature
-    // values), then the site's item vectors.
-    const tb = c.topicBuckets > 0 ? c.topicBuckets : 0;
-    const first = tb + c.maxLen - L;
-    let x = tf.reshape(
-      this.itemSum(batch.items, Math.sqrt(d), f.small, 1 + FEATURES, (i, idx, iAt, w, wAt) => {
-        idx[iAt] = first + (i % L);
-        w[wAt] = 1;
-        for (let k = 0; k < FEATURES; k++) {
-          idx[iAt + 1 + k] = tb + c.maxLen + k;
-          w[wAt + 1 + k] = batch.features[i * FEATURES + k];
-        }
-      }),
-      [1, n, d],
-    );
-    if (f.vectors && batch.items.vectors) x = tf.add(x, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
-    // Padded keys (shorter visitors in a batch, an empty history) are masked for every query.
-    const padded = batch.valid.some((v) => v === 0);
-    const keyMask = padded ? tf.tensor3d(batch.valid.map((v) => (v > 0 ? 0 : -1e9)), [B, 1, L]) : undefined;
-    // The residual stream is kept centred (each row sums to zero): the inputs are centred once,
-    // and everything added to them comes from centred weights. A layer norm then needs no centring
-    // of its own, and every norm ignores a row's mean anyway, so nothing else changes.
-    x = dense(x, f.center);
-    const norm = (t: Tensor): Tensor => tf.mul(t, tf.rsqrt(dense(tf.square(t), f.meanCol, f.eps)));
-    const last = tf.tensor2d(Int32Array.from({ length: B }, (_, b) => b * L + L - 1), [B, 1], 'int32');
-    const lastRows = (t: Tensor): Tensor => tf.reshape(tf.gatherND(tf.reshape(t, [n, d]), last), [1, B, d]);
-    for (let i = 0; i < c.blocks; i++) {
-      const k = f.blocks[i];
-      const h = norm(x);
-      const h3 = tf.reshape(h, [B, L, d]);
-      if (i < c.blocks - 1) {
-        // Every column, causal. (A transposed operand is several times slower in the WASM kernel
-        // than a transpose and a plain product.)
-        const q = tf.reshape(dense(h, k.aq, k.cq), [B, L, d]);
-        let s = tf.add(dense(q, tf.transpose(h3, [0, 2, 1])), this.causalMask(L));
-        if (keyMask) s = tf.add(s, keyMask);
-        x = tf.add(x, dense(tf.reshape(dense(tf.softmax(s), h3), [1, n, d]), k.wv, k.cv));
-        x = tf.add(x, dense(dense(norm(x), k.w1, k.c1, true), k.w2, k.b2));
-        continue;
+    // Tensors kept from one part to the next; the result is kept for the caller.
+    const held: Tensor[] = [];
+    const hold = <T extends Tensor>(t: T): T => (held.push(tf.keep(t)), t);
+    try {
+      // Padded keys (shorter visitors in a batch, an empty history) are masked for every query.
+      const padded = batch.valid.some((v) => v === 0);
+      const keyMask = padded ? hold(tf.tensor3d(batch.valid.map((v) => (v > 0 ? 0 : -1e9)), [B, 1, L])) : undefined;
+      const last = hold(tf.tensor2d(Int32Array.from({ length: B }, (_, b) => b * L + L - 1), [B, 1], 'int32'));
+      const lastRows = (t: Tensor): Tensor => tf.reshape(tf.gatherND(tf.reshape(t, [n, d]), last), [1, B, d]);
+      const norm = (t: Tensor): Tensor => tf.mul(t, tf.rsqrt(dense(tf.square(t), f.meanCol, f.eps)));
+      // Rows live as [1, B·L, d]: every product with a weight is then one fused kernel, no reshape.
+      // Inputs: item vectors·√d plus the row's position and attention features, which are rows of
+      // the small table too (the position with weight 1, the features' weights with the feature
+      // values), then the site's item vectors.
+      let x = hold(
+        tf.tidy(() => {
+          const tb = c.topicBuckets > 0 ? c.topicBuckets : 0;
+          const first = tb + c.maxLen - L;
+          let x0 = tf.reshape(
+            this.itemSum(batch.items, Math.sqrt(d), f.small, 1 + FEATURES, (i, idx, iAt, w, wAt) => {
+              idx[iAt] = first + (i % L);
+              w[wAt] = 1;
+              for (let k = 0; k < FEATURES; k++) {
+                idx[iAt + 1 + k] = tb + c.maxLen + k;
+                w[wAt + 1 + k] = batch.features[i * FEATURES + k];
+              }
+            }),
+            [1, n, d],
+          );
+          if (f.vectors && batch.items.vectors) x0 = tf.add(x0, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
+          // The residual stream is kept centred (each row sums to zero): the inputs are centred
+          // once, and everything added to them comes from centred weights. A layer norm then needs
+          // no centring of its own, and every norm ignores a row's mean anyway, so nothing else
+          // changes.
+          return dense(x0, f.center);
+        }),
+      );
+      for (let i = 0; i < c.blocks; i++) {
+        // A part per block: on the page, the first call runs code the browser has not compiled yet.
+        yield;
+        const k = f.blocks[i];
+        const xi = x;
+        x = hold(
+          tf.tidy(() => {
+            const h = norm(xi);
+            const h3 = tf.reshape(h, [B, L, d]);
+            if (i < c.blocks - 1) {
+              // Every column, causal. (A transposed operand is several times slower in the WASM
+              // kernel than a transpose and a plain product.)
+              const q = tf.reshape(dense(h, k.aq, k.cq), [B, L, d]);
+              let s = tf.add(dense(q, tf.transpose(h3, [0, 2, 1])), this.causalMask(L));
+              if (keyMask) s = tf.add(s, keyMask);
+              const y = tf.add(xi, dense(tf.reshape(dense(tf.softmax(s), h3), [1, n, d]), k.wv, k.cv));
+              return tf.add(y, dense(dense(norm(y), k.w1, k.c1, true), k.w2, k.b2));
+            }
+            // The last block reads from the last column only: its query against every key, its own FFN.
+            const q = tf.reshape(dense(lastRows(h), k.aq, k.cq), [B, 1, d]);
+            let s = dense(q, h3, undefined, false, true);
+            if (keyMask) s = tf.add(s, keyMask);
+            const y = tf.add(lastRows(xi), dense(tf.reshape(dense(tf.softmax(s), h3), [1, B, d]), k.wv, k.cv));
+            return tf.add(y, dense(dense(norm(y), k.w1, k.c1, true), k.w2, k.b2));
+          }),
+        );
       }
-      // The last block reads from the last column only: its query against every key, its own FFN.
-      const q = tf.reshape(dense(lastRows(h), k.aq, k.cq), [B, 1, d]);
-      let s = dense(q, h3, undefined, false, true);
-      if (keyMask) s = tf.add(s, keyMask);
-      x = tf.add(lastRows(x), dense(tf.reshape(dense(tf.softmax(s), h3), [1, B, d]), k.wv, k.cv));
-      x = tf.add(x, dense(dense(norm(x), k.w1, k.c1, true), k.w2, k.b2));
+      const xl = x;
+      return tf.keep(
+        tf.tidy(() => {
+          const y = c.blocks === 0 ? lastRows(xl) : xl;
+          // A visitor without history has only padding: the training encoder zeroes it, so its
+          // vector is the output norm's bias.
+          const lastValid = Float32Array.from({ length: B }, (_, b) => batch.valid[b * L + L - 1]);
+          const z = lastValid.some((v) => v === 0) ? tf.mul(y, tf.tensor3d(lastValid, [1, B, 1])) : y;
+          return tf.reshape(dense(norm(z), f.outG, f.outB), [B, d]);
+        }),
+      );
+    } finally {
+      tf.dispose(held);
     }
-    if (c.blocks === 0) x = lastRows(x);
-    // A visitor without history has only padding: the training encoder zeroes it, so its vector is
-    // the output norm's bias.
-    const lastValid = Float32Array.from({ length: B }, (_, b) => batch.valid[b * L + L - 1]);
-    if (lastValid.some((v) => v === 0)) x = tf.mul(x, tf.tensor3d(lastValid, [1, B, 1]));
-    return tf.reshape(dense(norm(x), f.outG, f.outB), [B, d]);
   }
 
   /** Mean loss of a training batch (a scalar tensor). */
@@ -1054,10 +1078,15 @@ export class Network {
    * The visitor vector is the encoder output at the last column.
    */
   scoreTensor(batch: SeqBatch, cands: CodeList, C: number): Tensor {
+    return runParts(this.scoreParts(batch, cands, C));
+  }
+
+  /** `scoreTensor` in parts (the visitor's encoder cut by `encodeLastParts`), for the page. */
+  *scoreParts(batch: SeqBatch, cands: CodeList, C: number): Generator<void, Tensor, void> {
+    const u = yield* this.visitorVectors(batch);
     return tf.tidy(() => {
       const { B } = batch;
       const d = this.config.dim;
-      const u = this.visitorVectors(batch);
       const it = this.candidateVectors(cands);
       return tf.add(tf.reshape(dense(tf.reshape(it.e, [B, C, d]), tf.reshape(u, [B, d, 1])), [B, C]), tf.reshape(it.b, [B, C]));
     });
@@ -1093,14 +1122,21 @@ export class Network {
    * more items of a feed) costs only the candidates. Every change of a weight (a training step,
    * new weights) gives it new data, so nothing stale is ever used.
    */
-  private visitorVectors(batch: SeqBatch): Tensor {
+  private *visitorVectors(batch: SeqBatch): Generator<void, Tensor, void> {
     const data = this.weightData();
     const v = this.visitor;
     if (v && !v.u.isDisposed && sameBatch(v.batch, batch) && data.every((d, i) => d === v.data[i])) return v.u;
     v?.u.dispose();
-    const u = tf.keep(this.encode(batch, false, true));
+    this.visitor = undefined;
+    const u = yield* this.encodeVisitor(batch);
     this.visitor = { batch, data, u };
     return u;
+  }
+
+  /** The visitor vectors [B, d] of `batch`, kept (`tf.keep`): `encode`'s last column, folded for one head. */
+  private *encodeVisitor(batch: SeqBatch): Generator<void, Tensor, void> {
+    if (this.config.heads === 1) return yield* this.encodeLastParts(batch, this.foldedWeights());
+    return tf.keep(tf.tidy(() => this.encode(batch, false, true)));
   }
 
   score(batch: SeqBatch, cands: CodeList, C: number): Float32Array {

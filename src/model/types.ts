@@ -91,6 +91,16 @@ export interface TrainOptions {
   sliced?: boolean;
 }
 
+/** Options of `AttentionModel.score`. */
+export interface ScoreOptions {
+  /**
+   * Cut a call that runs long into tasks (the input, then each block of the visitor's encoder),
+   * for the page's main thread: the first calls run code the browser is still compiling. A call
+   * that is quick runs at once. Same result. Default false.
+   */
+  sliced?: boolean;
+}
+
 /** What one `train` call did. */
 export interface TrainResult {
   /** Mean loss over the batch (after the step's forward pass). */
@@ -109,7 +119,7 @@ export interface AttentionModel {
   /** Trainable parameter count. */
   readonly numParams: number;
   /** Scores of `candidates` (higher = more likely to get attention) given the visitor's `history`, oldest first. */
-  score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[]): Promise<Float32Array>;
+  score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[], options?: ScoreOptions): Promise<Float32Array>;
   /** One optimisation step on a batch of visitor logs (each oldest first). */
   train(sequences: readonly (readonly AttentionEvent[])[], options?: TrainOptions): Promise<TrainResult>;
   /** Serialises config and weights into one compact binary; default quantisation `float16`. */

@@ -140,7 +140,7 @@ export class Engine {
           result.initMs = performance.now() - t0;
           const { candidates, rounds = 5 } = options.probe;
           const history = probeHistory(options.probe.history, candidates, this.model!.config.maxLen);
-          await this.model!.score(history, candidates); // warm-up: shader compiles, wasm tiers
+          await this.model!.score(history, candidates, { sliced: this.options.onPage }); // warm-up: shader compiles, wasm tiers
           const times: number[] = [];
           let turn = 0;
           for (let i = 0; i < rounds; i++) {
@@ -152,7 +152,7 @@ export class Engine {
               // The history turned by one more each call: the whole model runs every time, as for
               // a new page view, not the kept visitor vector of the call before.
               const k = ++turn % Math.max(1, history.length);
-              await this.model!.score(history.slice(k).concat(history.slice(0, k)), candidates);
+              await this.model!.score(history.slice(k).concat(history.slice(0, k)), candidates, { sliced: this.options.onPage });
             } while (++calls < PROBE_CALLS && performance.now() - t < PROBE_ROUND_MS);
             times.push((performance.now() - t) / calls);
             result.calls = (result.calls ?? 0) + calls;
@@ -259,7 +259,7 @@ export class Engine {
 
   /** Scores of `candidates` for the visitor with `history`, as an array in candidate order. */
   score(history: AttentionEvent[], candidates: (ItemRef | string)[]): Promise<Float32Array> {
-    return this.run((m) => m.score(history, candidates));
+    return this.run((m) => m.score(history, candidates, { sliced: this.options.onPage }));
   }
 
   /** One training step. `save()` afterwards makes its weights the fallback point. */

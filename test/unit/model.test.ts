@@ -168,12 +168,71 @@ describe('scoring path', () => {
   });
 });
 
+describe('scoring on the page', () => {
+  const cands = Array.from({ length: 30 }, (_, i) => ({ itemId: `c${i}`, topics: [`t${i % 5}`] }));
+  const logOf = (i: number) => [ev(`a${i}`), ev('b', { skipped: true, viewId: 'v' }), ev(`c${i % 3}`, { viewId: 'v', clicks: 1 })];
+  /** Tasks that ran while `p` was pending: a call cut into parts lets the page run between them. */
+  async function tasksDuring<T>(p: Promise<T>): Promise<{ value: T; tasks: number }> {
+    let tasks = 0;
+    let on = true;
+    const tick = () => {
+      if (!on) return;
+      tasks++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const value = await p;
+    on = false;
+    return { value, tasks };
+  }
+
+  it('cuts a call that runs long (its code not yet compiled) into parts, with the scores of one call at once, leaving no tensor', async () => {
+    const before = tf.memory().numTensors;
+    const m = await loadModel({ ...small, blocks: 2, dropout: 0 });
+    await m.score(logOf(0), cands);
+    const kept = tf.memory().numTensors;
+    // Every part looks slow: the call is cut at each of its points (the input, each block).
+    let t = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => (t += 5));
+    const sliced = await tasksDuring(m.score(logOf(1), cands, { sliced: true }));
+    now.mockRestore();
+    expect(sliced.tasks).toBeGreaterThanOrEqual(2);
+    expect(tf.memory().numTensors).toBe(kept);
+    await m.score(logOf(2), cands); // another visitor: the next call encodes again
+    const whole = await tasksDuring(m.score(logOf(1), cands));
+    expect(whole.tasks).toBe(0);
+    expect(Array.from(sliced.value)).toEqual(Array.from(whole.value));
+    // Quick parts are not cut.
+    const quick = await tasksDuring(m.score(logOf(3), cands, { sliced: true }));
+    expect(quick.tasks).toBe(0);
+    expect(tf.memory().numTensors).toBe(kept);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a model disposed in the middle of a call cut into parts ends the call there, leaving no tensor', async () => {
+    const before = tf.memory().numTensors;
+    const m = await loadModel({ ...small, blocks: 2, dropout: 0 });
+    await m.score(logOf(0), cands);
+    let t = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => (t += 5));
+    try {
+      const scoring = m.score(logOf(1), cands, { sliced: true });
+      m.dispose();
+      await expect(scoring).rejects.toThrow('the model was disposed');
+    } finally {
+      now.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('scoring the same visitor again', () => {
   it('reuses the visitor vector while the history and every weight are the same, and never a stale one', () => {
     const before = tf.memory().numTensors;
     const { net, randomize, items, batchOf } = scoringFixture(7);
     const candsOf = (from: number) => codeList(Array.from({ length: 6 }, (_, i) => items[(from + i) % 12]));
-    const encode = vi.spyOn(net, 'encode');
+    const encode = vi.spyOn(net as unknown as { encodeVisitor: () => unknown }, 'encodeVisitor');
     // The reference: the training-time encoder, every time.
     const ref = (keys: number[], from: number) =>
       tf.tidy(() => {
