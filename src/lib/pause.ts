@@ -22,24 +22,44 @@ const BUSY_MS = 4;
 /** The longest the next part waits after a busy one (ms). */
 const BACK_OFF_MS = 100;
 
+/** Options of `pacer`. */
+export interface PaceOptions {
+  /** How many times a busy part's own time the next part waits; default 1. */
+  backOff?: number;
+  /**
+   * The fastest time of each part (by its place in the work) in earlier runs of the same work,
+   * kept by the caller and updated here: a part then counts as busy only when it also took more
+   * than twice its fastest, so work whose parts are long by nature is not slowed once it is warm.
+   */
+  best?: number[];
+  /** The clock (ms). */
+  now?: () => number;
+}
+
 /**
  * The pause between parts of work sliced for the page's main thread, backing off when the
  * machine is busy. A part that usually takes a few ms can take many times that while the browser
- * compiles the model's code on its background threads (the first training steps of a visit) or
- * collects garbage: on a machine with few cores those threads take turns with the page's, and the
- * next part, run at once, would stretch into a long task as well. After a part that took longer
- * than `BUSY_MS`, the next one waits `backOff` times as long (at most `BACK_OFF_MS`), so the
- * background work ends while the page is idle: work nobody waits for (training) backs off more
- * than work the page waits for (loading the model, scoring). Elsewhere (a worker, a hidden page,
- * whose timers are throttled to once a second) it is `pause()`.
+ * compiles the model's code on its background threads (the first calls and training steps of a
+ * page view) or collects garbage: on a machine with few cores those threads take turns with the
+ * page's, and the next part, run at once, would stretch into a long task as well. After a busy
+ * part (longer than `BUSY_MS`, and than twice its `best`) the next one waits `backOff` times as
+ * long (at most `BACK_OFF_MS`), so the background work ends while the page is idle: work nobody
+ * waits for (training) backs off more than work the page waits for (loading, scoring). Elsewhere
+ * (a worker, a hidden page, whose timers are throttled to once a second) it is `pause()`.
  * Returns the function to await between parts; the first part is timed from this call.
  */
-export function pacer(backOff = 1, now: () => number = () => performance.now()): () => Promise<void> {
+export function pacer(options: PaceOptions = {}): () => Promise<void> {
+  const { backOff = 1, best, now = () => performance.now() } = options;
   let since = now();
+  let part = 0;
   return async () => {
     const took = now() - since;
+    const fastest = best?.[part];
+    if (best && !(fastest! <= took)) best[part] = took;
+    part++;
+    const busy = took > BUSY_MS && !(fastest! * 2 >= took);
     const page = (globalThis as { document?: { visibilityState?: string } }).document;
-    if (took > BUSY_MS && page?.visibilityState === 'visible') await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
+    if (busy && page?.visibilityState === 'visible') await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
     else await pause();
     since = now();
   };
@@ -53,12 +73,12 @@ export function runParts<T>(parts: Generator<void, T, void>): T {
 }
 
 /**
- * Runs work cut into parts to its end, a task per part (`pacer(backOff)` between them). When `alive()`
+ * Runs work cut into parts to its end, a task per part (`pacer(pace)` between them). When `alive()`
  * turns false in a pause (what the work runs on was disposed), the work is ended there (its
  * `finally` blocks run) and the promise rejects.
  */
-export async function runSliced<T>(parts: Generator<void, T, void>, alive: () => boolean = () => true, backOff = 1): Promise<T> {
-  const pace = pacer(backOff);
+export async function runSliced<T>(parts: Generator<void, T, void>, alive: () => boolean = () => true, options?: PaceOptions): Promise<T> {
+  const pace = pacer(options);
   let r = parts.next();
   while (!r.done) {
     await pace();

@@ -218,6 +218,8 @@ export class Network {
   private candidates?: { list: CodeList; data: unknown[]; e: Tensor; b: Tensor };
   /** The folded weights for scoring, the data of every weight they came from, and what to dispose. */
   private folded?: { data: unknown[]; t: Folded; own: Tensor[] };
+  /** A folding under way in parts (`prepare`), for the weights of `data`. */
+  private folding?: { data: unknown[]; parts: Generator<void, { t: Folded; own: Tensor[] }, void> };
 
   /** The network with weights `values` (any missing are drawn from the seed). */
   constructor(readonly config: ModelConfig, values?: Map<string, Float32Array>, later = false) {
@@ -461,7 +463,8 @@ export class Network {
 
   /**
    * Makes, when missing, what a call needs before its own work, a part per call: for scoring, the
-   * folded weights (after a change of weights) and then the vectors of the candidates `list`; for
+   * folded weights (after a change of weights; a block a part) and then the vectors of the
+   * candidates `list`; for
    * training, the optimizer's state (at the first step), the memory the first step takes (WASM),
    * then the dropout pool, sized for `batch` (up to 4 MB of random bytes). True when it did work:
    * a caller on the page can let the page run before the rest (each part is a task of its own
@@ -488,7 +491,7 @@ export class Network {
     const data = this.weightData();
     const f = this.folded;
     if (!f || data.some((x, i) => x !== f.data[i])) {
-      this.foldedWeights();
+      this.foldPart(data);
       return true;
     }
     const k = this.candidates;
@@ -543,21 +546,48 @@ export class Network {
     const data = this.weightData();
     const f = this.folded;
     if (f && data.every((x, i) => x === f.data[i])) return f.t;
-    if (f) for (const t of f.own) t.dispose();
-    this.folded = undefined;
-    // Made in a scope of its own (the caller's may end first) and kept until the weights change.
-    tf.tidy(() => {
-      const made = this.fold();
-      const own = [made.center, made.meanCol, made.eps, made.small, made.outG, made.outB, ...(made.vectors ? [made.vectors] : []), ...made.blocks.flatMap((b) => [b.aq, b.cq, b.wv, b.cv, b.w1, b.c1, b.w2, b.b2])];
-      for (const x of own) tf.keep(x);
-      this.folded = { data, t: made, own };
-    });
+    this.stopFolding();
+    this.setFolded(data, runParts(this.foldParts()));
     return this.folded!.t;
   }
 
-  private fold(): Folded {
+  /**
+   * A part of folding the current weights (`prepare`): a block a part, then the rest. A folding
+   * begun for weights that have changed since is dropped and begun again.
+   */
+  private foldPart(data: unknown[]): void {
+    if (this.folding && !data.every((x, i) => x === this.folding!.data[i])) this.stopFolding();
+    const run = (this.folding ??= { data, parts: this.foldParts() });
+    const r = run.parts.next();
+    if (!r.done) return;
+    this.folding = undefined;
+    this.setFolded(data, r.value);
+  }
+
+  private setFolded(data: unknown[], made: { t: Folded; own: Tensor[] }): void {
+    if (this.folded) for (const t of this.folded.own) t.dispose();
+    this.folded = { data, ...made };
+  }
+
+  private stopFolding(): void {
+    this.folding?.parts.return(undefined as never);
+    this.folding = undefined;
+  }
+
+  /**
+   * The folded weights, in parts (a block a part, then the rest: on the page the first call runs
+   * code the browser has yet to compile), each tensor kept (`tf.keep`) and listed in `own`; a
+   * folding left unfinished disposes what it made.
+   */
+  private *foldParts(): Generator<void, { t: Folded; own: Tensor[] }, void> {
     const c = this.config;
     const d = c.dim;
+    const own: Tensor[] = [];
+    let done = false;
+    const keepAll = <T extends Record<string, Tensor | undefined>>(o: T): T => {
+      for (const x of Object.values(o)) if (x) own.push(tf.keep(x));
+      return o;
+    };
     const col = (v: Tensor): Tensor => tf.reshape(v, [-1, 1]);
     const row = (v: Tensor): Tensor => tf.reshape(v, [1, -1]);
     // A bias of a fused product must have data of rank 1: the WASM backend checks the shape its
@@ -565,41 +595,54 @@ export class Network {
     const vec = (v: Tensor): Tensor => tf.add(tf.reshape(v, [-1]), 0);
     // m·(I − 1/d): every output row of the product then sums to zero.
     const centred = (m: Tensor): Tensor => tf.sub(m, tf.mean(m, 1, true));
-    const eye = tf.eye(d);
-    const blocks = [];
     const scale = 1 / Math.sqrt(d);
     const as3 = (m: Tensor): Tensor => tf.reshape(m, [1, ...m.shape]);
-    for (let i = 0; i < c.blocks; i++) {
-      const p = `block${i}/`;
-      const g = this.w(p + 'ln1/g');
-      const b = row(this.w(p + 'ln1/b'));
-      const qk = tf.mul(tf.matMul(this.w(p + 'wq'), this.w(p + 'wk'), false, true), scale);
-      const qkg = tf.mul(qk, row(g));
-      // Centred outputs (see `Folded`): the value-output product and the FFN's last layer.
-      const vo = centred(tf.matMul(this.w(p + 'wv'), this.w(p + 'wo')));
-      const g2 = this.w(p + 'ln2/g');
-      const w1 = this.w(p + 'w1');
-      blocks.push({
-        aq: as3(tf.mul(col(g), qkg)),
-        cq: vec(tf.matMul(b, qkg)),
-        wv: as3(tf.mul(col(g), vo)),
-        cv: vec(tf.matMul(b, vo)),
-        w1: as3(tf.mul(col(g2), w1)),
-        c1: vec(tf.add(tf.matMul(row(this.w(p + 'ln2/b')), w1), row(this.w(p + 'b1')))),
-        w2: as3(centred(this.w(p + 'w2'))),
-        b2: vec(centred(row(this.w(p + 'b2')))),
+    try {
+      const blocks: Folded['blocks'] = [];
+      for (let i = 0; i < c.blocks; i++) {
+        if (i > 0) yield;
+        const p = `block${i}/`;
+        const block = tf.tidy(() => {
+          const g = this.w(p + 'ln1/g');
+          const b = row(this.w(p + 'ln1/b'));
+          const qk = tf.mul(tf.matMul(this.w(p + 'wq'), this.w(p + 'wk'), false, true), scale);
+          const qkg = tf.mul(qk, row(g));
+          // Centred outputs (see `Folded`): the value-output product and the FFN's last layer.
+          const vo = centred(tf.matMul(this.w(p + 'wv'), this.w(p + 'wo')));
+          const g2 = this.w(p + 'ln2/g');
+          const w1 = this.w(p + 'w1');
+          return {
+            aq: as3(tf.mul(col(g), qkg)),
+            cq: vec(tf.matMul(b, qkg)),
+            wv: as3(tf.mul(col(g), vo)),
+            cv: vec(tf.matMul(b, vo)),
+            w1: as3(tf.mul(col(g2), w1)),
+            c1: vec(tf.add(tf.matMul(row(this.w(p + 'ln2/b')), w1), row(this.w(p + 'b1')))),
+            w2: as3(centred(this.w(p + 'w2'))),
+            b2: vec(centred(row(this.w(p + 'b2')))),
+          };
+        });
+        blocks.push(keepAll(block));
+      }
+      if (c.blocks > 0) yield;
+      const rest = tf.tidy(() => {
+        const eye = tf.eye(d);
+        return {
+          center: as3(tf.sub(eye, 1 / d)),
+          meanCol: tf.fill([1, d, 1], 1 / d),
+          eps: tf.tensor1d([1e-6]),
+          small: tf.concat([...(c.topicBuckets > 0 ? [this.w('item/topic')] : []), this.w('seq/pos'), this.w('seq/features')], 0),
+          vectors: c.itemVectorDim > 0 ? as3(tf.mul(this.w('item/vector'), Math.sqrt(d))) : undefined,
+          outG: as3(tf.mul(eye, row(this.w('out/ln/g')))),
+          outB: vec(this.w('out/ln/b')),
+        };
       });
+      keepAll(rest);
+      done = true;
+      return { t: { ...rest, blocks }, own };
+    } finally {
+      if (!done) tf.dispose(own);
     }
-    return {
-      center: as3(tf.sub(eye, 1 / d)),
-      meanCol: tf.fill([1, d, 1], 1 / d),
-      eps: tf.tensor1d([1e-6]),
-      small: tf.concat([...(c.topicBuckets > 0 ? [this.w('item/topic')] : []), this.w('seq/pos'), this.w('seq/features')], 0),
-      vectors: c.itemVectorDim > 0 ? as3(tf.mul(this.w('item/vector'), Math.sqrt(d))) : undefined,
-      blocks,
-      outG: as3(tf.mul(eye, row(this.w('out/ln/g')))),
-      outB: vec(this.w('out/ln/b')),
-    };
   }
 
   /**
@@ -1208,6 +1251,7 @@ export class Network {
     this.making = undefined;
     this.visitor?.u.dispose();
     this.visitor = undefined;
+    this.stopFolding();
     if (this.folded) for (const t of this.folded.own) t.dispose();
     this.folded = undefined;
     if (this.candidates) tf.dispose([this.candidates.e, this.candidates.b]);

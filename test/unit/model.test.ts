@@ -210,6 +210,29 @@ describe('scoring on the page', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('folds new weights a block a part before scoring, the same as at once, and drops a folding the weights changed under', () => {
+    const before = tf.memory().numTensors;
+    const { net, randomize, items, batchOf } = scoringFixture(3);
+    const list = codeList(items.slice(0, 6));
+    const partsOf = () => {
+      let n = 0;
+      while (net.prepare('score')) n++;
+      return n;
+    };
+    expect(partsOf()).toBe(3); // two blocks, then the rest
+    randomize();
+    expect(net.prepare('score')).toBe(true); // the first block of these weights...
+    randomize(); // ...which change: their folding is dropped and begun again
+    expect(partsOf()).toBe(3);
+    const got = Array.from(net.score(batchOf([0, 1, 2]), list, 6));
+    const twin = createNetwork({ ...small, dropout: 0, topicBuckets: 8 });
+    twin.restore(net.snapshot());
+    expect(got).toEqual(Array.from(twin.score(batchOf([0, 1, 2]), list, 6))); // folded at once
+    twin.dispose();
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a model disposed in the middle of a call cut into parts ends the call there, leaving no tensor', async () => {
     const before = tf.memory().numTensors;
     const m = await loadModel({ ...small, blocks: 2, dropout: 0 });

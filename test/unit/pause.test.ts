@@ -27,7 +27,7 @@ describe('pacer', () => {
   it('after a part that ran long on a visible page, makes the next wait backOff times as long, at most 100 ms', async () => {
     page();
     let t = 0;
-    const pace = pacer(3, () => t);
+    const pace = pacer({ backOff: 3, now: () => t });
     t += 10; // a busy part
     const wait = pace();
     await vi.advanceTimersByTimeAsync(29);
@@ -46,7 +46,7 @@ describe('pacer', () => {
   it('after a short part, or on a hidden page or off the page, is only a task of its own (no timer)', async () => {
     page();
     let t = 0;
-    const pace = pacer(3, () => t);
+    const pace = pacer({ backOff: 3, now: () => t });
     t += 3;
     expect(await settled(pace())).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
@@ -59,6 +59,30 @@ describe('pacer', () => {
     t += 50;
     expect(await settled(pace())).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('with the fastest times of earlier runs, counts a part busy only when it also took twice its fastest', async () => {
+    page();
+    let t = 0;
+    const best: number[] = [];
+    const run = async (costs: number[]) => {
+      const pace = pacer({ backOff: 1, best, now: () => t });
+      const waits: boolean[] = [];
+      for (const cost of costs) {
+        t += cost;
+        const p = pace();
+        const waited = !(await settled(p));
+        await vi.advanceTimersByTimeAsync(100);
+        await p;
+        waits.push(waited);
+      }
+      return waits;
+    };
+    expect(await run([20, 3, 8])).toEqual([true, false, true]); // cold: every part over 4 ms
+    expect(best).toEqual([20, 3, 8]);
+    expect(await run([12, 3, 15])).toEqual([false, false, false]); // long by nature, not busy
+    expect(best).toEqual([12, 3, 8]);
+    expect(await run([30, 9, 8])).toEqual([true, true, false]); // over twice their fastest
   });
 });
 
