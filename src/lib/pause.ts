@@ -73,7 +73,7 @@ export function runParts<T>(parts: Generator<void, T, void>): T {
 }
 
 /**
- * Runs work cut into parts to its end, a task per part (`pacer(pace)` between them). When `alive()`
+ * Runs work cut into parts to its end, a task per part (`pacer(options)` between them). When `alive()`
  * turns false in a pause (what the work runs on was disposed), the work is ended there (its
  * `finally` blocks run) and the promise rejects.
  */
