@@ -55,9 +55,9 @@ export function pacer(options: PaceOptions = {}): () => Promise<void> {
   return async () => {
     const took = now() - since;
     const fastest = best?.[part];
-    if (best && !(fastest! <= took)) best[part] = took;
+    if (best && (fastest === undefined || took < fastest)) best[part] = took;
     part++;
-    const busy = took > BUSY_MS && !(fastest! * 2 >= took);
+    const busy = took > BUSY_MS && (fastest === undefined || took > 2 * fastest);
     const page = (globalThis as { document?: { visibilityState?: string } }).document;
     if (busy && page?.visibilityState === 'visible') await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
     else await pause();

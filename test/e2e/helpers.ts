@@ -2,24 +2,33 @@
  * Shared browser-test helpers. Every test imported from here fails when the page makes a request
  * to anything but 127.0.0.1 or throws an uncaught error.
  */
-import { test as base, expect, type Page } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
+
+/**
+ * Blocks every request of `context` to anything but 127.0.0.1 and collects those requests and
+ * the uncaught errors of its pages, for a test to assert empty.
+ */
+export async function guardContext(context: BrowserContext): Promise<{ offsite: string[]; pageErrors: string[] }> {
+  const offsite: string[] = [];
+  const pageErrors: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1') return route.continue();
+    offsite.push(route.request().url());
+    return route.abort('blockedbyclient');
+  });
+  const watch = (page: Page) => {
+    page.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  return { offsite, pageErrors };
+}
 
 export const test = base.extend<{ guard: { offsite: string[]; pageErrors: string[] } }>({
   guard: [
     async ({ context }, use) => {
-      const offsite: string[] = [];
-      const pageErrors: string[] = [];
-      await context.route('**/*', (route) => {
-        const url = new URL(route.request().url());
-        if (url.hostname === '127.0.0.1') return route.continue();
-        offsite.push(route.request().url());
-        return route.abort('blockedbyclient');
-      });
-      const watch = (page: Page) => {
-        page.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
-      };
-      context.pages().forEach(watch);
-      context.on('page', watch);
+      const { offsite, pageErrors } = await guardContext(context);
       await use({ offsite, pageErrors });
       expect(offsite, 'requests to anything but 127.0.0.1').toEqual([]);
       expect(pageErrors, 'uncaught page errors').toEqual([]);

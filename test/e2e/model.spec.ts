@@ -1,4 +1,4 @@
-import { test, expect } from './helpers';
+import { guardContext, test, expect } from './helpers';
 
 // The model chunk in a real page: backends agree, the fastest is picked, broken backends fall back,
 // tensors do not leak and the main thread never gets a long task from the model.
@@ -246,15 +246,8 @@ test('on the page (no worker), a first visit choosing the backend, scoring, trai
   // one renderer), as on a visitor's first page view.
   const run = async (): Promise<Run> => {
     const context = await browser.newContext({ baseURL });
-    const offsite: string[] = [];
-    const errors: string[] = [];
-    await context.route('**/*', (route) => {
-      if (new URL(route.request().url()).hostname === '127.0.0.1') return route.continue();
-      offsite.push(route.request().url());
-      return route.abort('blockedbyclient');
-    });
+    const { offsite, pageErrors: errors } = await guardContext(context);
     const page = await context.newPage();
-    page.on('pageerror', (error) => errors.push(error.message));
     await open(page);
     const out = await page.evaluate(async () => {
       const w = window as any;
