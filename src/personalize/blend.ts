@@ -6,8 +6,11 @@
 import { isAttended } from './profile';
 import type { Scores, VisitorProfile } from './types';
 
-/** Fewer seen items than this: nothing to judge the model by, so it gets no weight. */
+/** Fewer seen items than this: nothing to judge the model by. */
 export const MIN_SEEN = 5;
+
+/** The weight of the site's own model (`modelUrl`) while there is nothing to judge it by. */
+export const SITE_MODEL_WEIGHT = 0.5;
 
 /** Spearman rank correlation of two equally long lists, -1..1 (0 when either is constant). */
 export function spearman(a: readonly number[], b: readonly number[]): number {
@@ -42,10 +45,12 @@ function ranks(xs: readonly number[]): number[] {
 /**
  * The model's weight, 0..1: the rank correlation of its scores with the visitor's own engagement
  * (attention, clicks, reads) over the items among `ids` they have seen, mapped from 0.1..0.5 to 0..1.
+ * With too few seen to judge it by, `unjudged`: none for a model of the visitor's own, the trust
+ * a site gives the model it trained on its visitors (`modelUrl`).
  */
-export function modelWeight(model: Scores, profile: VisitorProfile, ids: readonly string[]): number {
+export function modelWeight(model: Scores, profile: VisitorProfile, ids: readonly string[], unjudged = 0): number {
   const seen = ids.filter((id) => profile.items[id] && Number.isFinite(model[id]));
-  if (seen.length < MIN_SEEN) return 0;
+  if (seen.length < MIN_SEEN) return unjudged;
   const engagement = seen.map((id) => {
     const s = profile.items[id]!;
     return s.attentionMs + 3000 * s.clicks + (isAttended(s) ? 1000 : 0);

@@ -16,7 +16,7 @@ import {
   type FoundContainer,
 } from './dom';
 import { loadDebugChunk } from '../debug-loader';
-import { blendScores, modelWeight } from './blend';
+import { blendScores, modelWeight, SITE_MODEL_WEIGHT } from './blend';
 import { explainItem } from './explain';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
 import { hashString } from './random';
@@ -205,7 +205,10 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
         const s = await host.scores(items);
         if (valid(s, items)) {
           const ids = items.map((i) => i.id);
-          const weight = modelWeight(s, p, ids);
+          // The site's own model orders a newcomer's page half-trusted; a visitor's own model
+          // has to agree with what they read first.
+          const site = (host.modelState?.() as { site?: boolean } | undefined)?.site === true;
+          const weight = modelWeight(s, p, ids, site ? SITE_MODEL_WEIGHT : 0);
           return { scores: blendScores(fromProfile, s, ids, weight), source: weight >= 0.5 ? 'model' : 'profile', modelWeight: weight };
         }
       } catch (error) {

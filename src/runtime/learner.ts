@@ -41,9 +41,12 @@ export interface BackendChoice {
 export interface LearnerDeps {
   /** The visitor's log, oldest first. */
   history(): Promise<LoggedView[]>;
-  /** The visitor's weights and how many steps they were trained, when saved before. */
-  loadWeights(): Promise<{ data: Uint8Array; steps: number } | undefined>;
-  saveWeights(bytes: Uint8Array, meta: { steps: number; loss: number; backend: string }): Promise<void>;
+  /**
+   * The visitor's weights, when saved before: how many steps they were trained on this visitor,
+   * and whether they began as the site's model (`modelUrl`).
+   */
+  loadWeights(): Promise<{ data: Uint8Array; steps: number; site?: boolean } | undefined>;
+  saveWeights(bytes: Uint8Array, meta: { steps: number; loss: number; backend: string; site: boolean }): Promise<void>;
   loadBackend(): Promise<BackendChoice | undefined>;
   saveBackend(choice: BackendChoice): Promise<void>;
   /** True while this tab is the one that trains. */
@@ -68,11 +71,20 @@ export interface LearnerState {
   steps: number;
   loss?: number;
   training: boolean;
+  /** The weights began as the site's model (`modelUrl`). */
+  site?: boolean;
   probe?: EngineState['probe'];
 }
 
 /** Log entries the learner reads, newest kept. */
 const HISTORY_LIMIT = 400;
+/**
+ * How far the model's scores are trusted against the topic priors: a fresh model not at all, the
+ * site's own model (trained on its visitors) half, and either fully after this many steps on this
+ * visitor.
+ */
+const TRUSTED_AFTER_STEPS = 40;
+const SITE_TRUST = 0.5;
 /** Steps per training round. */
 const ROUND_STEPS = 4;
 
@@ -165,13 +177,30 @@ export function createLearner(deps: LearnerDeps): Learner {
   const st: LearnerState = { steps: 0, training: false };
   let started: Promise<ModelHost> | undefined;
   let stepsInStore = 0;
+  /** The weights began as the site's model. */
+  let fromSite = false;
   let disposed = false;
+
+  /** The weights to start from: the visitor's own, else the site's model, else none (a fresh model). */
+  const startWeights = async (): Promise<Uint8Array | undefined> => {
+    const saved = await deps.loadWeights();
+    stepsInStore = saved?.steps ?? 0;
+    fromSite = !!saved?.site;
+    if (saved || !deps.pretrained) return saved?.data;
+    try {
+      const site = await deps.pretrained();
+      fromSite = !!site;
+      return site;
+    } catch (error) {
+      // The site's model could not be fetched: this visitor starts from a fresh model instead.
+      deps.report(error, 'loading the site model');
+      return undefined;
+    }
+  };
 
   const start = (probeItems: readonly Candidate[], history: AttentionEvent[]) =>
     (started ??= (async () => {
-      const saved = await deps.loadWeights();
-      stepsInStore = saved?.steps ?? 0;
-      const weights = saved?.data ?? (await deps.pretrained?.());
+      const weights = await startWeights();
       if (!probeItems.length) {
         // Training before any scoring: time the scoring call on the visitor's own items.
         const ids = new Map(history.map((e) => [e.itemId, e.topics ?? []]));
@@ -182,15 +211,29 @@ export function createLearner(deps: LearnerDeps): Learner {
       // page), so it is read only to check such a choice.
       const sameDevice =
         remembered && (remembered.name !== 'webgl' || remembered.renderer === (await import('./backend')).probeRenderer());
-      const { host, state } = await createModelHost({
-        worker: deps.worker ?? true,
-        init: {
-          remembered: sameDevice ? remembered!.name : undefined,
-          model: weights ? { weights } : { seed: 1 },
-          probe: { history, candidates: probeItems.map((c) => ({ itemId: c.id, topics: c.topics })), rounds: 5 },
-        },
-      });
-      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe });
+      const open = (w: Uint8Array | undefined) =>
+        createModelHost({
+          worker: deps.worker ?? true,
+          init: {
+            remembered: sameDevice ? remembered!.name : undefined,
+            model: w ? { weights: w } : { seed: 1 },
+            probe: { history, candidates: probeItems.map((c) => ({ itemId: c.id, topics: c.topics })), rounds: 5 },
+          },
+        });
+      let opened: Awaited<ReturnType<typeof open>>;
+      try {
+        opened = await open(weights);
+      } catch (error) {
+        if (!weights) throw error;
+        // Weights no backend could load (a damaged or foreign file): report them, start afresh;
+        // the first training round then replaces them in the store.
+        deps.report(error, fromSite ? 'starting from the site model' : 'starting from the saved weights');
+        stepsInStore = 0;
+        fromSite = false;
+        opened = await open(undefined);
+      }
+      const { host, state } = opened;
+      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: fromSite });
       deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
         const probe: Record<string, number | string> = {};
@@ -208,8 +251,9 @@ export function createLearner(deps: LearnerDeps): Learner {
     const host = await start(items, history);
     const refs: ItemRef[] = items.map((c) => ({ itemId: c.id, topics: c.topics }));
     const model = standardize(await host.score(history, refs));
-    // The model earns weight as it trains on this visitor; pretrained weights start half-trusted.
-    const learned = Math.min(1, (stepsInStore + st.steps) / 40);
+    // The model earns weight as it trains on this visitor; the site's model starts half-trusted.
+    const own = Math.min(1, (stepsInStore + st.steps) / TRUSTED_AFTER_STEPS);
+    const learned = fromSite ? SITE_TRUST + (1 - SITE_TRUST) * own : own;
     const out: Record<string, number> = {};
     items.forEach((c, i) => (out[c.id] = learned * model[i]! + (1 - learned * 0.5) * prior[i]!));
     return out;
@@ -259,7 +303,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       }
       if (result) {
         const bytes = await host.save('float32');
-        await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '' });
+        await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '', site: fromSite });
       }
       return result;
     } finally {
@@ -276,6 +320,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       const saved = await deps.loadWeights();
       if (!saved) return;
       stepsInStore = saved.steps - st.steps;
+      fromSite = st.site = !!saved.site;
       await (await started).load(saved.data);
     },
     state: () => ({ ...st }),

@@ -46,8 +46,8 @@ export function createPageModel(o: PageModelOptions): PageModel {
     history: () => extras.recent(RECENT),
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');
-      const steps = (w?.meta as { steps?: number } | undefined)?.steps ?? 0;
-      return w ? { data: new Uint8Array(w.data), steps } : undefined;
+      const meta = w?.meta as { steps?: number; site?: boolean } | undefined;
+      return w ? { data: new Uint8Array(w.data), steps: meta?.steps ?? 0, site: meta?.site === true } : undefined;
     },
     saveWeights: (bytes, meta) =>
       extras.put('weights', {

@@ -1,4 +1,4 @@
-import { test, expect } from './helpers';
+import { collectConsole, test, expect } from './helpers';
 
 // On-device learning: a visitor with a hidden preferred topic dwells on stories of that topic and
 // passes over the others, across page loads. Their log goes into the real store; the page model
@@ -138,4 +138,72 @@ test('a missing model chunk keeps the default order and throws nothing into the 
     return n(a) - n(b);
   }));
   expect(errors).toEqual([]);
+});
+
+test("with modelUrl a first visit scores with the site's model, half-trusted; a missing one is reported and a fresh model scores", async ({ page }) => {
+  test.setTimeout(120_000);
+  // The site's weights, trained on its visitors (who read science and pass over the rest), saved
+  // as attnflow-train saves them.
+  await page.goto('/test/fixtures/model.html');
+  await page.waitForFunction(() => (window as any).hostReady === true);
+  const weights = await page.evaluate(async (topics: string[]) => {
+    const { host } = await (await (window as any).chunk()).createModelHost({ worker: false, init: { backends: ['wasm', 'cpu'], model: { seed: 77 } } });
+    const visitors = Array.from({ length: 32 }, (_, v) =>
+      Array.from({ length: 12 }, (_, i) => {
+        const topic = topics[(v + i) % 4]!;
+        const read = topic === 'science';
+        return { itemId: `site-${topic}-${(v * 5 + i) % 40}`, topics: [topic], attentionMs: read ? 6000 : 300, clicks: read && i % 3 === 0 ? 1 : 0, skipped: !read, viewId: `v${v}-${i >> 2}` };
+      }),
+    );
+    for (let step = 0; step < 30; step++) await host.train(visitors);
+    const bytes: Uint8Array = await host.save('float16');
+    host.dispose();
+    return Array.from(bytes);
+  }, TOPICS);
+  const fetched: string[] = [];
+  let missing = false;
+  await page.route('**/site-model/*', (route) => {
+    const path = new URL(route.request().url()).pathname;
+    fetched.push(path);
+    if (missing) return route.fulfill({ status: 404, body: 'not found' });
+    if (path.endsWith('/model.json')) {
+      return route.fulfill({ contentType: 'application/json', body: JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', quantization: 'float16', bytes: weights.length }) });
+    }
+    return route.fulfill({ contentType: 'application/octet-stream', body: Buffer.from(weights) });
+  });
+  const debug = collectConsole(page, ['debug']);
+  const spread = (scores: Record<string, number>) => {
+    const xs = Object.values(scores);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length);
+  };
+
+  // A first visit has no log to take topic affinities from: the scores are the site model's
+  // alone, standardised and at half weight.
+  await ready(page, '/test/fixtures/learn-site.html');
+  const site = await page.evaluate(() => (window as any).attnflow.scores());
+  expect(fetched).toEqual(['/site-model/model.json', '/site-model/weights.bin']);
+  expect(Object.keys(site).sort()).toEqual([...HELD_OUT].sort());
+  expect(spread(site)).toBeCloseTo(0.5, 2);
+  console.log(`site model, first visit: ${Object.entries(site).sort((a, b) => b[1] - a[1]).map(([id, s]) => `${id} ${s.toFixed(2)}`).join(', ')}`);
+  // The site's visitors read science: so does its model, and a newcomer's page shows science first.
+  const top3 = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id]) => id);
+  expect(top3(site).every((id) => id.startsWith('new-science-'))).toBe(true);
+  const shown = () => page.evaluate(() => [...document.querySelectorAll('#more [data-attn-item]')].slice(0, 3).map((e) => e.getAttribute('data-attn-item')!));
+  await expect.poll(async () => (await shown()).every((id) => id.startsWith('new-science-')), { timeout: 30_000 }).toBe(true);
+
+  // The same first visit without the site's model (a new browser profile's database): a fresh
+  // model has earned no weight, and the scores are flat. The manifest's 404 reaches the debug log
+  // (and `onError`), not the page.
+  await page.evaluate(() => new Promise((r) => { localStorage.clear(); const q = indexedDB.deleteDatabase('attnflow'); q.onsuccess = q.onerror = q.onblocked = r; }));
+  missing = true;
+  fetched.length = 0;
+  await ready(page, '/test/fixtures/learn-site.html');
+  const fresh = await page.evaluate(() => (window as any).attnflow.scores());
+  expect(fetched).toEqual(['/site-model/model.json']);
+  expect(Object.keys(fresh).sort()).toEqual([...HELD_OUT].sort());
+  expect(spread(fresh)).toBe(0);
+  expect(debug.some((m) => m.includes('error in') && m.includes('loading the site model'))).toBe(true);
+  await page.waitForTimeout(500);
+  expect((await shown()).every((id) => id.startsWith('new-science-'))).toBe(false);
 });

@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { createLearner, savingPower, topicPrior, type LearnerDeps, type LoggedView } from '../../src/runtime/learner';
+import { loadModel } from '../../src/model/index';
+import { createLearner, savingPower, sequenceOf, topicPrior, type LearnerDeps, type LoggedView } from '../../src/runtime/learner';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -20,21 +21,30 @@ const log: LoggedView[] = Array.from({ length: 24 }, (_, i) => ({
   lastAt: 1000 + i,
 }));
 
-function learner(saving: () => Promise<boolean>, views: LoggedView[] = log) {
+function learner(saving: () => Promise<boolean>, views: LoggedView[] = log, more: Partial<LearnerDeps> = {}) {
   const lines: string[] = [];
   const saved: number[] = [];
+  const metas: Parameters<LearnerDeps['saveWeights']>[1][] = [];
   const deps: LearnerDeps = {
     history: async () => views,
     loadWeights: async () => undefined,
-    saveWeights: async (_bytes, meta) => void saved.push(meta.steps),
+    saveWeights: async (_bytes, meta) => void (saved.push(meta.steps), metas.push(meta)),
     loadBackend: async () => ({ name: 'wasm' }),
     saveBackend: async () => {},
     isLeader: () => true,
-    report: (e) => lines.push(`error ${String(e)}`),
+    report: (e, where) => lines.push(`error ${where}: ${String(e)}`),
     log: (...a) => lines.push(a.map(String).join(' ')),
     savingPower: saving,
+    ...more,
   };
-  return { l: createLearner(deps), lines, saved };
+  return { l: createLearner(deps), lines, saved, metas };
+}
+
+/** A page, visible or hidden. */
+function pageShowing(visibilityState: string) {
+  const doc = { visibilityState };
+  vi.stubGlobal('document', doc);
+  return doc;
 }
 
 describe('saving power', () => {
@@ -82,6 +92,101 @@ describe('training', () => {
     expect(l.state().loss).toBeUndefined();
     expect(saved).toEqual([]);
     l.dispose();
+  });
+});
+
+describe('training bounds', () => {
+  it('never trains on a hidden page, and a round stops when the page is hidden', async () => {
+    pageShowing('hidden');
+    const hidden = learner(async () => false);
+    expect(await hidden.l.train()).toBeUndefined();
+    expect(hidden.lines).toContain('model training skipped: page hidden');
+    expect(hidden.l.state().steps).toBe(0);
+    expect(hidden.saved).toEqual([]);
+    hidden.l.dispose();
+
+    // Hidden after the round's first step (the learner asks who leads before each step): the
+    // round stops there, and saves that step.
+    const doc = pageShowing('visible');
+    let asked = 0;
+    const leaves = learner(async () => false, log, { isLeader: () => (++asked === 3 && (doc.visibilityState = 'hidden'), true) });
+    expect((await leaves.l.train())?.targets).toBeGreaterThan(0);
+    expect(leaves.l.state().steps).toBe(1);
+    expect(leaves.saved).toEqual([1]);
+    leaves.l.dispose();
+  });
+
+  it('stops at the step budget of the page session', async () => {
+    const { l, lines, saved } = learner(async () => false, log, { stepBudget: 5 });
+    await l.train();
+    expect(l.state().steps).toBe(4);
+    await l.train();
+    expect(l.state().steps).toBe(5);
+    expect(await l.train()).toBeUndefined();
+    expect(lines).toContain('model training skipped: step budget of this session spent');
+    expect(l.state().steps).toBe(5);
+    expect(saved).toEqual([4, 5]);
+    l.dispose();
+  });
+});
+
+describe("the site's model (modelUrl)", () => {
+  // Candidates of a topic the log never shows: the topic priors are flat, the scores the model's alone.
+  const items = Array.from({ length: 8 }, (_, i) => ({ id: `new-${i}`, topics: ['weather'] }));
+  const order = (scores: Record<string, number>) => Object.keys(scores).sort((a, b) => scores[b]! - scores[a]!);
+
+  it("starts from the site's weights, half-trusted before any step on this visitor, and remembers where they came from", async () => {
+    const site = (await loadModel({ seed: 77 })).save('float32');
+    const siteModel = await loadModel({ weights: site });
+    const own = await siteModel.score(sequenceOf(log), items.map((c) => ({ itemId: c.id, topics: c.topics })));
+    siteModel.dispose();
+    const expected = Object.fromEntries(items.map((c, i) => [c.id, own[i]!]));
+
+    const { l, metas, lines } = learner(async () => false, log, { pretrained: async () => site });
+    const scores = await l.score(items);
+    expect(lines.filter((x) => x.startsWith('error'))).toEqual([]);
+    // Standardised model scores at half weight: a spread of 0.5 and the site model's order.
+    const xs = Object.values(scores);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length)).toBeCloseTo(0.5, 3);
+    expect(order(scores)).toEqual(order(expected));
+    await l.train();
+    expect(metas.at(-1)).toMatchObject({ steps: 4, site: true });
+    l.dispose();
+
+    // A fresh model has earned no weight yet: flat priors, flat scores.
+    const fresh = learner(async () => false);
+    expect(new Set(Object.values(await fresh.l.score(items)))).toEqual(new Set([0]));
+    fresh.l.dispose();
+  });
+
+  it("keeps the visitor's own weights over the site's, and their lineage", async () => {
+    const mine = (await loadModel({ seed: 5 })).save('float32');
+    const pretrained = vi.fn(async () => (await loadModel({ seed: 77 })).save('float32'));
+    const { l, metas } = learner(async () => false, log, { loadWeights: async () => ({ data: mine, steps: 8, site: true }), pretrained });
+    await l.score(items);
+    expect(pretrained).not.toHaveBeenCalled();
+    await l.train();
+    expect(metas.at(-1)).toMatchObject({ steps: 12, site: true });
+    l.dispose();
+  });
+
+  it('a site model that cannot be fetched, or that no backend can load, is reported, and the visitor gets a fresh model', async () => {
+    const missing = learner(async () => false, log, { pretrained: async () => Promise.reject(new Error('HTTP 404')) });
+    const a = await missing.l.score(items);
+    expect(missing.lines).toContain('error loading the site model: Error: HTTP 404');
+    expect(Object.values(a)).toEqual(items.map(() => 0));
+    expect((await missing.l.train())?.targets).toBeGreaterThan(0);
+    expect(missing.metas.at(-1)).toMatchObject({ site: false });
+    missing.l.dispose();
+
+    const damaged = learner(async () => false, log, { pretrained: async () => new Uint8Array([65, 84, 78, 70, 1, 2, 3]) });
+    const b = await damaged.l.score(items);
+    expect(damaged.lines.some((x) => x.startsWith('error starting from the site model'))).toBe(true);
+    expect(Object.keys(b)).toEqual(items.map((c) => c.id));
+    expect((await damaged.l.train())?.targets).toBeGreaterThan(0);
+    expect(damaged.metas.at(-1)).toMatchObject({ steps: 4, site: false });
+    damaged.l.dispose();
   });
 });
 

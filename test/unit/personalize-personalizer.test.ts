@@ -90,6 +90,31 @@ describe('createPersonalizer', () => {
     expect(dom()).toEqual(['y0', 'y9', 'z0', 'z9', 'x0', 'x9']);
   });
 
+  /** A first visit (nothing in the log), with a model whose weights did or did not come from the site. */
+  async function newcomer(site: boolean) {
+    const model: Scores = { z9: 9, x9: 8, y0: 5, z0: 4, x0: 1, y9: 0 };
+    const { h, reports } = host(vi.fn(async () => model));
+    h.history = async () => [];
+    h.modelState = () => ({ steps: 0, training: false, site });
+    const p = createPersonalizer(h);
+    expect((await p.personalize())!.containers[0]!.order).toEqual(ORDER);
+    await vi.waitFor(() => expect(reports).toHaveLength(2));
+    p.stop();
+    return reports[1]!;
+  }
+
+  it("orders a newcomer's page by the site's own model, half-trusted, with nothing yet to judge it by", async () => {
+    const r = await newcomer(true);
+    expect(r).toMatchObject({ source: 'model', modelWeight: 0.5 });
+    expect(dom()).toEqual(['z9', 'x9', 'y0', 'z0', 'x0', 'y9']);
+  });
+
+  it("leaves a newcomer's page alone with a model of the visitor's own, which nothing has judged yet", async () => {
+    const r = await newcomer(false);
+    expect(r).toMatchObject({ source: 'profile', modelWeight: 0 });
+    expect(dom()).toEqual(ORDER);
+  });
+
   it('explains an item from the log, with its place', async () => {
     const { h } = host();
     const p = createPersonalizer(h);

@@ -222,8 +222,11 @@ describe('model trust and blending', () => {
     const disagrees = { i1: 0, i2: 0.1, i3: 0.5, i4: 0.8, i5: 0.9, new: 0.3 };
     expect(modelWeight(agrees, seenProfile, ids)).toBe(1);
     expect(modelWeight(disagrees, seenProfile, ids)).toBe(0);
-    // Too little seen to judge it by: no weight.
+    // Too little seen to judge it by: no weight, or the weight the site gives its own model.
     expect(modelWeight(agrees, buildProfile([{ itemId: 'i1', attentionMs: 5000 }]), ids)).toBe(0);
+    expect(modelWeight(agrees, buildProfile([{ itemId: 'i1', attentionMs: 5000 }]), ids, 0.5)).toBe(0.5);
+    // Enough seen: the agreement decides, for the site's model too.
+    expect(modelWeight(disagrees, seenProfile, ids, 0.5)).toBe(0);
   });
 
   it('blends standardised scores; weight 0 leaves the profile scores as they are', () => {
