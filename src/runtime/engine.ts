@@ -92,6 +92,8 @@ export class Engine {
   private state: EngineState | undefined;
   private contextLost = false;
   private detach: (() => void) | undefined;
+  /** Why the model itself (not a backend) could not load: its weights or options. */
+  private rejected: Error | undefined;
 
   /** Picks the backend (by measurement when asked) and loads the model on it. */
   async init(options: EngineInit = {}): Promise<EngineState> {
@@ -178,7 +180,7 @@ export class Engine {
         }
       }
     }
-    if (!chosen || !this.state) throw new Error('attnflow: no tfjs backend could run the model here');
+    if (!chosen || !this.state) throw this.rejected ?? new Error('attnflow: no tfjs backend could run the model here');
     this.state.probe = probe;
     return this.state;
   }
@@ -199,7 +201,9 @@ export class Engine {
       };
       this.watchContext();
       return true;
-    } catch {
+    } catch (error) {
+      // Weights or options the model rejects fail on every backend alike: that is the reason to give.
+      if (error instanceof Error && error.name === 'AttnflowConfigError') this.rejected = error;
       this.unload();
       return false;
     }

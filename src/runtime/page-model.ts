@@ -29,7 +29,9 @@ export interface PageModel {
 const RECENT = 400;
 
 async function fetchPretrained(url: string): Promise<Uint8Array> {
-  const manifest = await (await fetch(url, { credentials: 'same-origin' })).json();
+  const got = await fetch(url, { credentials: 'same-origin' });
+  if (!got.ok) throw new Error(`attnflow: model manifest ${url}: HTTP ${got.status}`);
+  const manifest = await got.json();
   if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
     throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
   }

@@ -203,7 +203,7 @@ test("with modelUrl a first visit scores with the site's model, half-trusted; a 
   expect(fetched).toEqual(['/site-model/model.json']);
   expect(Object.keys(fresh).sort()).toEqual([...HELD_OUT].sort());
   expect(spread(fresh)).toBe(0);
-  expect(debug.some((m) => m.includes('error in') && m.includes('loading the site model'))).toBe(true);
+  expect(debug.some((m) => m.includes('error in') && m.includes('loading the site model') && m.includes('HTTP 404'))).toBe(true);
   await page.waitForTimeout(500);
   expect((await shown()).every((id) => id.startsWith('new-science-'))).toBe(false);
 });

@@ -182,7 +182,9 @@ describe("the site's model (modelUrl)", () => {
 
     const damaged = learner(async () => false, log, { pretrained: async () => new Uint8Array([65, 84, 78, 70, 1, 2, 3]) });
     const b = await damaged.l.score(items);
-    expect(damaged.lines.some((x) => x.startsWith('error starting from the site model'))).toBe(true);
+    expect(damaged.lines.filter((x) => x.startsWith('error'))).toEqual([
+      'error starting from the site model: AttnflowConfigError: attnflow: model weights: expected an attnflow weight file (ATNF), received "7 other bytes"',
+    ]);
     expect(Object.keys(b)).toEqual(items.map((c) => c.id));
     expect((await damaged.l.train())?.targets).toBeGreaterThan(0);
     expect(damaged.metas.at(-1)).toMatchObject({ steps: 4, site: false });
