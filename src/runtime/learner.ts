@@ -43,16 +43,16 @@ export interface LearnerDeps {
   history(): Promise<LoggedView[]>;
   /**
    * The visitor's weights, when saved before: how many steps they were trained on this visitor,
-   * and whether they began as the site's model (`modelUrl`).
+   * and which of the site's models (`modelUrl`) they began as, if one.
    */
-  loadWeights(): Promise<{ data: Uint8Array; steps: number; site?: boolean } | undefined>;
-  saveWeights(bytes: Uint8Array, meta: { steps: number; loss: number; backend: string; site: boolean }): Promise<void>;
+  loadWeights(): Promise<{ data: Uint8Array; steps: number; site?: string } | undefined>;
+  saveWeights(bytes: Uint8Array, meta: { steps: number; loss: number; backend: string; site?: string }): Promise<void>;
   loadBackend(): Promise<BackendChoice | undefined>;
   saveBackend(choice: BackendChoice): Promise<void>;
   /** True while this tab is the one that trains. */
   isLeader(): boolean;
-  /** Pretrained weights of the site (`modelUrl`), fetched by the caller; undefined when none. */
-  pretrained?(): Promise<Uint8Array | undefined>;
+  /** The site's own model (`modelUrl`), when it has one. */
+  site?: SiteModel;
   report(error: unknown, where: string): void;
   log(...args: unknown[]): void;
   /** Run the model in a Worker when possible; default true. */
@@ -61,6 +61,17 @@ export interface LearnerDeps {
   stepBudget?: number;
   /** Whether the device is saving power (training waits); default `savingPower`. */
   savingPower?(): Promise<boolean>;
+}
+
+/**
+ * The model a site trained on its visitors (`modelUrl`): every visitor starts from it, and starts
+ * again from it when the site puts out a new one.
+ */
+export interface SiteModel {
+  /** Reads the manifest; resolves with an id that changes whenever the model does. */
+  manifest(): Promise<string>;
+  /** The weights the manifest names. */
+  weights(): Promise<Uint8Array>;
 }
 
 /** What the learner reports about itself (for the debug overlay and tests). */
@@ -177,30 +188,36 @@ export function createLearner(deps: LearnerDeps): Learner {
   const st: LearnerState = { steps: 0, training: false };
   let started: Promise<ModelHost> | undefined;
   let stepsInStore = 0;
-  /** The weights began as the site's model. */
-  let fromSite = false;
+  /** The site's model the weights began as, if one. */
+  let lineage: string | undefined;
   let disposed = false;
 
-  /** The weights to start from: the visitor's own, else the site's model, else none (a fresh model). */
-  const startWeights = async (): Promise<Uint8Array | undefined> => {
+  /**
+   * The weights to start from: the visitor's own while they began as the site's current model (or
+   * the site has none), else the site's current model, else the visitor's own or none (a fresh
+   * model). A site model that cannot be read is reported, and changes nothing else.
+   */
+  const startWeights = async (): Promise<{ weights?: Uint8Array; from: 'the saved weights' | 'the site model' }> => {
     const saved = await deps.loadWeights();
-    stepsInStore = saved?.steps ?? 0;
-    fromSite = !!saved?.site;
-    if (saved || !deps.pretrained) return saved?.data;
+    const own = () => ((stepsInStore = saved?.steps ?? 0), (lineage = saved?.site), { weights: saved?.data, from: 'the saved weights' as const });
+    if (!deps.site) return own();
     try {
-      const site = await deps.pretrained();
-      fromSite = !!site;
-      return site;
+      const current = await deps.site.manifest();
+      if (saved && saved.site === current) return own();
+      const weights = await deps.site.weights();
+      if (saved) deps.log('the site has a new model: starting from it');
+      stepsInStore = 0;
+      lineage = current;
+      return { weights, from: 'the site model' };
     } catch (error) {
-      // The site's model could not be fetched: this visitor starts from a fresh model instead.
       deps.report(error, 'loading the site model');
-      return undefined;
+      return own();
     }
   };
 
   const start = (probeItems: readonly Candidate[], history: AttentionEvent[]) =>
     (started ??= (async () => {
-      const weights = await startWeights();
+      const { weights, from } = await startWeights();
       if (!probeItems.length) {
         // Training before any scoring: time the scoring call on the visitor's own items.
         const ids = new Map(history.map((e) => [e.itemId, e.topics ?? []]));
@@ -227,13 +244,13 @@ export function createLearner(deps: LearnerDeps): Learner {
         if (!weights) throw error;
         // Weights no backend could load (a damaged or foreign file): report them, start afresh;
         // the first training round then replaces them in the store.
-        deps.report(error, fromSite ? 'starting from the site model' : 'starting from the saved weights');
+        deps.report(error, `starting from ${from}`);
         stepsInStore = 0;
-        fromSite = false;
+        lineage = undefined;
         opened = await open(undefined);
       }
       const { host, state } = opened;
-      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: fromSite });
+      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: lineage !== undefined });
       deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
         const probe: Record<string, number | string> = {};
@@ -253,7 +270,7 @@ export function createLearner(deps: LearnerDeps): Learner {
     const model = standardize(await host.score(history, refs));
     // The model earns weight as it trains on this visitor; the site's model starts half-trusted.
     const own = Math.min(1, (stepsInStore + st.steps) / TRUSTED_AFTER_STEPS);
-    const learned = fromSite ? SITE_TRUST + (1 - SITE_TRUST) * own : own;
+    const learned = lineage !== undefined ? SITE_TRUST + (1 - SITE_TRUST) * own : own;
     const out: Record<string, number> = {};
     items.forEach((c, i) => (out[c.id] = learned * model[i]! + (1 - learned * 0.5) * prior[i]!));
     return out;
@@ -303,7 +320,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       }
       if (result) {
         const bytes = await host.save('float32');
-        await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '', site: fromSite });
+        await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '', site: lineage });
       }
       return result;
     } finally {
@@ -320,7 +337,8 @@ export function createLearner(deps: LearnerDeps): Learner {
       const saved = await deps.loadWeights();
       if (!saved) return;
       stepsInStore = saved.steps - st.steps;
-      fromSite = st.site = !!saved.site;
+      lineage = saved.site;
+      st.site = lineage !== undefined;
       await (await started).load(saved.data);
     },
     state: () => ({ ...st }),

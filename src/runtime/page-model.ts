@@ -5,7 +5,8 @@
  */
 import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
-import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState } from './learner';
+import { hash32 } from '../model/hash';
+import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type SiteModel } from './learner';
 
 export interface PageModelOptions {
   store: Store;
@@ -28,16 +29,36 @@ export interface PageModel {
 /** Log entries the model reads, newest kept. */
 const RECENT = 400;
 
-async function fetchPretrained(url: string): Promise<Uint8Array> {
-  const got = await fetch(url, { credentials: 'same-origin' });
-  if (!got.ok) throw new Error(`attnflow: model manifest ${url}: HTTP ${got.status}`);
-  const manifest = await got.json();
-  if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
-    throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
-  }
-  const res = await fetch(new URL(manifest.weights, new URL(url, location.href)).href, { credentials: 'same-origin' });
-  if (!res.ok) throw new Error(`attnflow: model weights: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+/**
+ * The site's model behind `modelUrl`: its id is a hash of the manifest's text, so a new model (new
+ * weights, a new training) is a new id, and visitors start again from it.
+ */
+export function siteModel(url: string): SiteModel {
+  let weightsUrl: string | undefined;
+  return {
+    async manifest() {
+      const got = await fetch(url, { credentials: 'same-origin' });
+      if (!got.ok) throw new Error(`attnflow: model manifest ${url}: HTTP ${got.status}`);
+      const text = await got.text();
+      let manifest: { format?: unknown; weights?: unknown } | undefined;
+      try {
+        manifest = JSON.parse(text);
+      } catch {
+        // Named below.
+      }
+      if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
+        throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
+      }
+      weightsUrl = new URL(manifest.weights, new URL(url, location.href)).href;
+      return `${hash32(text, 0x51e).toString(16)}-${hash32(text, 0x3d1).toString(16)}`;
+    },
+    async weights() {
+      if (!weightsUrl) throw new Error('attnflow: the model manifest was not read');
+      const res = await fetch(weightsUrl, { credentials: 'same-origin' });
+      if (!res.ok) throw new Error(`attnflow: model weights: HTTP ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  };
 }
 
 export function createPageModel(o: PageModelOptions): PageModel {
@@ -48,8 +69,8 @@ export function createPageModel(o: PageModelOptions): PageModel {
     history: () => extras.recent(RECENT),
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');
-      const meta = w?.meta as { steps?: number; site?: boolean } | undefined;
-      return w ? { data: new Uint8Array(w.data), steps: meta?.steps ?? 0, site: meta?.site === true } : undefined;
+      const meta = w?.meta as { steps?: number; site?: unknown } | undefined;
+      return w ? { data: new Uint8Array(w.data), steps: meta?.steps ?? 0, site: typeof meta?.site === 'string' ? meta.site : undefined } : undefined;
     },
     saveWeights: (bytes, meta) =>
       extras.put('weights', {
@@ -62,7 +83,7 @@ export function createPageModel(o: PageModelOptions): PageModel {
     loadBackend: async () => (await extras.get('settings', 'backend'))?.value as BackendChoice | undefined,
     saveBackend: (choice) => extras.put('settings', { key: 'backend', value: choice }),
     isLeader: () => extras.isLeader(),
-    pretrained: o.modelUrl ? () => fetchPretrained(o.modelUrl!) : undefined,
+    site: o.modelUrl ? siteModel(o.modelUrl) : undefined,
     report: o.report,
     log: o.log,
     worker: o.worker,

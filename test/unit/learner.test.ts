@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useNodeBackend } from '../../src/model/node-backend';
 import { loadModel } from '../../src/model/index';
 import { createLearner, savingPower, sequenceOf, topicPrior, type LearnerDeps, type LoggedView } from '../../src/runtime/learner';
+import { siteModel } from '../../src/runtime/page-model';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -134,15 +135,16 @@ describe("the site's model (modelUrl)", () => {
   // Candidates of a topic the log never shows: the topic priors are flat, the scores the model's alone.
   const items = Array.from({ length: 8 }, (_, i) => ({ id: `new-${i}`, topics: ['weather'] }));
   const order = (scores: Record<string, number>) => Object.keys(scores).sort((a, b) => scores[b]! - scores[a]!);
+  const fakeSite = (id: string, weights: () => Promise<Uint8Array>) => ({ manifest: vi.fn(async () => id), weights: vi.fn(weights) });
 
-  it("starts from the site's weights, half-trusted before any step on this visitor, and remembers where they came from", async () => {
+  it("starts from the site's weights, half-trusted before any step on this visitor, and remembers which model they came from", async () => {
     const site = (await loadModel({ seed: 77 })).save('float32');
-    const siteModel = await loadModel({ weights: site });
-    const own = await siteModel.score(sequenceOf(log), items.map((c) => ({ itemId: c.id, topics: c.topics })));
-    siteModel.dispose();
+    const siteOwn = await loadModel({ weights: site });
+    const own = await siteOwn.score(sequenceOf(log), items.map((c) => ({ itemId: c.id, topics: c.topics })));
+    siteOwn.dispose();
     const expected = Object.fromEntries(items.map((c, i) => [c.id, own[i]!]));
 
-    const { l, metas, lines } = learner(async () => false, log, { pretrained: async () => site });
+    const { l, metas, lines } = learner(async () => false, log, { site: fakeSite('m1', async () => site) });
     const scores = await l.score(items);
     expect(lines.filter((x) => x.startsWith('error'))).toEqual([]);
     // Standardised model scores at half weight: a spread of 0.5 and the site model's order.
@@ -150,45 +152,100 @@ describe("the site's model (modelUrl)", () => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length)).toBeCloseTo(0.5, 3);
     expect(order(scores)).toEqual(order(expected));
+    expect(l.state().site).toBe(true);
     await l.train();
-    expect(metas.at(-1)).toMatchObject({ steps: 4, site: true });
+    expect(metas.at(-1)).toMatchObject({ steps: 4, site: 'm1' });
     l.dispose();
 
     // A fresh model has earned no weight yet: flat priors, flat scores.
     const fresh = learner(async () => false);
     expect(new Set(Object.values(await fresh.l.score(items)))).toEqual(new Set([0]));
+    expect(fresh.l.state().site).toBe(false);
     fresh.l.dispose();
   });
 
-  it("keeps the visitor's own weights over the site's, and their lineage", async () => {
+  it("keeps the visitor's own weights while they began as the site's current model; a new site model replaces them", async () => {
     const mine = (await loadModel({ seed: 5 })).save('float32');
-    const pretrained = vi.fn(async () => (await loadModel({ seed: 77 })).save('float32'));
-    const { l, metas } = learner(async () => false, log, { loadWeights: async () => ({ data: mine, steps: 8, site: true }), pretrained });
-    await l.score(items);
-    expect(pretrained).not.toHaveBeenCalled();
-    await l.train();
-    expect(metas.at(-1)).toMatchObject({ steps: 12, site: true });
-    l.dispose();
+    const next = (await loadModel({ seed: 78 })).save('float32');
+    const same = fakeSite('m1', async () => next);
+    const kept = learner(async () => false, log, { loadWeights: async () => ({ data: mine, steps: 8, site: 'm1' }), site: same });
+    await kept.l.score(items);
+    expect(same.manifest).toHaveBeenCalledTimes(1);
+    expect(same.weights).not.toHaveBeenCalled();
+    await kept.l.train();
+    expect(kept.metas.at(-1)).toMatchObject({ steps: 12, site: 'm1' });
+    kept.l.dispose();
+
+    // The site put out a new model: the visitor starts again from it, its steps from 0.
+    for (const before of ['m1', undefined]) {
+      const newer = fakeSite('m2', async () => next);
+      const moved = learner(async () => false, log, { loadWeights: async () => ({ data: mine, steps: 8, site: before }), site: newer });
+      await moved.l.score(items);
+      expect(newer.weights).toHaveBeenCalledTimes(1);
+      expect(moved.lines).toContain('the site has a new model: starting from it');
+      await moved.l.train();
+      expect(moved.metas.at(-1)).toMatchObject({ steps: 4, site: 'm2' });
+      moved.l.dispose();
+    }
   });
 
-  it('a site model that cannot be fetched, or that no backend can load, is reported, and the visitor gets a fresh model', async () => {
-    const missing = learner(async () => false, log, { pretrained: async () => Promise.reject(new Error('HTTP 404')) });
+  it('a site model that cannot be fetched, or that no backend can load, is reported, and changes nothing else', async () => {
+    const mine = (await loadModel({ seed: 5 })).save('float32');
+    const offline = fakeSite('', async () => new Uint8Array(0));
+    offline.manifest.mockRejectedValue(new Error('HTTP 404'));
+    // With weights of the visitor's own: those go on, lineage and steps as they were.
+    const keeps = learner(async () => false, log, { loadWeights: async () => ({ data: mine, steps: 8, site: 'm1' }), site: offline });
+    await keeps.l.score(items);
+    expect(keeps.lines).toContain('error loading the site model: Error: HTTP 404');
+    await keeps.l.train();
+    expect(keeps.metas.at(-1)).toMatchObject({ steps: 12, site: 'm1' });
+    keeps.l.dispose();
+
+    // Without: a fresh model.
+    const missing = learner(async () => false, log, { site: offline });
     const a = await missing.l.score(items);
     expect(missing.lines).toContain('error loading the site model: Error: HTTP 404');
     expect(Object.values(a)).toEqual(items.map(() => 0));
     expect((await missing.l.train())?.targets).toBeGreaterThan(0);
-    expect(missing.metas.at(-1)).toMatchObject({ site: false });
+    expect(missing.metas.at(-1)).toMatchObject({ steps: 4, site: undefined });
     missing.l.dispose();
 
-    const damaged = learner(async () => false, log, { pretrained: async () => new Uint8Array([65, 84, 78, 70, 1, 2, 3]) });
+    const damaged = learner(async () => false, log, { site: fakeSite('m3', async () => new Uint8Array([65, 84, 78, 70, 1, 2, 3])) });
     const b = await damaged.l.score(items);
     expect(damaged.lines.filter((x) => x.startsWith('error'))).toEqual([
       'error starting from the site model: AttnflowConfigError: attnflow: model weights: expected an attnflow weight file (ATNF), received "7 other bytes"',
     ]);
     expect(Object.keys(b)).toEqual(items.map((c) => c.id));
     expect((await damaged.l.train())?.targets).toBeGreaterThan(0);
-    expect(damaged.metas.at(-1)).toMatchObject({ steps: 4, site: false });
+    expect(damaged.metas.at(-1)).toMatchObject({ steps: 4, site: undefined });
     damaged.l.dispose();
+  });
+});
+
+describe('the site model behind modelUrl, on the page', () => {
+  it('names a model by its manifest: the same text the same id, any change a new one; weights beside the manifest', async () => {
+    vi.stubGlobal('location', { href: 'https://news.example/section/page' });
+    const files: Record<string, string | Uint8Array> = {
+      'https://news.example/model/model.json': JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', bytes: 3 }),
+      'https://news.example/model/weights.bin': new Uint8Array([1, 2, 3]),
+      'https://news.example/model/v2.json': JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', bytes: 3, training: { visitors: 9 } }),
+      'https://news.example/model/other.json': JSON.stringify({ format: 'something-else' }),
+    };
+    const fetched: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      fetched.push(url);
+      const body = files[new URL(url, 'https://news.example/section/page').href];
+      return body === undefined ? new Response('not found', { status: 404 }) : new Response(body);
+    });
+    const v1 = siteModel('/model/model.json');
+    const id = await v1.manifest();
+    expect(await siteModel('/model/model.json').manifest()).toBe(id);
+    expect(await siteModel('/model/v2.json').manifest()).not.toBe(id);
+    expect(Array.from(await v1.weights())).toEqual([1, 2, 3]);
+    expect(fetched.at(-1)).toBe('https://news.example/model/weights.bin');
+    await expect(siteModel('/model/gone.json').manifest()).rejects.toThrow('attnflow: model manifest /model/gone.json: HTTP 404');
+    await expect(siteModel('/model/other.json').manifest()).rejects.toThrow('is not an attnflow model manifest');
+    await expect(siteModel('/model/model.json').weights()).rejects.toThrow('the model manifest was not read');
   });
 });
 
