@@ -140,7 +140,7 @@ test('a missing model chunk keeps the default order and throws nothing into the 
   expect(errors).toEqual([]);
 });
 
-test("with modelUrl a first visit scores with the site's model, half-trusted; a missing one is reported and a fresh model scores", async ({ page }) => {
+test("with modelUrl a first visit scores with the site's model, half-trusted, as the scores event and in the store; a missing one is reported and a fresh model scores", async ({ page }) => {
   test.setTimeout(120_000);
   // The site's weights, trained on its visitors (who read science and pass over the rest), saved
   // as attnflow-train saves them.
@@ -181,7 +181,18 @@ test("with modelUrl a first visit scores with the site's model, half-trusted; a 
   // A first visit has no log to take topic affinities from: the scores are the site model's
   // alone, standardised and at half weight.
   await ready(page, '/test/fixtures/learn-site.html');
-  const site = await page.evaluate(() => (window as any).attnflow.scores());
+  const { site, events, stored } = await page.evaluate(async () => {
+    const af = (window as any).attnflow;
+    const events: Record<string, number>[] = [];
+    af.on('scores', (s: Record<string, number>) => events.push(s));
+    const site: Record<string, number> = await af.scores();
+    await new Promise((r) => setTimeout(r, 300));
+    // The last scores are kept in the store, for the next page view's first paint.
+    const stored = (await af.export()).scores.find((r: { name: string }) => r.name === 'last')?.scores;
+    return { site, events, stored };
+  });
+  expect(events).toContainEqual(site);
+  expect(stored).toEqual(site);
   expect(fetched).toEqual(['/site-model/model.json', '/site-model/weights.bin']);
   expect(Object.keys(site).sort()).toEqual([...HELD_OUT].sort());
   expect(spread(site)).toBeCloseTo(0.5, 2);
