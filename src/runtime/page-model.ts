@@ -5,7 +5,6 @@
  */
 import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
-import { hash32 } from '../model/hash';
 import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type SiteModel } from './learner';
 
 export interface PageModelOptions {
@@ -30,8 +29,8 @@ export interface PageModel {
 const RECENT = 400;
 
 /**
- * The site's model behind `modelUrl`: its id is a hash of the manifest's text, so a new model (new
- * weights, a new training) is a new id, and visitors start again from it.
+ * The site's model behind `modelUrl`: its id is the manifest's text (a few hundred bytes), so a new
+ * model (new weights, a new training) is a new id, and visitors start again from it.
  */
 export function siteModel(url: string): SiteModel {
   let weightsUrl: string | undefined;
@@ -50,7 +49,7 @@ export function siteModel(url: string): SiteModel {
         throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
       }
       weightsUrl = new URL(manifest.weights, new URL(url, location.href)).href;
-      return `${hash32(text, 0x51e).toString(16)}-${hash32(text, 0x3d1).toString(16)}`;
+      return text;
     },
     async weights() {
       if (!weightsUrl) throw new Error('attnflow: the model manifest was not read');
