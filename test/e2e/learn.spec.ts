@@ -171,6 +171,13 @@ test("with modelUrl a first visit scores with the site's model, half-trusted, as
     }
     return route.fulfill({ contentType: 'application/octet-stream', body: Buffer.from(weights) });
   });
+  // The learn page, its script tag given the site's model (no exploration: a fixed order to judge).
+  await page.route('**/test/fixtures/learn.html', async (route) => {
+    const response = await route.fetch();
+    const body = (await response.text()).replace('<script async src="/dist/attnflow.js">', '<script async src="/dist/attnflow.js" data-model-url="/site-model/model.json" data-explore="0" data-debug>');
+    expect(body).toContain('data-model-url');
+    await route.fulfill({ response, body });
+  });
   const debug = collectConsole(page, ['debug']);
   const spread = (scores: Record<string, number>) => {
     const xs = Object.values(scores);
@@ -180,7 +187,7 @@ test("with modelUrl a first visit scores with the site's model, half-trusted, as
 
   // A first visit has no log to take topic affinities from: the scores are the site model's
   // alone, standardised and at half weight.
-  await ready(page, '/test/fixtures/learn-site.html');
+  await ready(page);
   const { site, events, stored } = await page.evaluate(async () => {
     const af = (window as any).attnflow;
     const events: Record<string, number>[] = [];
@@ -209,7 +216,7 @@ test("with modelUrl a first visit scores with the site's model, half-trusted, as
   await page.evaluate(() => new Promise((r) => { localStorage.clear(); const q = indexedDB.deleteDatabase('attnflow'); q.onsuccess = q.onerror = q.onblocked = r; }));
   missing = true;
   fetched.length = 0;
-  await ready(page, '/test/fixtures/learn-site.html');
+  await ready(page);
   const fresh = await page.evaluate(() => (window as any).attnflow.scores());
   expect(fetched).toEqual(['/site-model/model.json']);
   expect(Object.keys(fresh).sort()).toEqual([...HELD_OUT].sort());
