@@ -199,7 +199,11 @@ export function createLearner(deps: LearnerDeps): Learner {
    */
   const startWeights = async (): Promise<{ weights?: Uint8Array; from: 'the saved weights' | 'the site model' }> => {
     const saved = await deps.loadWeights();
-    const own = () => ((stepsInStore = saved?.steps ?? 0), (lineage = saved?.site), { weights: saved?.data, from: 'the saved weights' as const });
+    const own = () => {
+      stepsInStore = saved?.steps ?? 0;
+      lineage = saved?.site;
+      return { weights: saved?.data, from: 'the saved weights' as const };
+    };
     if (!deps.site) return own();
     try {
       const current = await deps.site.manifest();
@@ -237,19 +241,15 @@ export function createLearner(deps: LearnerDeps): Learner {
             probe: { history, candidates: probeItems.map((c) => ({ itemId: c.id, topics: c.topics })), rounds: 5 },
           },
         });
-      let opened: Awaited<ReturnType<typeof open>>;
-      try {
-        opened = await open(weights);
-      } catch (error) {
+      const { host, state } = await open(weights).catch((error: unknown) => {
         if (!weights) throw error;
         // Weights no backend could load (a damaged or foreign file): report them, start afresh;
         // the first training round then replaces them in the store.
         deps.report(error, `starting from ${from}`);
         stepsInStore = 0;
         lineage = undefined;
-        opened = await open(undefined);
-      }
-      const { host, state } = opened;
+        return open(undefined);
+      });
       Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: lineage !== undefined });
       deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
