@@ -12,7 +12,8 @@ const KB = 1024;
 // so on every run, and the build fails only if the file grows past where it stands today.
 const BUDGETS = [
   { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, files: () => ['attnflow.js'] },
-  { name: 'log chunk (after start-up)', max: 5 * KB, files: () => ['attnflow-store.js'] },
+  // The log keeps its aggregates (catalogue, topic totals) up to date as it writes: 7 KB.
+  { name: 'log chunk (after start-up)', max: 7 * KB, files: () => ['attnflow-store.js'] },
   { name: 'capture chunk (after start-up)', max: 1 * KB, files: () => ['attnflow-capture.js'] },
   { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
 ];

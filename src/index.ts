@@ -17,6 +17,7 @@ export type {
   ScoresRecord,
   SettingRecord,
   ViewRecord,
+  TopicTotals,
   VisitorProfile,
   WeightsRecord,
 } from './types';

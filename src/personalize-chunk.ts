@@ -6,13 +6,14 @@
  */
 import { wireModel } from './model-wire';
 import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalize/personalizer';
+import { emptyProfile, fromKnown } from './personalize/profile';
 import type { Log } from './store/log';
 
 export { createPersonalizer };
 export type { PersonalizeHost, Personalizer };
 
 /** What the core lends the chunk: the personalizer's host, plus the log and the model's settings. */
-export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState'> {
+export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState' | 'known'> {
   store: Log;
   modelUrl?: string;
   onScores(scores: Record<string, number>): void;
@@ -26,7 +27,13 @@ export interface Personalization extends Personalizer {
 export function createPersonalization(host: PersonalizationHost): Personalization {
   const { store, report, modelUrl, onScores } = host;
   const model = wireModel({ store, report, modelUrl, onScores, log: host.log ?? (() => {}) });
-  const p = createPersonalizer({ ...host, scores: model.scores, modelState: model.state });
+  const p = createPersonalizer({
+    ...host,
+    scores: model.scores,
+    modelState: model.state,
+    // The log's aggregates: a handful of records, whatever its size.
+    known: (ids) => store.ready().then((s) => (s ? s.known(ids).then(fromKnown) : emptyProfile())),
+  });
   return {
     ...p,
     async scores(itemIds) {

@@ -170,7 +170,6 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     report,
     log,
     canStore,
-    history: () => store.export().then((e) => e.records),
     store,
     onScores: (s) => emitter.emit('scores', s),
   });

@@ -195,25 +195,60 @@ export interface ViewRecord {
   topics: { [topic: string]: number };
 }
 
-/** An item the visitor has seen, across views. */
+/** An item the visitor has seen, with what it received over every view the log keeps. */
 export interface CatalogueEntry {
   itemId: string;
+  /** Topics of its newest record. */
   topics: string[];
   /** epoch ms. */
   firstSeen: number;
   /** epoch ms. */
   lastSeen: number;
+  /** Attention over all its records, ms. */
+  attentionMs: number;
+  /** Clicks over all its records. */
+  clicks: number;
+  /** Views in which it was seen but passed over. */
+  skipped: number;
+  /** Views in which it was measured (its records in the log). */
+  views: number;
 }
 
-/** The visitor's interests, recomputed from the views by the leader tab. */
+/** What the visitor gave one topic over every view the log keeps. */
+export interface TopicTotals {
+  /** Attention to items of this topic, ms. */
+  attentionMs: number;
+  /** Distinct items of this topic read (≥ 1 s of attention, or clicked). */
+  attended: number;
+  /** Clicks on items of this topic. */
+  clicks: number;
+  /** Item views of this topic passed over. */
+  skipped: number;
+  /** Its most attended items, `[itemId, attention ms]`, most first (at most 5). */
+  top: Array<[string, number]>;
+}
+
+/** The visitor's interests and totals, kept up to date as the log is written. */
 export interface VisitorProfile {
   id: 'visitor';
   /** Per topic: attention in ms, each view's share halved every 30 days of age. */
   affinities: { [topic: string]: number };
-  /** Views it was computed from. */
+  /** Views in the log. */
   views: number;
   /** epoch ms. */
   updatedAt: number;
+  /** Item records in the log. */
+  records: number;
+  /** Distinct items in the log. */
+  items: number;
+  /** Distinct items read (≥ 1 s of attention, or clicked). */
+  attended: number;
+  /** Clicks on items. */
+  clicks: number;
+  /** Item views passed over. */
+  skipped: number;
+  /** Per topic. */
+  topics: { [topic: string]: TopicTotals };
 }
 
 /** Model weights as saved by the model: raw bytes plus JSON metadata. */

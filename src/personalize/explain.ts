@@ -49,15 +49,19 @@ export function explainItem(item: RankItem, profile: VisitorProfile, context: Ex
   else if (own && own.skipped) because.push(`You passed over this item ${own.skipped === 1 ? 'once' : `${own.skipped} times`}`);
   if (!because.length) {
     because.push(
-      Object.keys(profile.items).length
+      profile.totals.items
         ? 'Nothing you read shares its topics: it keeps an ordinary place'
         : 'Nothing is known about you yet: shown in the site’s own order',
     );
   }
 
-  const similar = Object.entries(profile.items)
-    .filter(([id, s]) => id !== item.id && isAttended(s) && s.topics.some((t) => item.topics.includes(t)))
-    .sort((a, b) => b[1].attentionMs - a[1].attentionMs)
+  // The most attended items of its topics, from the log and from the page.
+  const attention = new Map<string, number>();
+  for (const t of item.topics) for (const [id, ms] of profile.topics[t]?.top ?? []) attention.set(id, Math.max(ms, attention.get(id) ?? 0));
+  for (const [id, s] of Object.entries(profile.items)) if (isAttended(s) && s.topics.some((t) => item.topics.includes(t))) attention.set(id, s.attentionMs);
+  attention.delete(item.id);
+  const similar = [...attention]
+    .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
     .map(([id]) => id);
 

@@ -39,8 +39,11 @@ export interface PersonalizeHost {
   canStore(): boolean;
   /** Model scores when the model is wired in; without it the topic-affinity fallback scores. */
   scores?: (items: readonly RankItem[]) => Promise<Scores | undefined>;
-  /** The visitor's past item views from the on-device log (any order); without it only this view counts. */
-  history?: () => Promise<ItemView[]>;
+  /**
+   * What the on-device log holds besides the view in progress: every topic and the totals, and the
+   * items among `itemIds` the visitor has seen. Without it only this view counts.
+   */
+  known?: (itemIds: readonly string[]) => Promise<VisitorProfile>;
   /** The page's own order of each container before any personalization (the synchronous path may have run). */
   original?: WeakMap<Element, string[]>;
   /** Exploration rate 0..1; default 0.1. */
@@ -92,13 +95,36 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   const pendingVariants = new Map<string, { alternatives: Array<RankItem & { el: Element }>; report: VariantReport }>();
   const placement = new Map<string, { rank: number; originalRank: number; explored: boolean; kept: boolean; score: number }>();
 
-  // Past views come from the on-device log; the view in progress from the tracker's snapshots.
-  const baseReady: Promise<void> = (host.history?.() ?? Promise.resolve([]))
-    .then((views) => {
-      const current = host.snapshot().page.viewId;
-      base = addView(emptyProfile(), views.filter((v) => !current || v.viewId !== current));
-    })
-    .catch((error) => host.report(error, 'personalize: reading history'));
+  // Past views come from the log's aggregates: the topics and totals, and the items of the page as
+  // they come up (the log's size does not matter); the view in progress from the tracker's snapshots.
+  const looked = new Set<string>();
+  let first = true;
+  let generation = 0;
+  let lookups: Promise<void> = Promise.resolve();
+  const lookUp = (ids: Iterable<string>): Promise<void> => {
+    const fresh = [...ids].filter((id) => !looked.has(id) && !base.items[id]);
+    if (!host.known || (!fresh.length && !first)) return lookups;
+    fresh.forEach((id) => looked.add(id));
+    // The first read brings the topics and totals too; later ones only items that came up since.
+    const all = first;
+    first = false;
+    const gen = generation;
+    return (lookups = lookups
+      .then(() => host.known!(fresh))
+      .then((k) => {
+        if (gen !== generation) return;
+        if (all) (base.topics = k.topics), (base.totals = k.totals);
+        for (const id in k.items) base.items[id] ??= k.items[id]!;
+      })
+      .catch((error) => host.report(error, 'personalize: reading the log')));
+  };
+  const pageIds = () => {
+    const ids = new Set(Object.keys(host.snapshot().items));
+    for (const c of findContainers(host.root)) for (const i of c.items) ids.add(i.id);
+    for (const alts of findVariantGroups(host.root).values()) for (const a of alts) ids.add(a.id);
+    return ids;
+  };
+  const baseReady: Promise<void> = lookUp(pageIds());
 
   const profile = (): VisitorProfile => {
     const p: VisitorProfile = structuredCloneSafe(base);
@@ -110,10 +136,12 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     if (viewId && id !== viewId) {
       // A new view (SPA navigation): what the last one earned becomes history, and the new
       // view's containers are decided soon.
-      addView(base, viewItems);
+      const ended = viewItems;
+      void baseReady.then(() => addView(base, ended));
       lastKey = '';
     }
     viewId = id;
+    void lookUp(Object.keys(s.items));
     viewItems = Object.entries(s.items).map(([itemId, it]) => ({
       itemId,
       topics: it.topics,
@@ -232,8 +260,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
 
   async function run(options: PersonalizeOptions = {}): Promise<PersonalizeReport> {
     await baseReady;
-    const p = profile();
-    lastKey = signalsKey(p);
+    lastKey = signalsKey(profile());
     const seed = options.seed ?? host.seed ?? hashString(`${lastKey}|${location.pathname}`);
     const explore = options.explore ?? host.explore ?? 0.1;
     const seen = (id: string) => Boolean(p.items[id]);
@@ -242,6 +269,8 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     const all = new Map<string, RankItem>();
     for (const c of containers) for (const i of c.items) all.set(i.id, { id: i.id, topics: i.topics });
     for (const alts of groups.values()) for (const a of alts) all.set(a.id, { id: a.id, topics: a.topics });
+    await lookUp(all.keys());
+    const p = profile();
     const { scores, source, modelWeight: weight } = await scoreAll([...all.values()], p);
     if (stopped) throw new Error('attnflow: personalization was stopped');
 
@@ -347,6 +376,9 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       ),
     forget() {
       base = emptyProfile();
+      looked.clear();
+      first = true;
+      generation++;
       viewItems = [];
       last = undefined;
       try {

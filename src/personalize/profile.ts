@@ -2,10 +2,12 @@
  * The model-free scorer: topic affinities from the visitor's own attention log. It personalizes the
  * page before (or without) the model chunk, and it is what `explain()` puts into words.
  */
+// The log's own arithmetic (built into the log chunk, which every page has loaded already).
+import { isAttended, rankTop } from '../store/derive';
+import type { CatalogueEntry, VisitorProfile as StoredProfile } from '../types';
 import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
 
-/** An item counts as attended (read) from this much attention, ms: the capture marks less as skipped. */
-export const ATTENDED_MS = 1000;
+export { isAttended };
 /** A click weighs like this much attention, ms. */
 const CLICK_MS = 3000;
 /**
@@ -16,7 +18,20 @@ const SKIP_MS = 300;
 
 /** An empty profile. */
 export function emptyProfile(): VisitorProfile {
-  return { items: {}, topics: {} };
+  return { items: {}, topics: {}, totals: { items: 0, attended: 0, clicks: 0, skipped: 0 } };
+}
+
+/** The profile of what the log holds (the store's aggregates): every topic, the items given. */
+export function fromKnown(known: { profile: StoredProfile; items: readonly CatalogueEntry[] }): VisitorProfile {
+  const p = emptyProfile();
+  const { profile } = known;
+  for (const e of known.items) p.items[e.itemId] = { attentionMs: e.attentionMs, clicks: e.clicks, skipped: e.skipped, views: e.views, topics: [...e.topics] };
+  for (const t in profile.topics) {
+    const s = profile.topics[t]!;
+    p.topics[t] = { attentionMs: s.attentionMs, attended: s.attended, clicks: s.clicks, skipped: s.skipped, top: s.top.map(([id, ms]) => [id, ms]) };
+  }
+  p.totals = { items: profile.items, attended: profile.attended, clicks: profile.clicks, skipped: profile.skipped };
+  return p;
 }
 
 /** Adds one page view's item numbers to `profile` (in place) and returns it. */
@@ -29,18 +44,24 @@ export function addView(profile: VisitorProfile, views: readonly ItemView[]): Vi
     const before = profile.items[v.itemId];
     const wasAttended = before ? isAttended(before) : false;
     const item = (profile.items[v.itemId] = before ?? { attentionMs: 0, clicks: 0, skipped: 0, views: 0, topics });
+    const totals = profile.totals;
+    if (!before) totals.items++;
     item.attentionMs += attentionMs;
     item.clicks += clicks;
     item.skipped += skipped;
     item.views += 1;
     if (topics.length) item.topics = topics;
     const nowAttended = isAttended(item);
+    totals.attended += +nowAttended - +wasAttended;
+    totals.clicks += clicks;
+    totals.skipped += skipped;
     for (const topic of item.topics) {
-      const t = (profile.topics[topic] ??= { attentionMs: 0, attended: 0, clicks: 0, skipped: 0 });
+      const t = (profile.topics[topic] ??= { attentionMs: 0, attended: 0, clicks: 0, skipped: 0, top: [] });
       t.attentionMs += attentionMs;
       t.clicks += clicks;
       t.skipped += skipped;
       if (nowAttended && !wasAttended) t.attended += 1;
+      if (nowAttended) rankTop(t, v.itemId, item.attentionMs);
     }
   }
   return profile;
@@ -51,16 +72,9 @@ export function buildProfile(views: readonly ItemView[]): VisitorProfile {
   return addView(emptyProfile(), views);
 }
 
-/** True when the visitor read or clicked the item. */
-export function isAttended(stat: { attentionMs: number; clicks: number }): boolean {
-  return stat.attentionMs >= ATTENDED_MS || stat.clicks > 0;
-}
-
 /** Items the visitor attended, counted once each. */
 export function attendedCount(profile: VisitorProfile): number {
-  let n = 0;
-  for (const id in profile.items) if (isAttended(profile.items[id]!)) n++;
-  return n;
+  return profile.totals.attended;
 }
 
 /**
@@ -106,14 +120,6 @@ export function profileScorer(get: () => VisitorProfile): (items: readonly RankI
  * and not on a reload without new signals, so a seed derived from it does not reshuffle.
  */
 export function signalsKey(profile: VisitorProfile): string {
-  let attended = 0;
-  let clicks = 0;
-  let skipped = 0;
-  for (const id in profile.items) {
-    const s = profile.items[id]!;
-    if (isAttended(s)) attended++;
-    clicks += s.clicks;
-    skipped += s.skipped;
-  }
-  return `${attended}.${clicks}.${skipped}`;
+  const t = profile.totals;
+  return `${t.attended}.${t.clicks}.${t.skipped}`;
 }

@@ -54,14 +54,32 @@ export interface TopicStat {
   clicks: number;
   /** Item views of this topic that were skipped. */
   skipped: number;
+  /** Its most attended items, `[itemId, attention ms]`, most first (at most 5). */
+  top: Array<[string, number]>;
 }
 
-/** The visitor as personalization sees them: built from their own attention log. */
+/** The visitor's totals over every item, also those not in `VisitorProfile.items`. */
+export interface ProfileTotals {
+  /** Distinct items seen. */
+  items: number;
+  /** Distinct items attended (≥ 1 s of attention or clicked). */
+  attended: number;
+  /** Clicks. */
+  clicks: number;
+  /** Item views skipped. */
+  skipped: number;
+}
+
+/**
+ * The visitor as personalization sees them, from their own attention log: every topic, the items
+ * that matter to the page (those on it), and the totals.
+ */
 export interface VisitorProfile {
-  /** Per item id. */
+  /** Per item id: the page's items and this view's, where the visitor has seen them. */
   items: Record<string, ItemStat>;
   /** Per topic. */
   topics: Record<string, TopicStat>;
+  totals: ProfileTotals;
 }
 
 /** Why an item is where it is: the answer of `explain(itemId)`. */

@@ -9,7 +9,7 @@ import type { Personalization } from '../personalize-chunk';
 import type { Log } from '../store/log';
 import type { AttentionSnapshot } from '../types';
 import { applyCachedOrder, CACHE_KEY } from './early';
-import type { Explanation, ItemView, PersonalizeOptions, PersonalizeReport } from './types';
+import type { Explanation, PersonalizeOptions, PersonalizeReport } from './types';
 
 /** What the tracker lends personalization: narrow functions, never the tracker itself. */
 export interface PersonalizeWiringHost {
@@ -23,7 +23,6 @@ export interface PersonalizeWiringHost {
   report(error: unknown, where: string): void;
   canStore(): boolean;
   log(...args: unknown[]): void;
-  history?: () => Promise<ItemView[]>;
   /** The on-device log, which the model trains on and keeps its weights in. */
   store: Log;
   modelUrl?: string;

@@ -3,7 +3,7 @@
  * learns from it in idle time. Lives in the model chunk (page side); the model itself runs in the
  * Worker through the host. Storage comes in as callbacks, so this file knows no IndexedDB.
  */
-import { ATTENDED_MS } from '../attention/account';
+import { isAttended } from '../store/derive';
 import type { AttentionEvent, ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
@@ -113,7 +113,7 @@ const toEvent = (v: LoggedView): AttentionEvent => ({
  * Attended in one view: as much attention as makes an item not `skipped` (1 s), or a click. A read
  * of several seconds in a grid earns about that much: attention is shared by what is on screen.
  */
-const attended = (v: LoggedView) => (v.attentionMs ?? 0) >= ATTENDED_MS || (v.clicks ?? 0) > 0;
+const attended = (v: LoggedView) => isAttended({ attentionMs: v.attentionMs ?? 0, clicks: v.clicks ?? 0 });
 
 /** The visitor's sequence: their log in time order, one entry per item and view. */
 export function sequenceOf(log: readonly LoggedView[]): AttentionEvent[] {

@@ -1,11 +1,10 @@
 /**
  * What later work needs from the store besides the log, kept out of the script every page loads:
- * the leader tab (which alone derives the catalogue and the profile, and trains the model),
- * change notices between tabs, and whole-record reads and writes of weights, scores, settings,
- * profile and catalogue. Works on the database the core store opened, or on its memory.
+ * the leader tab (which alone runs retention and trains the model), change notices between tabs,
+ * and whole-record reads and writes of weights, scores, settings, profile and catalogue. Works on
+ * the database the core store opened, or on its memory.
  */
-import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
-import { computeProfile, mergeCatalogue } from './derive';
+import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, VisitorProfile, WeightsRecord } from '../types';
 import { itemsOf } from './schema';
 import type { Store } from './store';
 import { createTabs, type LockManagerLike } from './tabs';
@@ -28,7 +27,7 @@ export interface StoreExtras {
   put<K extends keyof KvValues>(store: K, value: KvValues[K]): Promise<void>;
   /** The item records of the newest views, newest view first, at least `count` of them where there are; reads only those. */
   recent(count: number): Promise<ItemRecord[]>;
-  /** Retention, then the catalogue and the profile from the log. The leader runs it after flushes. */
+  /** Retention, then the aggregates brought up to date. The leader runs it after flushes. */
   upkeep(): Promise<void>;
   isLeader(): boolean;
   /** Calls `cb` when this tab becomes the leader (at once if it is). */
@@ -45,11 +44,8 @@ export interface ExtrasOptions {
   locks?: LockManagerLike;
 }
 
-/** Records changed this long before the last upkeep are merged again: other tabs flush late. */
-const MARGIN_MS = 15 * 6e4;
-
 export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExtras {
-  const { clock, report } = store.options;
+  const { report } = store.options;
   const name = store.options.name ?? 'attnflow';
   const subs = new Map<string, Set<(remote: boolean) => void>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -77,36 +73,8 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
     timer = undefined;
     await store.flush();
     await store.trim();
-    const d = await store.db();
-    const now = clock.epoch();
-    try {
-      if (!d) {
-        const cat = store.mem.get('catalogue') as Map<string, CatalogueEntry>;
-        const views = store.memViews();
-        for (const v of views) for (const r of itemsOf(v)) cat.set(r.itemId, mergeCatalogue(cat.get(r.itemId), r));
-        store.mem.get('profile')!.set('visitor', computeProfile(views, now));
-      } else {
-        const tx = d.transaction(['views', 'catalogue', 'profile', 'settings'], 'readwrite');
-        tx.done.catch(() => {}); // Failures surface through the awaits below.
-        const cat = tx.objectStore('catalogue');
-        await trimOld(cat.index('by-last'), now - store.options.retentionDays * 864e5);
-        const mark = ((await tx.objectStore('settings').get('catalogued'))?.value as number) ?? 0;
-        // One view per step (a cursor, not getAll): long logs never make a long task.
-        const views: ViewRecord[] = [];
-        for (let c = await tx.objectStore('views').index('by-updated').openCursor(); c; c = await c.continue()) {
-          const { items: _, ...view } = c.value;
-          views.push(view);
-          if (view.updatedAt < mark) continue;
-          for (const r of itemsOf(c.value)) void cat.put(mergeCatalogue(await cat.get(r.itemId), r));
-        }
-        void tx.objectStore('settings').put({ key: 'catalogued', value: now - MARGIN_MS });
-        void tx.objectStore('profile').put(computeProfile(views, now));
-        await tx.done;
-      }
-      notify('profile');
-    } catch (error) {
-      report(error, 'store upkeep');
-    }
+    await store.settled();
+    notify('profile');
   };
 
   tabs.onLeader(schedule);
@@ -166,8 +134,4 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
       tabs.close();
     },
   };
-}
-
-async function trimOld(index: { openCursor(range?: IDBKeyRange): Promise<any> }, below: number) {
-  for (let c = await index.openCursor(IDBKeyRange.upperBound(below, true)); c; c = await c.continue()) void c.delete();
 }

@@ -12,10 +12,10 @@ import type {
   VisitorProfile,
   WeightsRecord,
 } from '../types';
-import { mergeCatalogue } from './derive';
+import { addition, emptyProfile, foldJournal, type JournalEntry } from './derive';
 
 export const DB_NAME = 'attnflow';
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /**
  * A page view as stored: the view and its item records in one document, upserted by viewId as
@@ -31,10 +31,12 @@ export interface StoredView extends ViewRecord {
 export interface AttnflowDB extends DBSchema {
   /** Page views with their item records (v1 kept the records in a 'records' store of their own). */
   views: { key: string; value: StoredView; indexes: { 'by-updated': number } };
-  /** Items seen, across views (v2). */
+  /** Items seen, with what they received across views (v2; counts since v4). */
   catalogue: { key: string; value: CatalogueEntry; indexes: { 'by-last': number } };
-  /** One record, id 'visitor' (v2). */
+  /** One record, id 'visitor': topic affinities and totals (v2; totals since v4). */
   profile: { key: string; value: VisitorProfile };
+  /** Changes to the log not yet in the catalogue and profile, oldest first (v4; see derive.ts). */
+  journal: { key: number; value: JournalEntry };
   /** Model weights and metadata (v2). */
   weights: { key: string; value: WeightsRecord };
   /** Cached last scores (v2). */
@@ -44,7 +46,7 @@ export interface AttnflowDB extends DBSchema {
 }
 
 export type StoreName = StoreNames<AttnflowDB>;
-/** Every store, in export order. */
+/** Every store, in export order (the journal is folded first, and left out). */
 export const STORES: StoreName[] = ['views', 'catalogue', 'profile', 'weights', 'scores', 'settings'];
 
 type Db = IDBPDatabase<AttnflowDB>;
@@ -56,6 +58,8 @@ type UpgradeTx = IDBPTransaction<AttnflowDB, StoreName[], 'versionchange'>;
  * v2: each view holds its item records; views keep the path only (no query string) and their
  *     attention per topic; catalogue (rebuilt from the records), profile, weights, scores, settings.
  * v3: a view's item records are lines of text, not objects.
+ * v4: catalogue entries and the profile keep counts, updated through a journal as the log is
+ *     written; both are rebuilt from the views once.
  */
 export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): Promise<void> {
   const v1 = db as unknown as IDBPDatabase; // v1's 'records' store is not in today's schema
@@ -74,25 +78,32 @@ export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): 
     db.createObjectStore('scores', { keyPath: 'name' });
     db.createObjectStore('settings', { keyPath: 'key' });
 
-    const catalogue = new Map<string, CatalogueEntry>();
     const items = new Map<string, ItemRecord[]>();
     for (let c = await tx1.objectStore('records').openCursor(); c; c = await c.continue()) {
       const r = c.value as ItemRecord;
-      catalogue.set(r.itemId, mergeCatalogue(catalogue.get(r.itemId), r));
       items.set(r.viewId, [...(items.get(r.viewId) ?? []), r]);
     }
     v1.deleteObjectStore('records');
-    for (const entry of catalogue.values()) void cat.put(entry);
     for (let c = await views.openCursor(); c; c = await c.continue()) {
       const { url, ...v } = c.value as StoredView & { url?: string };
       void c.update(packView({ ...v, path: v.path ?? pathOf(url), updatedAt: v.updatedAt ?? v.startedAt }, items.get(v.viewId) ?? []));
     }
   }
-  if (from >= 2 && to >= 3) {
+  if (from === 2 && to >= 3) {
     for (let c = await tx.objectStore('views').openCursor(); c; c = await c.continue()) {
       const { items, ...v } = c.value as unknown as ViewRecord & { items: ItemRecord[] };
       void c.update(packView(v, items));
     }
+  }
+  if (from < 4 && to >= 4) {
+    db.createObjectStore('journal', { autoIncrement: true });
+    const entries: JournalEntry[] = [];
+    for (let c = await tx.objectStore('views').openCursor(); c; c = await c.continue()) entries.push(addition(c.value.updatedAt, itemsOf(c.value)));
+    const profile = emptyProfile(Date.now());
+    const cat = tx.objectStore('catalogue');
+    await cat.clear();
+    for (const entry of foldJournal(profile, entries, () => undefined, profile.updatedAt).values()) if (entry) void cat.put(entry);
+    await tx.objectStore('profile').put(profile);
   }
 }
 

@@ -12,7 +12,8 @@ import type { Clock } from '../lib/clock';
 import type { ErrorSink } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import { on } from '../lib/on';
-import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
+import type { AttentionExport, AttentionSnapshot, CatalogueEntry, ItemRecord, VisitorProfile, ViewReason, ViewRecord, WeightsRecord } from '../types';
+import { addition, emptyProfile, foldJournal, recordDelta, removal, type ItemDelta, type JournalEntry } from './derive';
 import { DB_NAME, DB_VERSION, STORES, itemLine, itemsOf, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
 
@@ -41,8 +42,15 @@ export interface Store {
   recordView(snapshot: AttentionSnapshot, reason?: ViewReason): void;
   /** Resolves when everything recorded so far is durable (or kept in memory where it cannot be). Never rejects. */
   flush(): Promise<void>;
-  /** Everything stored, as JSON. */
+  /** Everything stored, as JSON: the one read of the whole log. */
   export(): Promise<AttentionExport>;
+  /**
+   * What the log holds besides this tab's view in progress: the visitor's profile (topic totals and
+   * affinities) and the catalogue entries of `itemIds` that it has. Reads those records only.
+   */
+  known(itemIds: readonly string[]): Promise<Known>;
+  /** Resolves when every write so far is durable and in the aggregates. Never rejects. */
+  settled(): Promise<void>;
   /** Deletes the database and all in-memory state; the views in progress are not recorded again. */
   forget(): Promise<void>;
   /** Opens the gate (consent) or closes it: nothing is written, nor the database created, while closed. */
@@ -65,7 +73,15 @@ export interface Store {
   stop(): void;
 }
 
+/** The log's aggregates as `known` gives them. */
+export interface Known {
+  profile: VisitorProfile;
+  items: CatalogueEntry[];
+}
+
 const DAY = 864e5;
+/** Journal changes folded per transaction: each stays a short task. */
+const FOLD_ITEMS = 500;
 /**
  * Item records put per task, so that no flush becomes a long task. Only a page that unloads gets
  * every put at once (see `write`).
@@ -127,9 +143,19 @@ export function createStore(o: StoreOptions): Store {
   };
 
   // Views not yet durable, by viewId; in memory mode, all there is. `v` counts changes; `lines`
-  // holds each item record as stored, made when the record changes.
-  type Entry = { view?: Omit<ViewRecord, 'topics'>; items: Map<string, ItemRecord>; lines: Map<string, string>; v: number };
-  const entry = (): Entry => ({ items: new Map(), lines: new Map(), v: 0 });
+  // holds each item record as stored, made when the record changes. `sent` is each record as last
+  // given to the database, `dirty` the records changed since, `put` whether the view was: the
+  // journal entry of a write is the difference (see derive.ts).
+  type Entry = {
+    view?: Omit<ViewRecord, 'topics'>;
+    items: Map<string, ItemRecord>;
+    lines: Map<string, string>;
+    v: number;
+    sent: Map<string, ItemRecord>;
+    dirty: Set<string>;
+    put?: boolean;
+  };
+  const entry = (): Entry => ({ items: new Map(), lines: new Map(), v: 0, sent: new Map(), dirty: new Set() });
   const pending = new Map<string, Entry>();
   const doc = (e: Entry) => packView(e.view!, e.items.values(), [...e.lines.values()]);
   const mem = new Map<StoreName, Map<string, unknown>>(STORES.map((s) => [s, new Map()]));
@@ -236,20 +262,103 @@ export function createStore(o: StoreOptions): Store {
     });
     if (!found.length) return;
     try {
-      const tx = d.transaction('views', 'readwrite');
+      const tx = d.transaction(['views', 'journal'], 'readwrite');
       tx.done.catch(() => {});
       for (const [, v] of found) {
-        const old = v && (await tx.store.get(v.viewId));
-        if (v && !(old && old.updatedAt >= v.updatedAt)) void tx.store.put(v);
+        const old = v && (await tx.objectStore('views').get(v.viewId));
+        if (v && !(old && old.updatedAt >= v.updatedAt)) {
+          void tx.objectStore('views').put(v);
+          // What the closed tab had not written yet goes into the aggregates too.
+          const had = new Map(old ? itemsOf(old).map((r) => [r.itemId, r]) : []);
+          const items = itemsOf(v).flatMap((r) => [recordDelta(r, had.get(r.itemId))].filter((d): d is ItemDelta => !!d));
+          void tx.objectStore('journal').add({ at: v.updatedAt, views: old ? 0 : 1, items });
+        }
       }
       await tx.done;
       withLocalStorage((ls) => found.forEach(([k]) => ls.removeItem(k)));
       log(`${found.length} view(s) left by a closed tab written to the log`);
+      void settle();
     } catch (error) {
       warn(error, 'recover');
     }
   };
   const getDb = () => (allowed ? (db ? Promise.resolve(db) : open()) : Promise.resolve(undefined));
+
+  // What putting `e` now changes in the log, as a journal entry (none: nothing to count), with the
+  // function that takes it back should the transaction fail.
+  const changes = (e: Entry): [JournalEntry | undefined, () => void] => {
+    const before = new Map<string, ItemRecord | undefined>();
+    const put = e.put;
+    const items: ItemDelta[] = [];
+    for (const id of e.dirty) {
+      const r = e.items.get(id)!;
+      const d = recordDelta(r, e.sent.get(id));
+      before.set(id, e.sent.get(id));
+      e.sent.set(id, r);
+      if (d) items.push(d);
+    }
+    e.dirty.clear();
+    e.put = true;
+    const undo = () => {
+      e.put = put;
+      before.forEach((r, id) => (r ? e.sent.set(id, r) : e.sent.delete(id), e.dirty.add(id)));
+    };
+    return [items.length || !put ? { at: e.view!.updatedAt, views: put ? 0 : 1, items } : undefined, undo];
+  };
+
+  // Catalogue entries of `ids`, read at once.
+  const entries = async (cat: { get(id: string): Promise<CatalogueEntry | undefined> }, ids: Iterable<string>) => {
+    const unique = [...new Set(ids)];
+    const got = await Promise.all(unique.map((id) => cat.get(id)));
+    return new Map(unique.map((id, i) => [id, got[i]]));
+  };
+
+  // Folds the journal into the catalogue and the profile, a bounded part per transaction.
+  const foldSome = async (d: Db): Promise<boolean> => {
+    const tx = d.transaction(['journal', 'catalogue', 'profile'], 'readwrite');
+    tx.done.catch(() => {}); // Failures surface through the awaits below.
+    const journal = tx.objectStore('journal');
+    const found: JournalEntry[] = [];
+    let last: number | undefined;
+    for (let c = await journal.openCursor(), n = 0; c && n < FOLD_ITEMS; c = await c.continue()) {
+      found.push(c.value);
+      n += c.value.items.length;
+      last = c.key;
+    }
+    if (last === undefined) return false;
+    void journal.delete(IDBKeyRange.upperBound(last));
+    const cat = tx.objectStore('catalogue');
+    const got = await entries(cat, found.flatMap((e) => e.items.map((x) => x[0])));
+    const now = clock.epoch();
+    const profile = (await tx.objectStore('profile').get('visitor')) ?? emptyProfile(now);
+    for (const [id, e] of foldJournal(profile, found, (id) => got.get(id), now)) void (e ? cat.put(e) : cat.delete(id));
+    void tx.objectStore('profile').put(profile);
+    await tx.done;
+    return true;
+  };
+  // One fold at a time; a call while one runs queues one more, which picks up what came meanwhile.
+  let folds: Promise<void> = done;
+  let queued: Promise<void> | undefined;
+  const settle = () =>
+    (queued ??= folds = folds.then(async () => {
+      queued = undefined;
+      const d = db;
+      try {
+        while (d && db === d && allowed && (await foldSome(d)));
+      } catch (error) {
+        // A connection closed under us (another tab, the browser): the next write reopens it, and
+        // the journal is folded then.
+        if ((error as Error)?.name === 'InvalidStateError') db === d && close();
+        else warn(error, 'fold');
+      }
+    }));
+
+  // The aggregates of the views in memory (memory mode), but for `except`.
+  const memKnown = (now: number, except: string) => {
+    const profile = emptyProfile(now);
+    const views = [...pending.values()].filter((e) => e.view && e.view.viewId !== except);
+    return { profile, items: foldJournal(profile, views.map((e) => addition(e.view!.updatedAt, [...e.items.values()])), () => undefined, now) };
+  };
 
   const trimMemory = () => {
     const cutoff = clock.epoch() - o.retentionDays * DAY;
@@ -264,19 +373,30 @@ export function createStore(o: StoreOptions): Store {
   };
 
   // Retention: views past the age limit, then the oldest beyond maxItemRecords item records,
-  // then `evict` more of the oldest views (a full disk).
+  // then `evict` more of the oldest views (a full disk). Reads only what it deletes: the count of
+  // records is the profile's; the records deleted leave the aggregates through the journal.
   const trimDb = async (d: Db, evict = 0) => {
-    const tx = d.transaction('views', 'readwrite');
+    const tx = d.transaction(['views', 'journal', 'profile'], 'readwrite');
     tx.done.catch(() => {}); // Failures surface through the awaits below.
-    const index = tx.store.index('by-updated');
+    const index = tx.objectStore('views').index('by-updated');
+    const journal = tx.objectStore('journal');
+    const ours: Entry[] = [];
+    const drop = (v: StoredView) => {
+      void journal.add(removal(v.updatedAt, itemsOf(v)));
+      const e = v.viewId === currentId ? current : pending.get(v.viewId);
+      if (e) ours.push(e);
+      return v.items.length;
+    };
+    let excess = ((await tx.objectStore('profile').get('visitor'))?.records ?? 0) - o.maxItemRecords;
+    for (const e of await journal.getAll()) for (const x of e.items) excess += x[5];
     let c = await index.openCursor(IDBKeyRange.upperBound(clock.epoch() - o.retentionDays * DAY, true));
-    for (; c; c = await c.continue()) void c.delete();
-    let kept = 0;
-    for (c = await index.openCursor(null, 'prev'); c; c = await c.continue()) {
-      if ((kept += c.value.items.length) > o.maxItemRecords) void c.delete();
-    }
-    for (c = evict > 0 ? await index.openCursor() : null; c && evict-- > 0; c = await c.continue()) void c.delete();
+    for (; c; c = await c.continue()) (excess -= drop(c.value)), void c.delete();
+    for (c = excess > 0 ? await index.openCursor() : null; c && excess > 0; c = await c.continue()) (excess -= drop(c.value)), void c.delete();
+    for (c = evict > 0 ? await index.openCursor() : null; c && evict-- > 0; c = await c.continue()) drop(c.value), void c.delete();
     await tx.done;
+    // A view of this tab's that went is new again if it is written again.
+    for (const e of ours) (e.put = false), e.sent.clear(), e.items.forEach((_, id) => e.dirty.add(id));
+    void settle();
   };
   const trim = async () => {
     trimmedAt = clock.epoch();
@@ -293,6 +413,7 @@ export function createStore(o: StoreOptions): Store {
   const write = (d: Db, unload: boolean, retried?: boolean): Promise<void> =>
     new Promise<void>((resolve) => {
       const batch = [...pending].map(([id, e]) => [id, e, e.v] as const);
+      const undo: Array<() => void> = [];
       // A page that unloads (pagehide: a closed tab, a navigation, the back/forward cache) runs no
       // task after this one, so its flush issues every put before returning, unless every view in
       // it has a copy that outlives the page (log.ts). Every other flush, a hidden tab's too, puts
@@ -312,7 +433,7 @@ export function createStore(o: StoreOptions): Store {
       let failure: unknown;
       let tx: IDBTransaction;
       try {
-        tx = unwrap(d).transaction('views', 'readwrite', { durability: 'strict' });
+        tx = unwrap(d).transaction(['views', 'journal'], 'readwrite', { durability: 'strict' });
       } catch (error) {
         // The connection went away (closed by the browser or another tab): reopen next time.
         if (db === d) close();
@@ -323,11 +444,13 @@ export function createStore(o: StoreOptions): Store {
         // Views that changed meanwhile, or that a cut-short write never put, stay pending.
         for (const [id, e, v] of batch.slice(0, i)) if (pending.get(id) === e && e.v === v) pending.delete(id), o.saved?.(id);
         resolve();
+        void settle();
         flushed.forEach((f) => f());
         if (clock.epoch() - trimmedAt > 6e5) void trim();
       };
       tx.onabort = () => {
         if (chunking === tx) chunking = undefined;
+        undo.forEach((u) => u());
         const error = (tx.error ?? failure) as DOMException | null;
         if (error?.name === 'QuotaExceededError' && !retried) {
           // Make room from the oldest, then try once more with what is pending by then.
@@ -343,6 +466,7 @@ export function createStore(o: StoreOptions): Store {
         }
       };
       const views = tx.objectStore('views');
+      const journal = tx.objectStore('journal');
       let i = 0;
       const next = () => {
         try {
@@ -350,7 +474,11 @@ export function createStore(o: StoreOptions): Store {
           // busy, and each task stays short.
           let first: IDBRequest | undefined;
           for (let n = 0; i < batch.length && (atOnce || n < CHUNK); i++) {
-            const req = views.put(doc(batch[i]![1]));
+            const e = batch[i]![1];
+            const req = views.put(doc(e));
+            const [change, back] = changes(e);
+            undo.push(back);
+            if (change) journal.add(change);
             first ??= req;
             n += batch[i]![1].items.size + 1;
           }
@@ -413,6 +541,7 @@ export function createStore(o: StoreOptions): Store {
       if (prev && same(prev as never, rec as never)) continue;
       e.items.set(id, rec);
       e.lines.set(id, itemLine(rec, startedAt));
+      e.dirty.add(id);
       e.v++;
     }
     const view = numbers(PAGE, p as never, {
@@ -470,8 +599,34 @@ export function createStore(o: StoreOptions): Store {
         }
       });
     },
+    settled: () => flush().then(settle),
+    async known(ids) {
+      const now = clock.epoch();
+      const d = await getDb();
+      let profile = emptyProfile(now);
+      try {
+        if (!d) {
+          const m = allowed ? memKnown(now, currentId) : { profile, items: new Map() };
+          return { profile: m.profile, items: ids.flatMap((id) => m.items.get(id) ?? []) };
+        }
+        const tx = d.transaction(['journal', 'catalogue', 'profile']);
+        tx.done.catch(() => {});
+        // This tab's view in progress as far as it was given to the database, at the moment this
+        // transaction was made: writes made before it are in what it reads, later ones are not.
+        const mine = current.put && current.view ? [removal(current.view.updatedAt, [...current.sent.values()])] : [];
+        profile = (await tx.objectStore('profile').get('visitor')) ?? profile;
+        const found = [...(await tx.objectStore('journal').getAll()), ...mine];
+        const got = await entries(tx.objectStore('catalogue'), [...ids, ...found.flatMap((e) => e.items.map((x) => x[0]))]);
+        const changed = foldJournal(profile, found, (id) => got.get(id), now);
+        return { profile, items: ids.flatMap((id) => (changed.has(id) ? changed.get(id) : got.get(id)) ?? []) };
+      } catch (error) {
+        warn(error, 'known');
+        return { profile: emptyProfile(now), items: [] };
+      }
+    },
     async export() {
       await flush();
+      await settle();
       const d = await getDb();
       const out = {
         schema: 'attnflow',
@@ -490,6 +645,11 @@ export function createStore(o: StoreOptions): Store {
       out.records = (out.views ?? []).flatMap(itemsOf);
       out.views = (out.views ?? []).map(({ items: _, ...v }: StoredView) => v);
       out.profile = out.profile?.[0] ?? null;
+      if (!d && allowed) {
+        const m = memKnown(clock.epoch(), '');
+        out.catalogue = [...m.items.values()];
+        out.profile = m.profile;
+      }
       out.weights = (out.weights ?? []).map((w: WeightsRecord) => ({ ...w, data: base64(w.data) }));
       return out as AttentionExport;
     },

@@ -155,7 +155,7 @@ test('an old version open in another tab blocks the upgrade: no hang, no page er
   await old.evaluate(() => (window as any).__old.close());
   await expect.poll(async () => (await exportAll(page)).storage, { timeout: 5000 }).toBe('indexeddb');
   const after = await exportAll(page);
-  expect(after.version).toBe(3);
+  expect(after.version).toBe(4);
   expect(after.records.length).toBeGreaterThan(0);
   // The v1 view was migrated: path only.
   expect(after.views.find((v: any) => v.viewId === 'v1-old')).toMatchObject({ path: '/old' });
@@ -168,9 +168,9 @@ test('a newer version in another tab: our connection closes cleanly and the page
   const newer = await context.newPage();
   await newer.goto('/test/fixtures/store-blank.html');
   const version = await newer.evaluate(
-    () => new Promise((resolve, reject) => { const q = indexedDB.open('attnflow', 4); q.onsuccess = () => { resolve(q.result.version); q.result.close(); }; q.onerror = () => reject(q.error); q.onblocked = () => reject(new Error('blocked by the attnflow tab')); }),
+    () => new Promise((resolve, reject) => { const q = indexedDB.open('attnflow', 5); q.onsuccess = () => { resolve(q.result.version); q.result.close(); }; q.onerror = () => reject(q.error); q.onblocked = () => reject(new Error('blocked by the attnflow tab')); }),
   );
-  expect(version).toBe(4);
+  expect(version).toBe(5);
   await stayActive(page, 500, 300, 200, 200);
   await page.evaluate(() => (window as any).attnflow.flush());
   expect((await exportAll(page)).storage).toBe('memory');

@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPersonalizer, type PersonalizeHost } from '../../src/personalize/personalizer';
+import { buildProfile } from '../../src/personalize/profile';
 import type { PersonalizeReport, Scores } from '../../src/personalize/types';
 import type { AttentionSnapshot } from '../../src/types';
 
@@ -29,7 +30,7 @@ function host(scores?: PersonalizeHost['scores']) {
       throw e;
     },
     canStore: () => true,
-    history: async () => history,
+    known: async () => buildProfile(history),
     explore: 0,
     scores,
   };
@@ -94,7 +95,7 @@ describe('createPersonalizer', () => {
   async function newcomer(site: boolean) {
     const model: Scores = { z9: 9, x9: 8, y0: 5, z0: 4, x0: 1, y9: 0 };
     const { h, reports } = host(vi.fn(async () => model));
-    h.history = async () => [];
+    h.known = async () => buildProfile([]);
     h.modelState = () => ({ steps: 0, training: false, site });
     const p = createPersonalizer(h);
     expect((await p.personalize())!.containers[0]!.order).toEqual(ORDER);

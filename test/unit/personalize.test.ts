@@ -37,9 +37,10 @@ describe('profile', () => {
     const p = buildProfile(log);
     addView(p, [{ itemId: 's1', topics: ['sport'], attentionMs: 3000 }]);
     expect(p.items.s1).toEqual({ attentionMs: 9000, clicks: 0, skipped: 0, views: 2, topics: ['sport'] });
-    expect(p.topics.sport).toEqual({ attentionMs: 13000, attended: 2, clicks: 1, skipped: 0 });
-    expect(p.topics.football).toEqual({ attentionMs: 4000, attended: 1, clicks: 1, skipped: 0 });
-    expect(p.topics.politics).toEqual({ attentionMs: 100, attended: 0, clicks: 0, skipped: 1 });
+    expect(p.topics.sport).toEqual({ attentionMs: 13000, attended: 2, clicks: 1, skipped: 0, top: [['s1', 9000], ['s2', 4000]] });
+    expect(p.topics.football).toEqual({ attentionMs: 4000, attended: 1, clicks: 1, skipped: 0, top: [['s2', 4000]] });
+    expect(p.topics.politics).toEqual({ attentionMs: 100, attended: 0, clicks: 0, skipped: 1, top: [] });
+    expect(p.totals).toEqual({ items: 4, attended: 2, clicks: 1, skipped: 1 });
     // under 1 s of attention is a glance, not a read.
     expect(p.topics.culture!.attended).toBe(0);
     expect(attendedCount(p)).toBe(2);

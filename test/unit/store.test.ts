@@ -5,7 +5,8 @@ import { createStore, type StoreOptions } from '../../src/store';
 import { createLog } from '../../src/store/log';
 import { createStoreExtras, type ExtrasOptions } from '../../src/store/extras';
 import { DB_VERSION, itemLine, itemsOf, migrate, packView, pathOf, type StoredView } from '../../src/store/schema';
-import { computeProfile, mergeCatalogue } from '../../src/store/derive';
+import { addition, emptyProfile, foldJournal, HALF_LIFE_MS, recordDelta, removal } from '../../src/store/derive';
+import { buildProfile, fromKnown } from '../../src/personalize/profile';
 import type { AttentionSnapshot, ItemAttention, ItemRecord } from '../../src/types';
 
 const DAY = 864e5;
@@ -67,7 +68,7 @@ describe('schema', () => {
     await s.flush();
     const db = await openDB('attnflow');
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['catalogue', 'profile', 'scores', 'settings', 'views', 'weights']);
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogue', 'journal', 'profile', 'scores', 'settings', 'views', 'weights']);
     const tx = db.transaction(['views', 'catalogue']);
     expect([...tx.objectStore('views').indexNames]).toEqual(['by-updated']);
     expect(tx.objectStore('views').keyPath).toBe('viewId');
@@ -102,11 +103,25 @@ describe('schema', () => {
     v2.close();
 
     const out = await mk().export();
-    expect(out.version).toBe(3);
+    expect(out.version).toBe(DB_VERSION);
     expect(out.records).toEqual(recs);
     expect(out.views).toHaveLength(1);
     const { views } = await read();
     expect(views[0]!.items.every((line) => typeof line === 'string')).toBe(true);
+  });
+
+  it('migrates a v3 database: the catalogue and the profile get their counts, rebuilt from the views once', async () => {
+    const v3 = await openDB('attnflow', 3, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 3, tx as never) });
+    const rec = (viewId: string, itemId: string, ms: number, topics: string[]) => ({ ...item(ms), viewId, itemId, topics, firstAt: t - 5000, lastAt: t - 4000 }) as ItemRecord;
+    const view = (viewId: string, recs: ItemRecord[]) => packView({ viewId, path: '/', startedAt: t - 9000, updatedAt: t - 1000, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 }, recs);
+    await v3.put('views', view('v1', [rec('v1', 'a', 1500, ['tech']), rec('v1', 'b', 200, ['ai'])]) as never);
+    await v3.put('views', view('v2', [rec('v2', 'a', 700, ['tech'])]) as never);
+    await v3.put('catalogue', { itemId: 'a', topics: ['tech'], firstSeen: t - 5000, lastSeen: t - 4000 } as never);
+    v3.close();
+    const out = await mk().export();
+    expect(out.version).toBe(DB_VERSION);
+    expect(out.catalogue.map((c) => [c.itemId, c.attentionMs, c.views])).toEqual([['a', 2200, 2], ['b', 200, 1]]);
+    expect(out.profile).toMatchObject({ views: 2, records: 3, items: 2, attended: 1, topics: { tech: { attentionMs: 2200, attended: 1, top: [['a', 2200]] }, ai: { attentionMs: 200 } } });
   });
 
   it('an item record survives its line: odd ids, no topics, ratios, flags, times before the view began', () => {
@@ -226,7 +241,9 @@ describe('write path', () => {
     const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
     vi.stubGlobal('document', doc);
     vi.stubGlobal('window', new EventTarget());
-    const puts = vi.spyOn(IDBObjectStore.prototype, 'put');
+    const spy = vi.spyOn(IDBObjectStore.prototype, 'put');
+    // Puts of views only: the aggregates' own writes come after.
+    const puts = { mock: { get calls() { return spy.mock.contexts.filter((c) => (c as IDBObjectStore).name === 'views'); } }, mockClear: () => spy.mockClear() };
     const s = mk({ flushIntervalMs: 1e9 });
     await s.db();
     for (let v = 0; v < 30; v++) s.recordView(snap(`v${v}`, items(100, 10, `v${v}-`)));
@@ -322,17 +339,145 @@ describe('retention', () => {
     const profile = await s.get('profile', 'visitor');
     expect(profile).toMatchObject({ affinities: { sport: 1500, tech: 250 }, views: 2 });
     const a = await s.get('catalogue', 'a');
-    expect(a).toEqual({ itemId: 'a', topics: ['sport'], firstSeen: t - 30 * DAY, lastSeen: t });
+    expect(a).toEqual({ itemId: 'a', topics: ['sport'], firstSeen: t - 30 * DAY, lastSeen: t, attentionMs: 2000, clicks: 0, skipped: 0, views: 2 });
     expect(changed).toHaveBeenCalledWith(false);
   });
 
-  it('pure helpers: catalogue merge is idempotent, profile decays by half in 30 days', () => {
-    const r = { ...item(1), viewId: 'v', itemId: 'a', topics: ['x'], firstAt: 5, lastAt: 9 };
-    const once = mergeCatalogue(undefined, r);
-    expect(mergeCatalogue(once, r)).toEqual(once);
-    expect(mergeCatalogue(once, { ...r, firstAt: 1, lastAt: 3, topics: ['old'] })).toEqual({ itemId: 'a', topics: ['x'], firstSeen: 1, lastSeen: 9 });
-    const p = computeProfile([{ viewId: 'v', path: '/', startedAt: 0, updatedAt: 0, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0, topics: { x: 1000 } }], 30 * DAY);
-    expect(p.affinities).toEqual({ x: 500 });
+  it('pure: the aggregates of a log are what personalization counts from its records, and affinities halve in 30 days', () => {
+    const recs = (viewId: string, at: number, list: Array<[string, string[], number, number, boolean]>): ItemRecord[] =>
+      list.map(([itemId, topics, ms, clicks, skipped]) => ({ ...item(ms), viewId, itemId, topics, clicks, skipped, firstAt: at, lastAt: at }) as ItemRecord);
+    const v1 = recs('v1', 0, [['a', ['sport'], 800, 0, false], ['b', ['tech'], 100, 0, true], ['c', ['sport', 'ai'], 3000, 1, false]]);
+    const v2 = recs('v2', 30 * DAY, [['a', ['sport'], 400, 0, false], ['b', ['tech'], 150, 0, true], ['d', ['ai'], 50, 0, true]]);
+    const profile = emptyProfile(30 * DAY);
+    const entries = foldJournal(profile, [addition(0, v1), addition(30 * DAY, v2)], () => undefined, 30 * DAY);
+    const expected = buildProfile([...v1, ...v2]);
+    const seen = fromKnown({ profile, items: [...entries.values()].filter((e) => !!e) });
+    expect(seen.topics).toEqual(expected.topics);
+    expect(seen.items).toEqual(expected.items);
+    expect(seen.totals).toEqual(expected.totals);
+    expect(profile).toMatchObject({ views: 2, records: 6, items: 4, attended: 2 });
+    expect(profile.affinities).toEqual({ sport: 800 / 2 + 3000 / 2 + 400, ai: 3000 / 2 + 50, tech: 100 / 2 + 150 });
+    expect(profile.topics.sport!.top).toEqual([['c', 3000], ['a', 1200]]);
+    // Taking v1 back out leaves what v2 alone gives, and an item with no record left goes.
+    const out = foldJournal(profile, [removal(0, v1)], (id) => entries.get(id), 30 * DAY);
+    expect(out.get('c')).toBeUndefined();
+    expect(out.has('c')).toBe(true);
+    expect(fromKnown({ profile, items: [...out.values()].filter((e) => !!e) }).topics).toEqual(buildProfile(v2).topics);
+    expect(profile).toMatchObject({ views: 1, records: 3, items: 3, attended: 0 });
+    expect(profile.affinities.sport).toBeCloseTo(400);
+    expect(HALF_LIFE_MS).toBe(30 * DAY);
+    expect(recordDelta(v1[0]!, v1[0])).toBeUndefined();
+  });
+});
+
+/** The log's aggregates as stored, and as they would be if rebuilt from every view. */
+async function aggregates() {
+  const db = await openDB('attnflow');
+  const views = (await db.getAll('views')) as StoredView[];
+  const profile = emptyProfile(t);
+  const rebuilt = foldJournal(profile, views.map((v) => addition(v.updatedAt, itemsOf(v))), () => undefined, t);
+  const stored = { profile: await db.get('profile', 'visitor'), catalogue: await db.getAll('catalogue'), journal: await db.count('journal') };
+  db.close();
+  const byId = (xs: any[]) => Object.fromEntries(xs.filter(Boolean).map(({ firstSeen: _, lastSeen: __, ...e }) => [e.itemId, e]));
+  // Each topic's most attended items are kept as they come: one that retention takes out leaves
+  // its place empty until another is read, so they are compared apart.
+  const tops = (p: any) => Object.fromEntries(Object.entries(p?.topics ?? {}).map(([k, v]: [string, any]) => [k, v.top]));
+  const counts = (p: any) =>
+    p && { records: p.records, items: p.items, attended: p.attended, clicks: p.clicks, skipped: p.skipped, views: p.views, topics: Object.fromEntries(Object.entries(p.topics).map(([k, { top: _, ...v }]: [string, any]) => [k, v])) };
+  return {
+    stored: { profile: counts(stored.profile), catalogue: byId(stored.catalogue) },
+    rebuilt: { profile: counts(profile), catalogue: byId([...rebuilt.values()]) },
+    tops: { stored: tops(stored.profile), rebuilt: tops(profile) },
+    journal: stored.journal,
+  };
+}
+
+describe('aggregates kept up to date as the log is written', () => {
+  it('equal the aggregates rebuilt from every view: ticks, several views and tabs, an unload, retention by age and by count', async () => {
+    const a = mk({ maxItemRecords: 60, retentionDays: 20 });
+    const b = mk({ maxItemRecords: 60, retentionDays: 20 });
+    for (let i = 1; i <= 6; i++) {
+      t += 1000;
+      // Cumulative snapshots: the same records grow; a click and a skip come and go.
+      a.recordView(snap('a1', { x: item(300 * i, { topics: ['sport'], clicks: i > 3 ? 1 : 0 }), y: item(100, { topics: ['tech'], skipped: i < 4 }) }));
+      b.recordView(snap('b1', items(4, 200 * i, 'b')));
+      await Promise.all([a.flush(), b.flush()]);
+    }
+    await Promise.all([a.settled(), b.settled()]);
+    let agg = await aggregates();
+    expect(agg.journal).toBe(0);
+    expect(agg.stored).toEqual(agg.rebuilt);
+    expect(agg.stored.profile).toMatchObject({ records: 6, views: 2, attended: 5, clicks: 1, skipped: 0 });
+    expect(agg.tops.stored).toEqual(agg.tops.rebuilt);
+
+    // An unload writes everything at once; the next page folds it.
+    a.recordView(snap('a1', { x: item(5000, { topics: ['sport'], clicks: 2 }), y: item(100, { topics: ['tech'], skipped: true }), z: item(50, { topics: ['ai'] }) }), 'end');
+    await a.settled();
+    agg = await aggregates();
+    expect(agg.stored).toEqual(agg.rebuilt);
+    expect(agg.stored.catalogue.x).toMatchObject({ attentionMs: 5000, clicks: 2, views: 1 });
+    expect(agg.tops.stored).toEqual(agg.tops.rebuilt);
+
+    // Older than 20 days, and beyond 60 records: retention takes them out of the aggregates too.
+    t += 21 * DAY;
+    for (let v = 0; v < 8; v++) {
+      t += 1000;
+      a.recordView(snap(`n${v}`, items(10, 1500, `n${v}-`)));
+      await a.flush();
+    }
+    await a.trim();
+    await a.settled();
+    agg = await aggregates();
+    expect(agg.stored).toEqual(agg.rebuilt);
+    expect(agg.stored.profile).toMatchObject({ records: 60, views: 6 });
+    expect(agg.stored.catalogue.x).toBeUndefined();
+    // What is left of each topic's most attended items is in order, and holds no item that went.
+    for (const [topic, top] of Object.entries(agg.tops.stored)) {
+      expect(top.every(([id, ms]: [string, number]) => agg.stored.catalogue[id]?.attentionMs === ms)).toBe(true);
+      expect(top.map((x: [string, number]) => x[1])).toEqual(top.map((x: [string, number]) => x[1]).sort((p: number, q: number) => q - p));
+      expect(top.length).toBeLessThanOrEqual(agg.tops.rebuilt[topic].length);
+    }
+  });
+
+  it("known(): the page's items and every topic, without this tab's view in progress, from a handful of records", async () => {
+    const s = mk();
+    for (let v = 0; v < 200; v++) {
+      t += 1000;
+      s.recordView(snap(`old${v}`, { [`s${v}`]: item(2000, { topics: ['sport'] }), [`t${v}`]: item(100, { topics: ['tech'], skipped: true }), shared: item(10, { topics: ['sport'] }) }));
+    }
+    await s.settled();
+    s.recordView(snap('now', { s7: item(5000, { topics: ['sport'] }), fresh: item(3000, { topics: ['ai'] }) }));
+    await s.settled();
+    const spies = ['get', 'getAll', 'openCursor', 'count'].map((m) => vi.spyOn(IDBObjectStore.prototype, m as 'get'));
+    const known = await s.known(['s7', 'shared', 'fresh', 'unknown']);
+    const reads = spies.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    expect(reads).toBeLessThanOrEqual(8);
+    expect(spies.flatMap((spy) => spy.mock.contexts.map((c) => (c as IDBObjectStore).name))).not.toContain('views');
+    expect(known.items.map((e) => [e.itemId, e.attentionMs, e.views])).toEqual([['s7', 2000, 1], ['shared', 2000, 200]]);
+    expect(known.profile).toMatchObject({ views: 200, records: 600, items: 401, attended: 201, skipped: 200 });
+    expect(known.profile.topics.sport).toMatchObject({ attentionMs: 402_000, attended: 201 });
+    expect(known.profile.topics.ai).toBeUndefined();
+    vi.restoreAllMocks();
+    // Another tab sees the view in progress as part of the log.
+    const other = mk();
+    expect((await other.known(['fresh'])).items.map((e) => e.itemId)).toEqual(['fresh']);
+  });
+
+  it('a view a closed tab left in localStorage enters the aggregates with what it adds', async () => {
+    const ls = new Map<string, string>();
+    vi.stubGlobal('localStorage', { get length() { return ls.size; }, key: (i: number) => [...ls.keys()][i] ?? null, getItem: (k: string) => ls.get(k) ?? null, setItem: (k: string, v: string) => void ls.set(k, v), removeItem: (k: string) => void ls.delete(k) });
+    const s = mk();
+    s.recordView(snap('gone', { a: item(400), b: item(100) }));
+    await s.settled();
+    s.stop();
+    ls.set('attnflow:unsaved:gone', JSON.stringify({ at: t + 5, s: snap('gone', { a: item(1400), b: item(100), c: item(2000) }) }));
+    t += 10;
+    const next = mk();
+    await next.settled();
+    await next.settled();
+    const agg = await aggregates();
+    expect(agg.stored).toEqual(agg.rebuilt);
+    expect(agg.stored.profile).toMatchObject({ records: 3, views: 1, attended: 2 });
   });
 });
 
@@ -351,8 +496,9 @@ describe('quota', () => {
     let left = times;
     const calls = { n: 0 };
     vi.spyOn(proto, 'put').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      if ((this as IDBObjectStore).name !== 'views') return put.apply(this, args);
       calls.n++;
-      if (left > 0 && (this as IDBObjectStore).name === 'views') {
+      if (left > 0) {
         left--;
         throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       }
