@@ -6,6 +6,7 @@ import { memory } from '@tensorflow/tfjs-core';
 import { pause } from '../lib/pause';
 import { loadModel } from '../model/index';
 import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
+import { blend, eventsOf, type History } from './window';
 import { BACKENDS, dropBackend, initBackend, isSoftwareRenderer, probeRenderer, setWasmFolder, webglContext, type BackendInfo, type BackendName } from './backend';
 
 /** How one backend did in the start-up probe. */
@@ -31,7 +32,7 @@ export interface EngineInit {
    * A scoring call to time on each backend (a short history is timed as a full one, see
    * `probeHistory`); without it the first backend that works is used.
    */
-  probe?: { history: AttentionEvent[]; candidates: (ItemRef | string)[]; rounds?: number };
+  probe?: { history: History; candidates: (ItemRef | string)[]; rounds?: number };
   /** Model config or saved weights. */
   model?: LoadModelOptions;
   /**
@@ -42,6 +43,9 @@ export interface EngineInit {
   /** Folder of the .wasm binaries (absolute URL). */
   wasmFolder?: string;
 }
+
+/** Options of a training step: a pool of `'history'` draws negatives from the items of the sequences. */
+export type EngineTrainOptions = Omit<TrainOptions, 'negativePool'> & { negativePool?: TrainOptions['negativePool'] | 'history' };
 
 /** What `init` reports. */
 export interface EngineState {
@@ -81,6 +85,13 @@ export function probeHistory(history: AttentionEvent[], candidates: (ItemRef | s
   return [...made, ...history];
 }
 
+/** The distinct items of `events`, each once, in the order they first appear. */
+function itemsOf(events: readonly AttentionEvent[]): ItemRef[] {
+  const seen = new Map<string, ItemRef>();
+  for (const e of events) if (!seen.has(e.itemId)) seen.set(e.itemId, { itemId: e.itemId, topics: e.topics ?? [] });
+  return [...seen.values()];
+}
+
 export class Engine {
   /** `onPage`: the engine runs on the page's main thread, where training steps run in slices. */
   constructor(private readonly options: { onPage?: boolean } = {}) {}
@@ -98,6 +109,12 @@ export class Engine {
   /** Picks the backend (by measurement when asked) and loads the model on it. */
   async init(options: EngineInit = {}): Promise<EngineState> {
     if (options.wasmFolder) setWasmFolder(options.wasmFolder);
+    if (options.probe) {
+      const history = await eventsOf(options.probe.history);
+      // Nothing to score yet (training first): time the call on the visitor's own items.
+      const candidates = options.probe.candidates.length ? options.probe.candidates : itemsOf(history).slice(-200);
+      options = { ...options, probe: { ...options.probe, history, candidates } };
+    }
     this.order = (options.backends ?? [...BACKENDS]).filter((b) => BACKENDS.includes(b));
     this.modelOptions = { ...options.model };
     this.weights = options.model?.weights ? new Uint8Array(options.model.weights) : undefined;
@@ -141,7 +158,7 @@ export class Engine {
           if (!(await this.tryLoad(name))) throw new Error('failed to initialize');
           result.initMs = performance.now() - t0;
           const { candidates, rounds = 5 } = options.probe;
-          const history = probeHistory(options.probe.history, candidates, this.model!.config.maxLen);
+          const history = probeHistory(options.probe.history as AttentionEvent[], candidates, this.model!.config.maxLen);
           await this.model!.score(history, candidates, { sliced: this.options.onPage }); // warm-up: shader compiles, wasm tiers
           const times: number[] = [];
           let turn = 0;
@@ -261,14 +278,28 @@ export class Engine {
     }
   }
 
-  /** Scores of `candidates` for the visitor with `history`, as an array in candidate order. */
-  score(history: AttentionEvent[], candidates: (ItemRef | string)[]): Promise<Float32Array> {
-    return this.run((m) => m.score(history, candidates, { sliced: this.options.onPage }));
+  /**
+   * Scores of `candidates` for the visitor with `history`, as an array in candidate order; with
+   * `learned` (0..1), blended with the topic priors of the history by how much the model has learned.
+   */
+  async score(history: History, candidates: (ItemRef | string)[], learned?: number): Promise<Float32Array> {
+    const events = await eventsOf(history);
+    const scores = await this.run((m) => m.score(events, candidates, { sliced: this.options.onPage }));
+    if (learned === undefined) return scores;
+    const items = candidates.map((c) => (typeof c === 'string' ? { id: c, topics: [] } : { id: c.itemId, topics: c.topics ?? [] }));
+    return blend(scores, events, items, learned);
   }
 
-  /** One training step. `save()` afterwards makes its weights the fallback point. */
-  train(sequences: AttentionEvent[][], options?: TrainOptions): Promise<TrainResult> {
-    return this.run((m) => m.train(sequences, this.options.onPage ? { ...options, sliced: true } : options));
+  /**
+   * One training step. `save()` afterwards makes its weights the fallback point. With a pool of
+   * `'history'`, a log too short to learn from (under 3 events) is no step: 0 targets.
+   */
+  async train(sequences: History[], options: EngineTrainOptions = {}): Promise<TrainResult> {
+    const seqs = await Promise.all(sequences.map(eventsOf));
+    const fromHistory = options.negativePool === 'history';
+    if (fromHistory && !seqs.some((s) => s.length >= 3)) return { loss: 0, targets: 0 };
+    const o: TrainOptions = { ...options, negativePool: fromHistory ? itemsOf(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']) };
+    return this.run((m) => m.train(seqs, this.options.onPage ? { ...o, sliced: true } : o));
   }
 
   /**

@@ -2,8 +2,9 @@
  * The page's handle on the model: in a module Worker where the browser allows, else on the page,
  * one small call at a time in idle time.
  */
-import type { AttentionEvent, ItemRef, TrainOptions, TrainResult } from '../model/types';
-import type { EngineInit, EngineState } from './engine';
+import type { ItemRef, TrainResult } from '../model/types';
+import type { EngineInit, EngineState, EngineTrainOptions } from './engine';
+import type { History } from './window';
 import type { EngineOp, EngineRequest, EngineResponse } from './protocol';
 
 /** The model, wherever it runs. Every method is async and never blocks the page for long. */
@@ -11,8 +12,9 @@ export interface ModelHost {
   /** Where the model runs. */
   readonly where: 'worker' | 'page';
   init(options: EngineInit): Promise<EngineState>;
-  score(history: AttentionEvent[], candidates: (ItemRef | string)[]): Promise<Float32Array>;
-  train(sequences: AttentionEvent[][], options?: TrainOptions): Promise<TrainResult>;
+  /** See `Engine.score`: with `learned`, blended with the topic priors. */
+  score(history: History, candidates: (ItemRef | string)[], learned?: number): Promise<Float32Array>;
+  train(sequences: History[], options?: EngineTrainOptions): Promise<TrainResult>;
   save(quantization?: 'float32' | 'float16' | 'int8'): Promise<Uint8Array>;
   load(weights: Uint8Array): Promise<void>;
   numTensors(): Promise<number>;
@@ -37,7 +39,7 @@ function facade(where: 'worker' | 'page', call: Call, dispose: () => void): Mode
   return {
     where,
     init: (o) => call('init', [o]) as Promise<EngineState>,
-    score: (h, c) => call('score', [h, c]) as Promise<Float32Array>,
+    score: (h, c, l) => call('score', [h, c, l]) as Promise<Float32Array>,
     train: (s, o) => call('train', [s, o]) as Promise<TrainResult>,
     save: (q) => call('save', [q]) as Promise<Uint8Array>,
     load: (w) => call('load', [w]) as Promise<void>,
@@ -88,7 +90,7 @@ export function packer(): (op: EngineOp, args: unknown[]) => unknown[] {
     const candidates = toWire(args[1]);
     const same = candidates === last;
     last = candidates;
-    return [history, same ? null : candidates];
+    return [history, same ? null : candidates, args[2]];
   };
 }
 

@@ -1,32 +1,17 @@
 /**
  * The model on the visitor's device: scores page items from the visitor's own attention log and
  * learns from it in idle time. Lives in the model chunk (page side); the model itself runs in the
- * Worker through the host. Storage comes in as callbacks, so this file knows no IndexedDB.
+ * Worker through the host, and reads the visitor's window of the log there. Storage comes in as
+ * callbacks, so this file knows no IndexedDB.
  */
-import { isAttended } from '../store/derive';
-import type { AttentionEvent, ItemRef, TrainResult } from '../model/types';
+import type { ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
 import { createModelHost, idle, type ModelHost } from './host';
+import { sequenceOf, type Candidate, type History, type LoggedView, type LogWindow } from './window';
 
-/** One item in one page view, as the attention log keeps it. */
-export interface LoggedView {
-  itemId: string;
-  topics?: readonly string[];
-  attentionMs?: number;
-  hoverMs?: number;
-  clicks?: number;
-  skipped?: boolean;
-  viewId?: string;
-  /** Last change, epoch ms; orders the log. */
-  lastAt?: number;
-}
-
-/** A candidate item on the page. */
-export interface Candidate {
-  id: string;
-  topics: readonly string[];
-}
+export { sequenceOf, topicPrior } from './window';
+export type { Candidate, LoggedView, LogWindow };
 
 /** The backend measured on this device, kept between visits. */
 export interface BackendChoice {
@@ -39,8 +24,11 @@ export interface BackendChoice {
 
 /** What the learner needs from the page and the store. */
 export interface LearnerDeps {
-  /** The visitor's log, oldest first. */
-  history(): Promise<LoggedView[]>;
+  /**
+   * The visitor's log (any order), or where the model reads its window of it itself: the log's
+   * database, once everything recorded is in it.
+   */
+  history(): Promise<LoggedView[] | LogWindow>;
   /**
    * The visitor's weights, when saved before: how many steps they were trained on this visitor,
    * and which of the site's models (`modelUrl`) they began as, if one.
@@ -87,8 +75,6 @@ export interface LearnerState {
   probe?: EngineState['probe'];
 }
 
-/** Log entries the learner reads, newest kept. */
-const HISTORY_LIMIT = 400;
 /**
  * How far the model's scores are trusted against the topic priors: a fresh model not at all, the
  * site's own model (trained on its visitors) half, and either fully after this many steps on this
@@ -98,63 +84,6 @@ const TRUSTED_AFTER_STEPS = 40;
 const SITE_TRUST = 0.5;
 /** Steps per training round. */
 const ROUND_STEPS = 4;
-
-const toEvent = (v: LoggedView): AttentionEvent => ({
-  itemId: v.itemId,
-  topics: v.topics ?? [],
-  attentionMs: v.attentionMs ?? 0,
-  hoverMs: v.hoverMs ?? 0,
-  clicks: v.clicks ?? 0,
-  skipped: Boolean(v.skipped),
-  viewId: v.viewId,
-});
-
-/**
- * Attended in one view: as much attention as makes an item not `skipped` (1 s), or a click. A read
- * of several seconds in a grid earns about that much: attention is shared by what is on screen.
- */
-const attended = (v: LoggedView) => isAttended({ attentionMs: v.attentionMs ?? 0, clicks: v.clicks ?? 0 });
-
-/** The visitor's sequence: their log in time order, one entry per item and view. */
-export function sequenceOf(log: readonly LoggedView[]): AttentionEvent[] {
-  return [...log]
-    .sort((a, b) => (a.lastAt ?? 0) - (b.lastAt ?? 0))
-    .slice(-HISTORY_LIMIT)
-    .map(toEvent);
-}
-
-/**
- * Topic priors: the visitor's share of attention per topic, from their log. A fresh model knows
- * nothing; these carry the ranking until it has trained, then fade.
- */
-export function topicPrior(log: readonly LoggedView[], items: readonly Candidate[]): Float32Array {
-  const weight = new Map<string, number>();
-  let total = 0;
-  for (const v of log) {
-    const gain = (attended(v) ? Math.min(v.attentionMs ?? 0, 30_000) / 1000 + 3 * (v.clicks ?? 0) : 0) - (v.skipped ? 1 : 0);
-    for (const t of v.topics ?? []) {
-      weight.set(t, (weight.get(t) ?? 0) + gain);
-      total += Math.abs(gain);
-    }
-  }
-  return Float32Array.from(items, (item) => {
-    let s = 0;
-    for (const t of item.topics) s += weight.get(t) ?? 0;
-    return total > 0 ? s / total : 0;
-  });
-}
-
-/** Scores rescaled to mean 0 and unit spread, so two scorers can be blended. */
-function standardize(xs: Float32Array): Float32Array {
-  const n = xs.length;
-  if (!n) return xs;
-  let mean = 0;
-  for (const x of xs) mean += x / n;
-  let v = 0;
-  for (const x of xs) v += (x - mean) ** 2 / n;
-  const sd = Math.sqrt(v) || 1;
-  return xs.map((x) => (x - mean) / sd);
-}
 
 export interface Learner {
   /** Scores for `items`, higher first; model and topic priors blended by how much the model has learned. */
@@ -219,14 +148,9 @@ export function createLearner(deps: LearnerDeps): Learner {
     }
   };
 
-  const start = (probeItems: readonly Candidate[], history: AttentionEvent[]) =>
+  const start = (probeItems: readonly Candidate[], history: History) =>
     (started ??= (async () => {
       const { weights, from } = await startWeights();
-      if (!probeItems.length) {
-        // Training before any scoring: time the scoring call on the visitor's own items.
-        const ids = new Map(history.map((e) => [e.itemId, e.topics ?? []]));
-        probeItems = [...ids].slice(-200).map(([id, topics]) => ({ id, topics }));
-      }
       const remembered = await deps.loadBackend();
       // Only a WebGL choice belongs to a GPU; naming it takes a WebGL context (tens of ms on the
       // page), so it is read only to check such a choice.
@@ -238,6 +162,7 @@ export function createLearner(deps: LearnerDeps): Learner {
           init: {
             remembered: sameDevice ? remembered!.name : undefined,
             model: w ? { weights: w } : { seed: 1 },
+            // Training before any scoring times the call on the visitor's own items (no candidates).
             probe: { history, candidates: probeItems.map((c) => ({ itemId: c.id, topics: c.topics })), rounds: 5 },
           },
         });
@@ -260,19 +185,23 @@ export function createLearner(deps: LearnerDeps): Learner {
       return host;
     })());
 
+  // The events as given (sorted, the newest kept), or the window for the model to read.
+  const historyOf = async (): Promise<History> => {
+    const log = await deps.history();
+    return Array.isArray(log) ? sequenceOf(log) : log;
+  };
+
   const score: Learner['score'] = async (items) => {
     if (!items.length) return {};
-    const log = await deps.history();
-    const history = sequenceOf(log);
-    const prior = standardize(topicPrior(log, items));
+    const history = await historyOf();
     const host = await start(items, history);
     const refs: ItemRef[] = items.map((c) => ({ itemId: c.id, topics: c.topics }));
-    const model = standardize(await host.score(history, refs));
     // The model earns weight as it trains on this visitor; the site's model starts half-trusted.
     const own = Math.min(1, (stepsInStore + st.steps) / TRUSTED_AFTER_STEPS);
     const learned = lineage !== undefined ? SITE_TRUST + (1 - SITE_TRUST) * own : own;
+    const blended = await host.score(history, refs, learned);
     const out: Record<string, number> = {};
-    items.forEach((c, i) => (out[c.id] = learned * model[i]! + (1 - learned * 0.5) * prior[i]!));
+    items.forEach((c, i) => (out[c.id] = blended[i]!));
     return out;
   };
 
@@ -292,24 +221,21 @@ export function createLearner(deps: LearnerDeps): Learner {
         deps.log('model training skipped:', skip);
         return undefined;
       }
-      const log = await deps.history();
-      const history = sequenceOf(log);
-      if (history.length < 3) {
+      const history = await historyOf();
+      if (Array.isArray(history) && history.length < 3) {
         deps.log('model training skipped: log too short', history.length);
         return undefined;
       }
       const host = await start([], history);
-      const pool: ItemRef[] = [];
-      const seen = new Set<string>();
-      for (const e of history) if (!seen.has(e.itemId)) seen.add(e.itemId), pool.push({ itemId: e.itemId, topics: e.topics });
       let result: TrainResult | undefined;
       for (let i = 0; i < ROUND_STEPS && st.steps < budget; i++) {
         await idle();
         // Each step asks again: the page may have been hidden, or the device unplugged, meanwhile.
         if (disposed || !deps.isLeader() || hidden() || (await saving())) break;
-        const step = await host.train([history], { negativePool: pool });
-        // Nothing read or clicked in the log yet: nothing to learn, and not a step toward the
-        // model's weight in the scores.
+        // Negatives from the items of the visitor's own log.
+        const step = await host.train([history], { negativePool: 'history' });
+        // Nothing read or clicked in the log yet (or a log too short): nothing to learn, and not a
+        // step toward the model's weight in the scores.
         if (!step.targets) {
           deps.log('model training skipped: nothing read or clicked yet');
           break;

@@ -5,6 +5,7 @@
  */
 import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
+import { DB_NAME } from '../store/schema';
 import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type SiteModel } from './learner';
 
 export interface PageModelOptions {
@@ -64,8 +65,12 @@ export function createPageModel(o: PageModelOptions): PageModel {
   const extras: StoreExtras = createStoreExtras(o.store);
   const stops: Array<() => void> = [];
   const learner: Learner = createLearner({
-    // The newest part of the log, this page's view included.
-    history: () => extras.recent(RECENT),
+    // The newest part of the log, this page's view included: read by the model itself where the
+    // log is in IndexedDB, handed over from memory where it is not.
+    async history() {
+      await o.store.flush();
+      return o.store.storage() === 'indexeddb' ? { log: o.store.options.name ?? DB_NAME, recent: RECENT } : extras.recent(RECENT);
+    },
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');
       const meta = w?.meta as { steps?: number; site?: unknown } | undefined;

@@ -29,6 +29,6 @@ export function unpacker(): (op: EngineOp, args: unknown[]) => unknown[] {
     if (op === 'train') return [parse(args[0]), args[1]];
     if (op !== 'score') return args;
     if (args[1] !== null) candidates = parse(args[1]);
-    return [parse(args[0]), candidates];
+    return [parse(args[0]), candidates, args[2]];
   };
 }

@@ -150,6 +150,18 @@ export function itemsOf(v: StoredView): ItemRecord[] {
   });
 }
 
+/**
+ * The item records of the newest views, newest view first, at least `count` of them where there
+ * are: a cursor on the views by time, one view per step, that reads no further.
+ */
+export async function readRecent(db: Db, count: number): Promise<ItemRecord[]> {
+  const out: ItemRecord[] = [];
+  for (let c = await db.transaction('views').store.index('by-updated').openCursor(null, 'prev'); c && out.length < count; c = await c.continue()) {
+    out.push(...itemsOf(c.value));
+  }
+  return out;
+}
+
 /** The path of a URL or path, without query string or hash. */
 export function pathOf(url: unknown): string {
   const s = String(url ?? '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '');

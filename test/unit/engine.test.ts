@@ -88,3 +88,50 @@ describe('model engine', () => {
   });
 
 });
+
+describe('the window of the log, read where the model runs', () => {
+  it('scores and trains from the log in IndexedDB as from the same events handed over, and never creates a log', async () => {
+    const { IDBFactory } = await import('fake-indexeddb');
+    const { createStore } = await import('../../src/store/store');
+    const { sequenceOf, topicPrior, standardize } = await import('../../src/runtime/window');
+    const g = globalThis as { indexedDB?: unknown; IDBKeyRange?: unknown };
+    const saved = g.indexedDB;
+    g.indexedDB = new IDBFactory();
+    try {
+      let t = Date.UTC(2026, 0, 1);
+      const clock = { now: () => t, epoch: () => t };
+      const store = createStore({ retentionDays: 90, maxItemRecords: 50_000, report: (e) => { throw e; }, log: () => {}, clock, name: 'window-test' });
+      store.allow(true);
+      for (let v = 0; v < 40; v++) {
+        t += 1000;
+        const items = Object.fromEntries(
+          Array.from({ length: 16 }, (_, k) => [`v${v % 7}-s${k}`, { attentionMs: k % 4 === 0 ? 3000 + v : 100, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: k === 0 ? 1 : 0, viewable: true, skipped: k % 4 !== 0, topics: [`t${k % 4}`], rageClicks: 0, deadClicks: 0 }]),
+        );
+        store.recordView({ page: { viewId: `view-${v}`, path: '/', startedAt: t, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 }, items });
+      }
+      await store.settled();
+      const handed = sequenceOf((await store.export()).records);
+      expect(handed).toHaveLength(400);
+
+      const engine = new Engine();
+      await engine.init({ backends: ['cpu'], model: { ...small } });
+      const window = { log: 'window-test', recent: 400 };
+      expect(Array.from(await engine.score(window, candidates))).toEqual(Array.from(await engine.score(handed, candidates)));
+      // With `learned`, the model's scores blended with the topic priors of the same events.
+      const model = standardize(await engine.score(handed, candidates));
+      const prior = standardize(topicPrior(handed, candidates.map((c) => ({ id: c.itemId, topics: c.topics }))));
+      const blended = await engine.score(window, candidates, 0.25);
+      blended.forEach((x, i) => expect(x).toBeCloseTo(0.25 * model[i]! + 0.875 * prior[i]!, 4));
+      const step = await engine.train([window], { negativePool: 'history' });
+      expect(step.targets).toBeGreaterThan(0);
+      expect(Number.isFinite(step.loss)).toBe(true);
+      // A log that does not exist is not made by reading it: the model fails to read, nothing more.
+      await expect(engine.score({ log: 'no-such-log', recent: 400 }, candidates)).rejects.toThrow();
+      expect((await (g.indexedDB as IDBFactory).databases()).map((d) => d.name)).toEqual(['window-test']);
+      engine.dispose();
+      store.stop();
+    } finally {
+      g.indexedDB = saved;
+    }
+  });
+});

@@ -732,13 +732,15 @@ describe('worker wire', () => {
       const sent = pack(op, args);
       return { sent, got: unpack(op, structuredClone(sent)) };
     };
-    const first = trip('score', [history, cands()]);
-    expect(first.sent.every((a) => typeof a === 'string')).toBe(true);
-    expect(first.got).toEqual([history, ['x', { itemId: 'y', topics: ['t'], vector: [0.5, -1] }]]);
+    const first = trip('score', [history, cands(), 0.25]);
+    expect(first.sent.slice(0, 2).every((a) => typeof a === 'string')).toBe(true);
+    expect(first.got).toEqual([history, ['x', { itemId: 'y', topics: ['t'], vector: [0.5, -1] }], 0.25]);
     const again = trip('score', [[ev('c')], cands()]);
     expect(again.sent[1]).toBeNull(); // the same candidates: not sent again
     expect(again.got[1]).toBe(first.got[1]);
     expect(again.got[0]).toEqual([ev('c')]);
+    // A window of the log for the model to read goes as it is.
+    expect(trip('score', [{ log: 'attnflow', recent: 400 }, cands()]).got[0]).toEqual({ log: 'attnflow', recent: 400 });
     const changed = cands();
     (changed[1] as { topics: string[] }).topics = ['u'];
     const third = trip('score', [history, changed]);
