@@ -347,6 +347,8 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   async function explain(itemId: string): Promise<Explanation | undefined> {
     await baseReady;
     if (!last) await run();
+    // An item off this page is looked up in the log's catalogue.
+    await lookUp([itemId]);
     const p = profile();
     let topics = p.items[itemId]?.topics;
     const el = [...host.root.querySelectorAll('[data-attn-item]')].find((e) => e.getAttribute('data-attn-item') === itemId);

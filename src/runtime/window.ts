@@ -11,14 +11,7 @@ import { DB_VERSION, readRecent, type AttnflowDB } from '../store/schema';
 import type { ItemRecord } from '../types';
 
 /** One item in one page view, as the attention log keeps it. */
-export interface LoggedView {
-  itemId: string;
-  topics?: readonly string[];
-  attentionMs?: number;
-  hoverMs?: number;
-  clicks?: number;
-  skipped?: boolean;
-  viewId?: string;
+export interface LoggedView extends AttentionEvent {
   /** Last change, epoch ms; orders the log. */
   lastAt?: number;
 }

@@ -128,4 +128,28 @@ describe('createPersonalizer', () => {
     expect(localStorage.getItem('attnflow:rank')).toBeNull();
     p.stop();
   });
+
+  it("asks the log only for the items that come up: the page's, then one explained off the page", async () => {
+    const asked: string[][] = [];
+    const { h } = host();
+    const log = [...history, { itemId: 'elsewhere', topics: ['y'], attentionMs: 9000, viewId: 'v0' }];
+    // As the store answers: every topic and the totals, and of the items only those asked for.
+    h.known = async (ids) => {
+      asked.push([...ids].sort());
+      const all = buildProfile(log);
+      return { ...all, items: Object.fromEntries(Object.entries(all.items).filter(([id]) => ids.includes(id))) };
+    };
+    const p = createPersonalizer(h);
+    const r = (await p.personalize())!;
+    expect(asked).toEqual([[...ORDER].sort()]);
+    // The totals count the whole log, not only the items read back.
+    expect(r.attended).toBe(5);
+    const e = (await p.explain('elsewhere'))!;
+    expect(asked).toEqual([[...ORDER].sort(), ['elsewhere']]);
+    expect(e.topics).toEqual(['y']);
+    expect(e.because).toContain('You already spent 9.0 s on this item');
+    // The topic's most attended items come from the log, this one left out.
+    expect(e.similar).toEqual(['y0', 'y9']);
+    p.stop();
+  });
 });
