@@ -33,11 +33,11 @@ async function visitor(browser: Browser, baseURL: string, records: number, noWor
   return { context, guard };
 }
 
-async function load(page: Page): Promise<Load> {
+/** A page load; `whole`: its first 6.5 s (the first flush, its retention check and a training round), else up to its first score. */
+async function load(page: Page, whole: boolean): Promise<Load> {
   await page.goto(FIXTURE);
   await page.waitForFunction(() => (window as any).__times.score, null, { timeout: 30_000 });
-  // The first flush, its retention check and a training round come within the first 6 s.
-  await page.waitForTimeout(6500);
+  if (whole) await page.waitForTimeout(6500);
   return page.evaluate(async (sdk) => {
     const w = window as any;
     const re = new RegExp(sdk);
@@ -54,31 +54,33 @@ for (const noWorker of [false, true]) {
     test.setTimeout(240_000);
     const empty = await visitor(browser, baseURL!, 0, noWorker);
     const full = await visitor(browser, baseURL!, 50_000, noWorker);
-    // Loads of the two visitors in turn, so that the machine's own load falls on both alike; a
-    // measurement with a long task gets a second chance (a stall of the machine can land anywhere).
+    // Loads of the two visitors in turn, so that the machine's own load falls on both alike: 3
+    // whole ones, then 7 up to the first score. A measurement that misses gets a second chance (a
+    // stall of the machine can land anywhere, and the decision takes ~100 ms).
     const measure = async () => {
       const out = { empty: [] as Load[], full: [] as Load[] };
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 10; i++) {
         for (const [name, v] of [['empty', empty], ['full', full]] as const) {
           const page = await v.context.newPage();
-          out[name].push(await load(page));
+          out[name].push(await load(page, i < 3));
           await page.close();
         }
       }
-      return out;
+      const decision = { empty: median(out.empty.map((l) => l.decision)), full: median(out.full.map((l) => l.decision)) };
+      const long = out.full.flatMap((l) => l.long);
+      console.log(
+        `first decision (median of 10): empty log ${decision.empty.toFixed(0)} ms, 50,000 records ${decision.full.toFixed(0)} ms; ` +
+          `first score ${median(out.full.map((l) => l.score)).toFixed(0)} ms; SDK scripts in long frames: ${JSON.stringify(long)}`,
+      );
+      return { out, decision, long, ok: !long.length && decision.full <= 1.2 * decision.empty };
     };
-    let out = await measure();
-    const longOf = (o: typeof out) => o.full.flatMap((l) => l.long);
-    if (longOf(out).length) {
-      console.log(`long tasks of the SDK at 50,000 records: ${JSON.stringify(longOf(out))}; measuring again`);
-      out = await measure();
-    }
-    const decision = { empty: median(out.empty.map((l) => l.decision)), full: median(out.full.map((l) => l.decision)) };
-    console.log(`first decision (median of 3): empty log ${decision.empty.toFixed(0)} ms, 50,000 records ${decision.full.toFixed(0)} ms; first score ${median(out.full.map((l) => l.score)).toFixed(0)} ms`);
+    let m = await measure();
+    if (!m.ok) m = await measure();
+    const { out, decision, long } = m;
     // The log is at the cap: retention holds it there as the visits add to it.
     expect(out.full.every((l) => l.records >= 49_000 && l.records <= 50_016)).toBe(true);
     expect(out.empty.every((l) => l.records < 200)).toBe(true);
-    expect(longOf(out)).toEqual([]);
+    expect(long).toEqual([]);
     expect(decision.full).toBeLessThanOrEqual(1.2 * decision.empty);
     for (const v of [empty, full]) {
       expect(v.guard.offsite).toEqual([]);
