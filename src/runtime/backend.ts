@@ -1,7 +1,7 @@
 /**
  * tfjs backends: import on demand (each is a chunk of its own), initialize, describe.
  */
-import { backend, findBackendFactory, ready, removeBackend, setBackend } from '@tensorflow/tfjs-core';
+import { backend, enableProdMode, findBackendFactory, ready, removeBackend, setBackend } from '@tensorflow/tfjs-core';
 import { pause } from '../lib/pause';
 
 /** A tfjs backend attnflow can run on. */
@@ -91,9 +91,17 @@ export function webglContext(): WebGLRenderingContext | undefined {
   return current.gpgpu?.gl;
 }
 
-/** Imports, registers and selects backend `name`; rejects when it cannot run here. */
+/**
+ * Imports, registers and selects backend `name`; rejects when it cannot run here. Says nothing on
+ * the console: a backend that fails is the caller's to report (through `onError` and the debug
+ * log), not the host page's console's.
+ */
 export async function initBackend(name: BackendName): Promise<BackendInfo> {
   const t0 = performance.now();
+  // tfjs's own warnings ("Initialization of backend … failed", with a stack) stay off the console.
+  enableProdMode();
+  // Where WebGL2 is missing, tfjs's WebGL backend would log its failed context on the console.
+  if (name === 'webgl' && !probeRenderer()) throw new Error('attnflow: WebGL2 is unavailable here');
   await importBackend(name);
   // Loading a backend's code and starting it are tasks of their own: the WASM backend's start
   // (its module, then a setup per kernel) runs in promise callbacks, which would otherwise join

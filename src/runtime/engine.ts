@@ -105,6 +105,8 @@ export class Engine {
   private detach: (() => void) | undefined;
   /** Why the model itself (not a backend) could not load: its weights or options. */
   private rejected: Error | undefined;
+  /** Why the last backend tried could not load. */
+  private failure: string | undefined;
 
   /** Picks the backend (by measurement when asked) and loads the model on it. */
   async init(options: EngineInit = {}): Promise<EngineState> {
@@ -155,7 +157,7 @@ export class Engine {
         }
         try {
           const t0 = performance.now();
-          if (!(await this.tryLoad(name))) throw new Error('failed to initialize');
+          if (!(await this.tryLoad(name))) throw new Error(this.failure ?? 'failed to initialize');
           result.initMs = performance.now() - t0;
           const { candidates, rounds = 5 } = options.probe;
           const history = probeHistory(options.probe.history as AttentionEvent[], candidates, this.model!.config.maxLen);
@@ -221,6 +223,7 @@ export class Engine {
     } catch (error) {
       // Weights or options the model rejects fail on every backend alike: that is the reason to give.
       if (error instanceof Error && error.name === 'AttnflowConfigError') this.rejected = error;
+      this.failure = message(error).replace(/^attnflow: /, '');
       this.unload();
       return false;
     }

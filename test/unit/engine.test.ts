@@ -59,7 +59,7 @@ describe('model engine', () => {
     alone.dispose();
     expect(state.backend.name).toBe('cpu');
     expect(state.probe).toEqual([
-      { backend: 'webgl', error: 'failed to initialize' },
+      { backend: 'webgl', error: 'WebGL2 is unavailable here' },
       { backend: 'cpu', error: 'not measured: no other backend works' },
     ]);
   });
