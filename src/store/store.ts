@@ -12,8 +12,11 @@ import type { Clock } from '../lib/clock';
 import type { ErrorSink } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import { on } from '../lib/on';
-import type { AttentionExport, AttentionSnapshot, CatalogueEntry, ItemRecord, VisitorProfile, ViewReason, ViewRecord, WeightsRecord } from '../types';
-import { addition, emptyProfile, foldJournal, recordDelta, removal, type ItemDelta, type JournalEntry } from './derive';
+import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
+import { foldSome, memoryKnown, readKnown, type Known } from './aggregates';
+import { emptyProfile, recordDelta, removal, type ItemDelta, type JournalEntry } from './derive';
+
+export type { Known };
 import { DB_NAME, DB_VERSION, STORES, itemLine, itemsOf, migrate, packView, pathOf, type AttnflowDB, type StoreName, type StoredView } from './schema';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
 
@@ -73,15 +76,7 @@ export interface Store {
   stop(): void;
 }
 
-/** The log's aggregates as `known` gives them. */
-export interface Known {
-  profile: VisitorProfile;
-  items: CatalogueEntry[];
-}
-
 const DAY = 864e5;
-/** Journal changes folded per transaction: each stays a short task. */
-const FOLD_ITEMS = 500;
 /**
  * Item records put per task, so that no flush becomes a long task. Only a page that unloads gets
  * every put at once (see `write`).
@@ -306,36 +301,6 @@ export function createStore(o: StoreOptions): Store {
     return [items.length || !put ? { at: e.view!.updatedAt, views: put ? 0 : 1, items } : undefined, undo];
   };
 
-  // Catalogue entries of `ids`, read at once.
-  const entries = async (cat: { get(id: string): Promise<CatalogueEntry | undefined> }, ids: Iterable<string>) => {
-    const unique = [...new Set(ids)];
-    const got = await Promise.all(unique.map((id) => cat.get(id)));
-    return new Map(unique.map((id, i) => [id, got[i]]));
-  };
-
-  // Folds the journal into the catalogue and the profile, a bounded part per transaction.
-  const foldSome = async (d: Db): Promise<boolean> => {
-    const tx = d.transaction(['journal', 'catalogue', 'profile'], 'readwrite');
-    tx.done.catch(() => {}); // Failures surface through the awaits below.
-    const journal = tx.objectStore('journal');
-    const found: JournalEntry[] = [];
-    let last: number | undefined;
-    for (let c = await journal.openCursor(), n = 0; c && n < FOLD_ITEMS; c = await c.continue()) {
-      found.push(c.value);
-      n += c.value.items.length;
-      last = c.key;
-    }
-    if (last === undefined) return false;
-    void journal.delete(IDBKeyRange.upperBound(last));
-    const cat = tx.objectStore('catalogue');
-    const got = await entries(cat, found.flatMap((e) => e.items.map((x) => x[0])));
-    const now = clock.epoch();
-    const profile = (await tx.objectStore('profile').get('visitor')) ?? emptyProfile(now);
-    for (const [id, e] of foldJournal(profile, found, (id) => got.get(id), now)) void (e ? cat.put(e) : cat.delete(id));
-    void tx.objectStore('profile').put(profile);
-    await tx.done;
-    return true;
-  };
   // One fold at a time; a call while one runs queues one more, which picks up what came meanwhile.
   let folds: Promise<void> = done;
   let queued: Promise<void> | undefined;
@@ -344,7 +309,7 @@ export function createStore(o: StoreOptions): Store {
       queued = undefined;
       const d = db;
       try {
-        while (d && db === d && allowed && (await foldSome(d)));
+        while (d && db === d && allowed && (await foldSome(d, () => clock.epoch())));
       } catch (error) {
         // A connection closed under us (another tab, the browser): the next write reopens it, and
         // the journal is folded then.
@@ -354,11 +319,8 @@ export function createStore(o: StoreOptions): Store {
     }));
 
   // The aggregates of the views in memory (memory mode), but for `except`.
-  const memKnown = (now: number, except: string) => {
-    const profile = emptyProfile(now);
-    const views = [...pending.values()].filter((e) => e.view && e.view.viewId !== except);
-    return { profile, items: foldJournal(profile, views.map((e) => addition(e.view!.updatedAt, [...e.items.values()])), () => undefined, now) };
-  };
+  const memKnown = (now: number, except: string) =>
+    memoryKnown([...pending.values()].flatMap((e) => (e.view && e.view.viewId !== except ? [{ updatedAt: e.view.updatedAt, records: [...e.items.values()] }] : [])), now);
 
   const trimMemory = () => {
     const cutoff = clock.epoch() - o.retentionDays * DAY;
@@ -603,22 +565,14 @@ export function createStore(o: StoreOptions): Store {
     async known(ids) {
       const now = clock.epoch();
       const d = await getDb();
-      let profile = emptyProfile(now);
+      const profile = emptyProfile(now);
       try {
         if (!d) {
           const m = allowed ? memKnown(now, currentId) : { profile, items: new Map() };
           return { profile: m.profile, items: ids.flatMap((id) => m.items.get(id) ?? []) };
         }
-        const tx = d.transaction(['journal', 'catalogue', 'profile']);
-        tx.done.catch(() => {});
-        // This tab's view in progress as far as it was given to the database, at the moment this
-        // transaction was made: writes made before it are in what it reads, later ones are not.
-        const mine = current.put && current.view ? [removal(current.view.updatedAt, [...current.sent.values()])] : [];
-        profile = (await tx.objectStore('profile').get('visitor')) ?? profile;
-        const found = [...(await tx.objectStore('journal').getAll()), ...mine];
-        const got = await entries(tx.objectStore('catalogue'), [...ids, ...found.flatMap((e) => e.items.map((x) => x[0]))]);
-        const changed = foldJournal(profile, found, (id) => got.get(id), now);
-        return { profile, items: ids.flatMap((id) => (changed.has(id) ? changed.get(id) : got.get(id)) ?? []) };
+        // This tab's view in progress, as far as it was given to the database.
+        return await readKnown(d, ids, () => (current.put && current.view ? [removal(current.view.updatedAt, [...current.sent.values()])] : []), now);
       } catch (error) {
         warn(error, 'known');
         return { profile: emptyProfile(now), items: [] };
