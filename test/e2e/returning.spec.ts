@@ -79,7 +79,8 @@ for (const noWorker of [false, true]) {
     const { out, decision, long } = m;
     // The log is at the cap: retention holds it there as the visits add to it.
     expect(out.full.every((l) => l.records >= 49_000 && l.records <= 50_016)).toBe(true);
-    expect(out.empty.every((l) => l.records < 200)).toBe(true);
+    // The other log holds only this visitor's own visits: 16 records each, 2 before and 10 a measurement.
+    expect(out.empty.every((l) => l.records <= 16 * 22)).toBe(true);
     expect(long).toEqual([]);
     expect(decision.full).toBeLessThanOrEqual(1.2 * decision.empty);
     for (const v of [empty, full]) {
