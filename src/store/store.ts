@@ -4,8 +4,9 @@
  * upserted by (viewId, itemId), so repeated snapshots and several tabs never duplicate. One
  * transaction per flush. Where IndexedDB is missing, throws or is blocked, the same data lives in
  * memory and the SDK says so once. Views a closed tab left in localStorage (see `log.ts`) are
- * written when the database opens. Leader, change notices, catalogue and profile live in
- * `extras.ts`, loaded with the model.
+ * written when the database opens. Each write also journals what it changed, which keeps the
+ * catalogue and the profile up to date (`aggregates.ts`, `derive.ts`). Leader, change notices and
+ * whole-record reads live in `extras.ts`, loaded with the model.
  */
 import { deleteDB, openDB, unwrap, type IDBPDatabase } from 'idb';
 import type { Clock } from '../lib/clock';
