@@ -86,7 +86,7 @@ export function probeHistory(history: AttentionEvent[], candidates: (ItemRef | s
 }
 
 /** The distinct items of `events`, each once, in the order they first appear. */
-function itemsOf(events: readonly AttentionEvent[]): ItemRef[] {
+function distinctItems(events: readonly AttentionEvent[]): ItemRef[] {
   const seen = new Map<string, ItemRef>();
   for (const e of events) if (!seen.has(e.itemId)) seen.set(e.itemId, { itemId: e.itemId, topics: e.topics ?? [] });
   return [...seen.values()];
@@ -114,7 +114,7 @@ export class Engine {
     if (options.probe) {
       const history = await eventsOf(options.probe.history);
       // Nothing to score yet (training first): time the call on the visitor's own items.
-      const candidates = options.probe.candidates.length ? options.probe.candidates : itemsOf(history).slice(-200);
+      const candidates = options.probe.candidates.length ? options.probe.candidates : distinctItems(history).slice(-200);
       options = { ...options, probe: { ...options.probe, history, candidates } };
     }
     this.order = (options.backends ?? [...BACKENDS]).filter((b) => BACKENDS.includes(b));
@@ -301,7 +301,7 @@ export class Engine {
     const seqs = await Promise.all(sequences.map(eventsOf));
     const fromHistory = options.negativePool === 'history';
     if (fromHistory && !seqs.some((s) => s.length >= 3)) return { loss: 0, targets: 0 };
-    const o: TrainOptions = { ...options, negativePool: fromHistory ? itemsOf(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']) };
+    const o: TrainOptions = { ...options, negativePool: fromHistory ? distinctItems(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']) };
     return this.run((m) => m.train(seqs, this.options.onPage ? { ...o, sliced: true } : o));
   }
 

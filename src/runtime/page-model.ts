@@ -6,6 +6,7 @@
 import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
 import { DB_NAME } from '../store/schema';
+import { HISTORY_LIMIT } from './window';
 import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type SiteModel } from './learner';
 
 export interface PageModelOptions {
@@ -26,8 +27,6 @@ export interface PageModel {
   stop(): void;
 }
 
-/** Log entries the model reads, newest kept. */
-const RECENT = 400;
 
 /**
  * The site's model behind `modelUrl`: its id is the manifest's text (a few hundred bytes), so a new
@@ -69,7 +68,7 @@ export function createPageModel(o: PageModelOptions): PageModel {
     // log is in IndexedDB, handed over from memory where it is not.
     async history() {
       await o.store.flush();
-      return o.store.storage() === 'indexeddb' ? { log: o.store.options.name ?? DB_NAME, recent: RECENT } : extras.recent(RECENT);
+      return o.store.storage() === 'indexeddb' ? { log: o.store.options.name ?? DB_NAME, recent: HISTORY_LIMIT } : extras.recent(HISTORY_LIMIT);
     },
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');

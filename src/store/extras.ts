@@ -5,7 +5,7 @@
  * the database the core store opened, or on its memory.
  */
 import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, VisitorProfile, WeightsRecord } from '../types';
-import { itemsOf } from './schema';
+import { itemsOf, readRecent } from './schema';
 import type { Store } from './store';
 import { createTabs, type LockManagerLike } from './tabs';
 
@@ -88,10 +88,8 @@ export function createStoreExtras(store: Store, x: ExtrasOptions = {}): StoreExt
       const d = await store.db();
       const out: ItemRecord[] = [];
       try {
-        if (!d) for (const v of store.memViews().reverse()) if (out.length < count) out.push(...itemsOf(v));
-        for (let c = d && (await d.transaction('views').store.index('by-updated').openCursor(null, 'prev')); c && out.length < count; c = await c.continue()) {
-          out.push(...itemsOf(c.value));
-        }
+        if (d) return await readRecent(d, count);
+        for (const v of store.memViews().reverse()) if (out.length < count) out.push(...itemsOf(v));
       } catch (error) {
         report(error, 'store recent');
       }
