@@ -11,10 +11,13 @@ const KB = 1024;
 // `max` is the budget. `ceiling`, where set, is a ratchet for a budget not met yet: the report says
 // so on every run, and the build fails only if the file grows past where it stands today.
 const BUDGETS = [
-  { name: 'dist/attnflow.js (core, every page)', max: 6 * KB, files: () => ['attnflow.js'] },
+  // The core places items of several elements (headed blocks of flat pages) and, pinch-zoomed,
+  // every item by the visual viewport: 6.25 KB.
+  { name: 'dist/attnflow.js (core, every page)', max: 6.25 * KB, files: () => ['attnflow.js'] },
   // The log keeps its aggregates (catalogue, topic totals) up to date as it writes: 7 KB.
   { name: 'log chunk (after start-up)', max: 7 * KB, files: () => ['attnflow-store.js'] },
-  { name: 'capture chunk (after start-up)', max: 1 * KB, files: () => ['attnflow-capture.js'] },
+  // Pinch-zoom and the geometry of boxes in the visual viewport joined it: 1.5 KB.
+  { name: 'capture chunk (after start-up)', max: 1.5 * KB, files: () => ['attnflow-capture.js'] },
   { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
 ];
 

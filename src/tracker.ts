@@ -11,12 +11,15 @@ import { observeHover } from './capture/hover';
 import { itemsAt, observeItems } from './capture/items';
 import { newViewId, observeNavigation, viewKey } from './capture/navigation';
 import { observePage } from './capture/page';
-import { observeVisibility } from './capture/visibility';
+import { observeVisibility, type Placement } from './capture/visibility';
 import { privacySignal } from './privacy/signals';
 import { createLog } from './store/log';
 import type { StoreOptions } from './store/store';
 import { wirePersonalization } from './personalize/wire';
 import type { Attention, AttentionEvents, AttentionOptions, AttentionSnapshot, ViewReason } from './types';
+
+/** Places an item of several boxes, or any item while the page is zoomed. */
+type Measure = (els: Element[]) => Placement | null;
 
 /** Receives every snapshot the tracker hands out: each 'attention' tick (≤ 1/s), page hide, end of a view. */
 export type ViewSink = (snapshot: AttentionSnapshot, reason: ViewReason) => void;
@@ -106,11 +109,22 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
 
   if (dom) {
     const known = new WeakMap<Element, string>();
+    // Each item's elements, and for items of several elements (headed blocks) how to place them.
+    const items = new Map<string, [Element[], Measure?]>();
+    // The elements IntersectionObserver sees in the layout viewport; placed again as the visual one pans.
+    const inView = new Set<Element>();
+    // Set while the page is pinch-zoomed: then every item is placed by its boxes in the visual viewport.
+    let zoomed: Measure | undefined;
+    const place = (t: number, id: string, p: Placement | null) => {
+      const [els, measure = zoomed] = items.get(id) ?? [[]];
+      account.place(t, id, measure ? measure(els) : p);
+    };
     const vis = observeVisibility(
       safe((el, p, time) => {
         const id = known.get(el);
+        p?.ratio ? inView.add(el) : inView.delete(el);
         // The browser's own time of the change when our clock is its clock: callbacks come late under load.
-        if (id) account.place(clock === systemClock ? Math.min(time, now()) : now(), id, p);
+        if (id) place(clock === systemClock ? Math.min(time, now()) : now(), id, p);
       }),
     );
     const click = safe((el: Element, kind: ClickKind = 'click') => account.click(itemsAt(known, el), kind));
@@ -120,9 +134,11 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     stops.push(
       () => vis?.stop(),
       observeItems(
-        safe((el, id, topics) => {
+        safe((el, id, topics, els, measure) => {
           account.add(id, topics);
-          vis?.watch(el);
+          const was = items.get(id)?.[0] ?? [];
+          items.set(id, [els ?? (was.includes(el) ? was : [...was, el]), measure]);
+          for (const m of els ?? [el]) known.set(m, id), vis?.watch(m);
         }),
         { root: opts.root, known, report: (e) => report(e, 'loading item detection') },
       ),
@@ -150,12 +166,24 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       () => stopAll(late),
     );
     // Rage and dead clicks, playing media and scroll depth start a moment later, from their own chunk.
-    loadCapture().then(
-      (m) =>
-        stopped ||
-        late.push(m.observeFrustration(click), m.observeMedia(safe((playing) => account.media(now(), playing))), m.observeScroll(safe((depth) => account.depth(depth)))),
-      (e) => report(e, 'loading the capture chunk'),
-    );
+    loadCapture()
+      .then(
+        (m) =>
+          stopped ||
+          late.push(
+            m.observeFrustration(click),
+            m.observeMedia(safe((playing) => account.media(now(), playing))),
+            m.observeScroll(safe((depth) => account.depth(depth))),
+            m.observeZoom(
+              safe((z) => {
+                zoomed = z ? m.placeBoxes : undefined;
+                const t = now();
+                for (const id of new Set([...inView].map((el) => known.get(el)!))) place(t, id, m.placeBoxes(items.get(id)![0]));
+              }),
+            ),
+          ),
+      )
+      .catch((e) => report(e, 'loading the capture chunk'));
   }
 
   stops.push(store.stop);

@@ -85,6 +85,8 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
   let last = t0;
   let lastInput = t0;
   let playing = false;
+  // The items under the pointer: one that comes on screen under it (scrolled there) is hovered at once.
+  let under: string[] = [];
   let shown = visible;
   let changed = false;
   let ticked = -1;
@@ -157,7 +159,8 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       const it = get(id);
       const now = !!p && p.ratio > 0;
       dirty.add(it);
-      Object.assign(it, now ? p : { ratio: 0, share: 0, band: 0, hover: false });
+      Object.assign(it, now ? p : { ratio: 0, share: 0, band: 0 });
+      it.hover = now && under.includes(id);
       if (now) {
         on.add(it);
         if (shown && it.ratio > it.n.maxVisibleRatio) it.n.maxVisibleRatio = it.ratio;
@@ -171,6 +174,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
     },
     hover(t, ids) {
       advance(t);
+      under = ids;
       for (const it of on) it.hover = false;
       for (const id of ids) {
         const it = items.get(id);

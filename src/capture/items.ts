@@ -6,6 +6,7 @@
  * items put back after being removed, under the id they had.
  */
 import { loadDetect } from '../detect-loader';
+import type { Found } from './detect';
 
 const MARK = '[data-attn-item]';
 
@@ -17,9 +18,13 @@ export interface ItemOptions {
   report?(error: unknown): void;
 }
 
-/** Calls `cb(element, id, topics)` for every item now and every item added later; returns stop. */
+/**
+ * Calls `cb(element, id, topics)` for every item now and every item added later; returns stop. An
+ * item of several elements (a headed block) comes with all of them and the function that places
+ * them on screen.
+ */
 export function observeItems(
-  cb: (el: Element, id: string, topics: string[]) => void,
+  cb: (...item: Found) => void,
   { root = document, known, report }: ItemOptions,
 ): () => void {
   const used = new Set<string>();
@@ -34,10 +39,11 @@ export function observeItems(
       loading ??= loadDetect().then((d) => !stopped && ((detect = d), scan(root)), (e) => report?.(e));
       return;
     }
-    const els = marked ? [...node.querySelectorAll(MARK)] : detect!.detectItems(node);
-    if (marked && (node as Element).matches?.(MARK)) els.push(node as Element);
+    if (!marked) return detect!.scan(node, known, used).forEach((item) => cb(...item));
+    const els = [...node.querySelectorAll(MARK)];
+    if ((node as Element).matches?.(MARK)) els.push(node as Element);
     for (const el of els) {
-      const id = known.get(el) || (marked ? el.getAttribute('data-attn-item')!.trim() : detect!.uniqueId(el, used));
+      const id = known.get(el) || el.getAttribute('data-attn-item')!.trim();
       if (!id) continue;
       known.set(el, id);
       const topics = el.getAttribute('data-attn-topics');

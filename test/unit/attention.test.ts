@@ -76,15 +76,28 @@ describe('attention accounting', () => {
     expect(s.items.b!.hoverMs).toBe(0);
   });
 
-  it('ignores hover on items off screen and drops hover when an item leaves the screen', () => {
+  it('ignores hover on items off screen, and counts it again when an item comes back under the pointer', () => {
     const a = createAccount(5000, 0, meta);
     a.place(0, 'a', full);
     a.hover(0, ['a', 'ghost']);
     a.place(1000, 'a', null);
     a.place(2000, 'a', full);
-    const s = a.snapshot(3000);
-    expect(s.items.a!.hoverMs).toBe(1000);
+    a.hover(3000, []);
+    a.place(3500, 'a', null);
+    a.place(3600, 'a', full);
+    const s = a.snapshot(4000);
+    expect(s.items.a!.hoverMs).toBe(2000);
     expect(s.items.ghost).toBeUndefined();
+  });
+
+  it('hovers an item scrolled under a resting pointer before it was placed (the pointer event comes first)', () => {
+    const a = createAccount(5000, 0, meta);
+    a.place(0, 'a', full);
+    a.hover(500, ['b']);
+    a.place(1000, 'b', half());
+    const s = a.snapshot(2000);
+    expect(s.items.b!.hoverMs).toBe(1000);
+    expect(s.items.a!.hoverMs).toBe(0);
   });
 
   it('applies the IAB rule: 50% in view for 1 s without a break; tall items by viewport share', () => {
