@@ -1,5 +1,5 @@
 export { createAttention } from './tracker';
-export { AttnflowConfigError } from './lib/errors';
+export { AttnflowBackendError, AttnflowConfigError } from './lib/errors';
 export { loadModelChunk } from './model-loader';
 export type {
   Attention,

@@ -39,12 +39,19 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   const opts = resolveOptions(options);
   const clock = internals.clock ?? systemClock;
   const log = createLogger(opts.debug);
+  let reporting = false;
   const report = (error: unknown, where: string) => {
     log('error in', where, error);
     try {
       opts.onError?.(error);
     } catch {
       // The integrator's own handler failing must not reach the page either.
+    }
+    // An 'error' listener that throws is reported to onError only, not to itself again.
+    if (!reporting) {
+      reporting = true;
+      emitter.emit('error', error);
+      reporting = false;
     }
   };
   const emitter = createEmitter<AttentionEvents>(report);
@@ -107,10 +114,10 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       }
     };
 
+  // Each item's elements, and for items of several elements (headed blocks) how to place them.
+  const items = new Map<string, [Element[], Measure?]>();
   if (dom) {
     const known = new WeakMap<Element, string>();
-    // Each item's elements, and for items of several elements (headed blocks) how to place them.
-    const items = new Map<string, [Element[], Measure?]>();
     // The elements IntersectionObserver sees in the layout viewport; placed again as the visual one pans.
     const inView = new Set<Element>();
     // Set while the page is pinch-zoomed: then every item is placed by its boxes in the visual viewport.
@@ -200,6 +207,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     canStore,
     store,
     onScores: (s) => emitter.emit('scores', s),
+    items: () => items,
   });
   stops.push(personal.stop);
   const forget = () => (personal.forget(), store.forget());

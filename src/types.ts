@@ -105,6 +105,8 @@ export interface AttentionEvents extends Record<string, unknown> {
   personalized: PersonalizeReport;
   /** Model scores by item id after each scoring (higher: more likely to get this visitor's attention). */
   scores: Record<string, number>;
+  /** Every error after start-up, as `onError` gets it: the script tag's way to hear of them. */
+  error: unknown;
 }
 
 /** The tracker `createAttention` returns. */

@@ -1,9 +1,10 @@
 /**
- * The debug overlay (`?attn-debug` or `debug: true`): a heatmap tint on each item by its share of
- * attention, per-item numbers, the page's engaged time and scroll depth, and the state of the
- * personalizer and model. Built with createElement/textContent only (no HTML strings), styled
+ * The debug overlay (`?attn-debug` or `debug: true`): a heatmap tint on each item (each element
+ * of a headed block) by its share of attention, per-item numbers and topics with where each came
+ * from, the page's engaged time and scroll depth, and the state of the personalizer and model. Built with createElement/textContent only (no HTML strings), styled
  * through the CSSOM, inside a shadow root: it works under a strict CSP with Trusted Types.
  */
+import { sources } from '../capture/detect';
 import type { Personalizer } from '../personalize/personalizer';
 import type { PersonalizeReport } from '../personalize/types';
 import type { AttentionSnapshot } from '../types';
@@ -16,6 +17,8 @@ export interface OverlayHost {
   personalizer(): Promise<Personalizer | undefined>;
   modelState?: (() => unknown) | undefined;
   report(error: unknown, where: string): void;
+  /** The items the tracker measures and their elements: several for a headed block of a flat page. */
+  items?: (() => ReadonlyMap<string, readonly [Element[], ...unknown[]]>) | undefined;
 }
 
 type Style = Record<string, string>;
@@ -65,13 +68,24 @@ export function mountOverlay(host: OverlayHost): () => void {
     })
     .catch((error) => host.report(error, 'debug overlay'));
 
-  function itemElements(): Map<string, HTMLElement> {
-    const out = new Map<string, HTMLElement>();
+  // Which item an element belongs to, for Alt+click: a block's elements carry no attribute.
+  const owner = new WeakMap<Element, string>();
+
+  function itemElements(): Map<string, HTMLElement[]> {
+    const out = new Map<string, HTMLElement[]>();
+    for (const [id, [els]] of host.items?.() ?? []) out.set(id, els.filter((e): e is HTMLElement => e instanceof HTMLElement && e.isConnected));
     for (const node of host.root.querySelectorAll<HTMLElement>('[data-attn-item]')) {
       const id = node.getAttribute('data-attn-item')!;
-      if (!out.has(id)) out.set(id, node);
+      if (!out.get(id)?.length) out.set(id, [node]);
     }
+    for (const [id, els] of out) for (const e of els) owner.set(e, id);
     return out;
+  }
+
+  /** Each topic of an item with its source: markup, a tag link, a link's path, the page's metadata. */
+  function topicsLine(node: Element, topics: string[]): string {
+    const from = new Map(node.hasAttribute('data-attn-item') ? [] : sources.get(node));
+    return topics.map((t) => `${t} (${from.get(t) ?? 'markup'})`).join(', ');
   }
 
   function line(parent: HTMLElement, label: string, value: string, part?: string): void {
@@ -92,15 +106,18 @@ export function mountOverlay(host: OverlayHost): () => void {
     const h = innerHeight;
 
     labels.replaceChildren();
-    for (const [id, node] of elements) {
+    for (const [id, nodes] of elements) {
       const it = snap.items[id];
       const share = it ? it.attentionMs / maxAttention : 0;
-      if (!tinted.has(node)) tinted.set(node, { outline: node.style.outline, boxShadow: node.style.boxShadow });
-      // Outline and inset shadow paint over the item without changing its layout.
-      node.style.setProperty('outline', `2px solid rgba(230, 60, 30, ${(0.25 + 0.75 * share).toFixed(2)})`);
-      node.style.setProperty('box-shadow', `inset 0 0 0 9999px rgba(255, 80, 40, ${(0.45 * share).toFixed(3)})`);
-      const r = node.getBoundingClientRect();
-      if (r.bottom < 0 || r.top > h || r.width === 0) continue;
+      for (const node of nodes) {
+        if (!tinted.has(node)) tinted.set(node, { outline: node.style.outline, boxShadow: node.style.boxShadow });
+        // Outline and inset shadow paint over the item without changing its layout.
+        node.style.setProperty('outline', `2px solid rgba(230, 60, 30, ${(0.25 + 0.75 * share).toFixed(2)})`);
+        node.style.setProperty('box-shadow', `inset 0 0 0 9999px rgba(255, 80, 40, ${(0.45 * share).toFixed(3)})`);
+      }
+      // The label sits on the first of its elements on screen.
+      const r = nodes.map((n) => n.getBoundingClientRect()).find((b) => b.bottom > 0 && b.top < h && b.width > 0);
+      if (!r) continue;
       const score = report?.scores[id];
       const place = report?.containers.find((c) => c.order.includes(id));
       const label = el(
@@ -118,6 +135,7 @@ export function mountOverlay(host: OverlayHost): () => void {
         `${id}  ${it ? secs(it.attentionMs) : '0.0 s'} (${Math.round((100 * (it?.attentionMs ?? 0)) / totalAttention)}%)`,
         `viewable ${it?.viewable ? 'yes' : 'no'}  hover ${secs(it?.hoverMs ?? 0)}${it?.skipped ? '  skipped' : ''}`,
       ];
+      if (it?.topics.length) parts.push(`topics ${topicsLine(nodes[0]!, it.topics)}`);
       if (score !== undefined) {
         let move = '';
         if (place) {
@@ -184,8 +202,8 @@ export function mountOverlay(host: OverlayHost): () => void {
   // Alt+click on an item shows why it is where it is.
   const onClick = (event: MouseEvent) => {
     if (!event.altKey || !personalizer) return;
-    const item = (event.target as Element | null)?.closest?.('[data-attn-item]');
-    const id = item?.getAttribute('data-attn-item');
+    let id: string | undefined;
+    for (let e = event.target as Element | null; e && !id; e = e.parentElement) id = owner.get(e);
     if (!id) return;
     event.preventDefault();
     personalizer

@@ -3,6 +3,21 @@ export class AttnflowConfigError extends Error {
   override name = 'AttnflowConfigError';
 }
 
+/**
+ * Reported through `onError` (never thrown) when a tfjs backend cannot run here and the model
+ * falls back to the next one: `backend` failed, `reason` says why, the model runs on `usedInstead`.
+ */
+export class AttnflowBackendError extends Error {
+  override name = 'AttnflowBackendError';
+  constructor(
+    readonly backend: string,
+    readonly reason: string,
+    readonly usedInstead: string,
+  ) {
+    super(`attnflow: the ${backend} backend cannot run here (${reason}); the model runs on ${usedInstead}`);
+  }
+}
+
 /** Builds the message "<what>: expected <expected>, received <received>". */
 export function describe(what: string, expected: string, received: unknown): string {
   let shown: string;

@@ -54,6 +54,8 @@ export interface PersonalizeHost {
   seed?: number;
   /** Debug log. */
   log?: (...args: unknown[]) => void;
+  /** The page's items and their elements (several for a headed block), for the debug overlay. */
+  items?(): ReadonlyMap<string, readonly [Element[], ...unknown[]]>;
 }
 
 /** What the chunk gives back to the core. */

@@ -27,6 +27,8 @@ export interface PersonalizeWiringHost {
   store: Log;
   modelUrl?: string;
   onScores(scores: Record<string, number>): void;
+  /** The page's items and their elements (several for a headed block), for the debug overlay. */
+  items?(): ReadonlyMap<string, readonly [Element[], ...unknown[]]>;
 }
 
 /** What the tracker exposes from personalization. */

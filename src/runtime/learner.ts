@@ -4,6 +4,7 @@
  * Worker through the host, and reads the visitor's window of the log there. Storage comes in as
  * callbacks, so this file knows no IndexedDB.
  */
+import { AttnflowBackendError } from '../lib/errors';
 import type { ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
@@ -177,6 +178,12 @@ export function createLearner(deps: LearnerDeps): Learner {
       });
       Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: lineage !== undefined });
       deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
+      // A backend that failed to start is the site's to know of, on its onError hook: never the console's.
+      for (const p of state.probe) {
+        if (p.scoreMs === undefined && p.error && !/^(not measured|software WebGL skipped)/.test(p.error)) {
+          deps.report(new AttnflowBackendError(p.backend, p.error, state.backend.name), 'starting the model');
+        }
+      }
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
         const probe: Record<string, number | string> = {};
         for (const p of state.probe) probe[p.backend] = p.scoreMs ?? p.error ?? '';

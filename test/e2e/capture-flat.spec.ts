@@ -106,3 +106,26 @@ test('a headed block added later (lazy content) is picked up like any other item
   const before = await page.evaluate(() => (window as any).attnflow.snapshot().items['h2#lessons']);
   expect(before).toBeTruthy();
 });
+
+test('nothing of the page is wrapped, moved or styled; the overlay tints every element of a block and shows topics with their sources', async ({ page }) => {
+  await page.goto('/test/fixtures/flat-blog.html');
+  await waitForTracker(page);
+  const shape = () => page.evaluate(() => [...document.body.querySelectorAll('*')].map((e) => `${e.localName}>${e.parentElement!.localName}:${e.getAttribute('style') ?? ''}`).join());
+  const before = await shape();
+  await waitForChunk(page, 'attnflow-detect.js');
+  await stayActive(page, 1200, 700, 300);
+  expect(await shape()).toBe(before);
+
+  await page.goto('/test/fixtures/flat-blog.html?attn-debug');
+  await waitForTracker(page);
+  await stayActive(page, 1500, 700, 300);
+  const view = await page.evaluate(() => {
+    const labels = [...document.getElementById('attnflow-debug')!.shadowRoot!.querySelectorAll('[data-part="label"]')];
+    const lead = labels.find((l) => l.getAttribute('data-item') === 'h1:/main/div/h1')?.textContent ?? '';
+    const tinted = [...document.querySelectorAll<HTMLElement>('[data-truth="h1:/main/div/h1"]')].map((e) => e.style.boxShadow !== '');
+    return { lead, tinted };
+  });
+  expect(view.tinted.length).toBeGreaterThanOrEqual(3);
+  expect(view.tinted.every(Boolean)).toBe(true);
+  expect(view.lead).toContain('topics cycling (tag), travel (tag), railways (meta), railway-paths (meta)');
+});

@@ -24,6 +24,12 @@ test('without WebGL, a personalized page says nothing on the console; the model 
     const listen = (m: ConsoleMessage) => messages.push(`${m.type()}: ${m.text()}`);
     page.on('console', listen);
     page.on('worker', (w) => w.on('console', listen));
+    // The site hears of it on its error hook: a command in the script tag's queue, before the script loads.
+    await page.route('**/returning.html*', async (route) => {
+      const html = await (await route.fetch()).text();
+      const hook = `window.__errors = []; window.attnflow = [['on', 'error', (e) => window.__errors.push({ name: e.name, backend: e.backend, reason: e.reason, usedInstead: e.usedInstead })],`;
+      await route.fulfill({ contentType: 'text/html', body: html.replace('window.attnflow = [', hook) });
+    });
     await page.goto('/test/fixtures/returning.html');
     await page.waitForFunction(() => (window as any).__times.score, null, { timeout: 60_000 });
     const state = await page.evaluate(async () => {
@@ -33,6 +39,9 @@ test('without WebGL, a personalized page says nothing on the console; the model 
     expect(state.webgl).toBe(false);
     await page.waitForTimeout(1000);
     expect(messages).toEqual([]);
+    expect(await page.evaluate(() => (window as any).__errors)).toEqual([
+      { name: 'AttnflowBackendError', backend: 'webgl', reason: 'WebGL2 is unavailable here', usedInstead: 'wasm' },
+    ]);
 
     // With debug on (`data-debug` on the script tag), the same page says which backend runs and why WebGL does not.
     // A new visitor, whose backend is chosen again.

@@ -321,4 +321,21 @@ describe('tracker', () => {
     expect(() => af.stop()).not.toThrow();
     expect(String(errors[0])).toContain('listener bug');
   });
+
+  it("hands every reported error to 'error' listeners too (the script tag's onError); one that throws is not called again for its own error", () => {
+    html('<article data-attn-item="x"></article>');
+    const errors: unknown[] = [];
+    const heard: unknown[] = [];
+    const af = createAttention({ onError: (e) => errors.push(e) });
+    af.on('error', (e) => {
+      heard.push(e);
+      throw new Error('error listener bug');
+    });
+    af.on('attention', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => af.stop()).not.toThrow();
+    expect(heard.map(String)).toEqual(['Error: listener bug']);
+    expect(errors.map(String)).toEqual(['Error: listener bug', 'Error: error listener bug']);
+  });
 });
