@@ -122,9 +122,21 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     const inView = new Set<Element>();
     // Set while the page is pinch-zoomed: then every item is placed by its boxes in the visual viewport.
     let zoomed: Measure | undefined;
+    // Items placed by their boxes are placed once per batch of intersection entries, however many
+    // of their elements moved in it: a scrolled block's edges change in both observers each frame.
+    const due = new Map<string, number>();
+    const placeDue = safe(() => {
+      due.forEach((t, id) => {
+        const [els, measure = zoomed] = items.get(id)!;
+        if (measure) account.place(t, id, measure(els));
+      });
+      due.clear();
+    });
     const place = (t: number, id: string, p: Placement | null) => {
-      const [els, measure = zoomed] = items.get(id) ?? [[]];
-      account.place(t, id, measure ? measure(els) : p);
+      const [, measure = zoomed] = items.get(id) ?? [];
+      if (!measure) return account.place(t, id, p);
+      if (!due.size) queueMicrotask(placeDue);
+      due.set(id, t);
     };
     const vis = observeVisibility(
       safe((el, p, time) => {
