@@ -24,12 +24,20 @@ export async function runVisitor(demoUrl, options = {}) {
     const history = [];
     for (let visit = 1; visit <= o.visits; visit++) {
       const page = await context.newPage();
-      page.on('pageerror', (e) => log('page error:', e.message));
+      watchErrors(page, log);
       const result = await visitOnce(page, demoUrl, o);
       history.push(result);
       printVisit(visit, result, o, log);
       await page.close({ runBeforeUnload: true });
     }
+    // A page nobody marked up: headings and paragraphs as siblings. The SDK finds its blocks itself.
+    const guide = await context.newPage();
+    watchErrors(guide, log);
+    const flat = await readFlatPage(guide, new URL('guide.html', demoUrl).href);
+    log(`── a flat page without markup (guide.html): ${Object.keys(flat.items).length} headed blocks found and measured, topics from tags and page metadata`);
+    printSnapshot(flat, log);
+    log('');
+    await guide.close({ runBeforeUnload: true });
     const ranks = history.map((h) => h.forYou.filter((x) => x.topics.includes(o.topic)).map((x) => x.rank).filter((r) => r <= 3).length);
     log(`"${o.topic}" stories in the top 3 of For you, visit by visit: ${ranks.join(' → ')}`);
     log(`requests to other hosts during the whole session: ${offsite.length}`);
@@ -38,6 +46,25 @@ export async function runVisitor(demoUrl, options = {}) {
   } finally {
     await browser.close();
   }
+}
+
+const watchErrors = (page, log) => page.on('pageerror', (e) => log('page error:', e.message));
+
+/** Reads a flat page from top to bottom, a pause on each screen, and returns what was measured. */
+export async function readFlatPage(page, url) {
+  await page.goto(url);
+  await page.waitForFunction(() => window.attnflow && !Array.isArray(window.attnflow));
+  await page.mouse.move(500, 300);
+  const height = await page.evaluate(() => document.documentElement.scrollHeight - innerHeight);
+  for (let y = 0, i = 0; y <= height + 300; y += 300, i++) {
+    for (let t = 0; t < 1200; t += 400) {
+      await page.mouse.move(500 + (i % 2), 300 + (t % 800) / 4);
+      await page.waitForTimeout(400);
+    }
+    await page.mouse.wheel(0, 300);
+  }
+  await page.waitForTimeout(500);
+  return page.evaluate(() => window.attnflow.snapshot());
 }
 
 /** One visit: load, note the For you order, read like the visitor does, return what was measured. */

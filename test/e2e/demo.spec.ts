@@ -98,6 +98,18 @@ test('the demo tour: shop variants, the unannotated article, the React list and 
   const items = await page.evaluate(() => Object.keys((window as any).attnflow.snapshot().items));
   expect(items.length).toBeGreaterThanOrEqual(3);
 
+  // A flat page: its headed blocks are found without markup, the lead with topics from its tags and metadata.
+  await page.goto('/examples/guide.html');
+  await waitForTracker(page);
+  await page.mouse.move(500, 300);
+  for (let i = 0; i < 8; i++) {
+    await page.mouse.wheel(0, 300);
+    await page.waitForTimeout(150);
+  }
+  const guide = await page.evaluate(() => (window as any).attnflow.snapshot().items);
+  expect(Object.keys(guide).sort()).toEqual(['h1#lisbon', 'h2#alfama', 'h2#arriving', 'h2#belem', 'h2#practical', 'h2#tram-28']);
+  expect(guide['h1#lisbon'].topics).toEqual(['portugal', 'city-breaks', 'travel', 'lisbon', 'walking', 'trams']);
+
   await page.goto('/examples/react/');
   await expect.poll(() => page.locator('#app [data-attn-item]').count(), { timeout: 10_000 }).toBe(10);
 
