@@ -84,10 +84,17 @@ function levelOf(el: Element): number {
   return h && /^H[1-6]$/.test(h.tagName) && !el.querySelector('p,pre,ul,ol,table,img') ? +h.tagName[1]! : 0;
 }
 
-/** The page's main content: `main`, `[role=main]`, else the element holding the most paragraph text. */
-export function contentRoot(doc: Document = document): Element {
+/** The content root found by text last: kept for what is added inside it (an infinite list grows there). */
+let byText: Element | undefined;
+
+/**
+ * The page's main content: `main`, `[role=main]`, else the element holding the most paragraph
+ * text (the one found last, when `added` is inside it).
+ */
+export function contentRoot(doc: Document = document, added?: ParentNode): Element {
   const main = doc.querySelector('main,[role=main]');
   if (main && !main.closest(NOT_CONTENT)) return main;
+  if (added && byText?.isConnected && byText.contains(added as Node)) return byText;
   const text = new Map<Element, number>();
   for (const p of doc.querySelectorAll('p')) {
     const parent = p.parentElement;
@@ -96,6 +103,8 @@ export function contentRoot(doc: Document = document): Element {
   let best: Element = doc.body;
   let most = 0;
   for (const [el, n] of text) if (n > most) (most = n), (best = el);
+  // A page still empty (an app about to render) is asked again next time.
+  if (most) byText = best;
   return best;
 }
 
@@ -151,8 +160,9 @@ function blocksOf(children: Element[], from: number, out: Element[][]): void {
  * navigation, contents and footers and outside items found otherwise, and is not mostly links.
  */
 export function detectBlocks(node: ParentNode, found: ReadonlySet<Element> = new Set()): Element[][] {
+  if (!node.querySelector('h2,h3,h4')) return [];
   const doc = (node as Node).ownerDocument ?? (node as Document);
-  const root = contentRoot(doc);
+  const root = contentRoot(doc, node === doc ? undefined : node);
   const parents = new Set<Element>();
   const inside = (el: Element) => root.contains(el) && !el.closest(NOT_CONTENT);
   for (const h of node.querySelectorAll('h2,h3,h4')) {
