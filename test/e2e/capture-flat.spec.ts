@@ -4,8 +4,8 @@
  * (code, tables, a side bar of links, no `main`), a Markdown-rendered blog post (tags), a docs page
  * (sidebar, on-this-page box, a section taller than two viewports). Each fixture marks the elements
  * of every block it expects with `data-truth="id"`: the ground truth (capture-truth.js) measures
- * those unions of boxes every frame; attnflow must find the same blocks on its own, and nothing else
- * but figures.
+ * those unions of boxes every frame (a figure inside a block, an item of its own too, carries
+ * `data-truth-also`); attnflow must find the same items on its own, and nothing else.
  */
 import { test, expect, expectClose, readAttention, stayActive, waitForChunk, waitForTracker } from './helpers';
 import type { Page } from '@playwright/test';
@@ -23,7 +23,7 @@ async function open(page: Page, fixture: string) {
 
 /** The ids of the blocks the fixture expects. */
 const expected = (page: Page): Promise<string[]> =>
-  page.evaluate(() => [...new Set([...document.querySelectorAll<HTMLElement>('[data-truth]')].map((el) => el.dataset.truth!))].sort());
+  page.evaluate(() => [...new Set([...document.querySelectorAll<HTMLElement>('[data-truth],[data-truth-also]')].map((el) => el.dataset.truthAlso ?? el.dataset.truth!))].sort());
 
 /** Wheels through the whole page and returns the ids attnflow measured. */
 async function seen(page: Page): Promise<string[]> {
@@ -45,8 +45,8 @@ for (const fixture of FIXTURES) {
     console.log(`${fixture}: ${first.length} items: ${first.join(' ')}`);
     expect(want.length).toBeGreaterThanOrEqual(3);
     expect(second).toEqual(first);
-    // Every expected block, and besides them only figures (items of their own inside a block).
-    expect(first.filter((id) => !id.startsWith('figure'))).toEqual(want);
+    // Every expected block (and figure), nothing else.
+    expect(first).toEqual(want);
     // No id holds the page's text: each is an id attribute, a heading's anchor, a link's path or a place in the tree.
     const from = await page.evaluate(
       (ids) =>

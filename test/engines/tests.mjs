@@ -220,6 +220,91 @@ async function measuredPage(tab, url = '/test/fixtures/store-items.html') {
   await stayActive(tab, 1100, 300, 200, 200);
 }
 
+// ---- flat pages: headed blocks and topics without markup --------------------------------------
+
+const FLAT = ['flat-encyclopedia', 'flat-technical', 'flat-blog', 'flat-docs'];
+
+/** Opens a flat fixture and waits for item detection (its own chunk) to have found the blocks. */
+async function openFlat(tab, fixture) {
+  await tab.open(`/test/fixtures/${fixture}.html`);
+  await waitForTracker(tab);
+  await tab.waitFor(() => !!window.__truth && performance.getEntriesByType('resource').some((e) => e.name.endsWith('/attnflow-detect.js')), [], { message: 'item detection' });
+  await sleep(300);
+}
+
+/** Scrolls the page from top to bottom, a screen at a time, and returns the ids attnflow measured. */
+async function flatIds(tab) {
+  await tab.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const step = () => {
+          const before = scrollY;
+          window.scrollBy(0, 400);
+          if (scrollY === before) return setTimeout(resolve, 300);
+          setTimeout(step, 60);
+        };
+        step();
+      }),
+  );
+  return tab.evaluate(() => Object.keys(window.attnflow.snapshot().items).sort());
+}
+
+/** The blocks a fixture expects: `data-truth="id"` on each of their elements. */
+const expectedBlocks = (tab) => tab.evaluate(() => [...new Set([...document.querySelectorAll('[data-truth],[data-truth-also]')].map((el) => el.dataset.truthAlso ?? el.dataset.truth))].sort());
+
+test('flat', 'four flat documents: the headed blocks each expects are found, the same after a reload, nothing else', async ({ tab }) => {
+  for (const fixture of FLAT) {
+    await openFlat(tab, fixture);
+    const want = await expectedBlocks(tab);
+    const first = await flatIds(tab);
+    await openFlat(tab, fixture);
+    const second = await flatIds(tab);
+    assert.ok(want.length >= 3, `${fixture}: expects ≥ 3 blocks`);
+    assert.deepEqual(second, first, `${fixture}: the same ids after a reload`);
+    assert.deepEqual(first, want, `${fixture}: the expected blocks (and figures)`);
+  }
+});
+
+test('flat', 'topics without markup: tags and page metadata for the main item, none from text', async ({ tab }) => {
+  await openFlat(tab, 'flat-blog');
+  const items = await tab.evaluate(() => window.attnflow.snapshot().items);
+  assert.deepEqual(items['h1:/main/div/h1']?.topics, ['cycling', 'travel', 'railways', 'railway-paths']);
+  await flatIds(tab);
+  const all = await tab.evaluate(() => window.attnflow.snapshot().items);
+  for (const [id, it] of Object.entries(all)) if (id !== 'h1:/main/div/h1') assert.deepEqual(it.topics, [], `${id} has no topics`);
+});
+
+test('flat', 'a reading session on a flat page: attention, visible and viewable time of every block match the truth', async ({ tab }) => {
+  const notes = [];
+  for (const fixture of ['flat-encyclopedia', 'flat-docs']) {
+    await openFlat(tab, fixture);
+    const ids = await expectedBlocks(tab);
+    await stayActive(tab, 0);
+    const r0 = await readAttention(tab);
+    await stayActive(tab, 1200);
+    for (let i = 0; i < 5; i++) {
+      await tab.evaluate(() => new Promise((resolve) => (window.scrollBy(0, 450), requestAnimationFrame(() => requestAnimationFrame(resolve)))));
+      await stayActive(tab, 800 + 300 * (i % 3));
+    }
+    const r1 = await readAttention(tab);
+    const d = (r, side, id, k) => r[side].items[id]?.[k] ?? 0;
+    let read = 0;
+    let worst = { error: 0, at: '' };
+    for (const id of ids) {
+      for (const k of ['attentionMs', 'visibleMs', 'viewableMs']) {
+        const af = d(r1, 'af', id, k) - d(r0, 'af', id, k);
+        const truth = d(r1, 'truth', id, k) - d(r0, 'truth', id, k);
+        if (Math.abs(af - truth) >= worst.error) worst = { error: Math.abs(af - truth), at: `${id}.${k} ${af.toFixed(0)} vs ${truth.toFixed(0)}` };
+        expectClose(af, truth, `${fixture} ${id}.${k}`);
+      }
+      if (d(r1, 'af', id, 'attentionMs') - d(r0, 'af', id, 'attentionMs') > 500) read++;
+    }
+    assert.ok(read >= 3, `${fixture}: ${read} blocks read`);
+    notes.push(`${fixture}: ${ids.length} items, ${read} read; worst error ${worst.error.toFixed(0)} ms (${worst.at})`);
+  }
+  return notes.join('\n      ');
+}, { timing: true });
+
 test('log', 'closing tabs mid-session loses nothing: 6 closes, then a new page of the site has every view', async ({ tab, newTab }) => {
   await emptyOrigin(tab);
   const measured = [];
