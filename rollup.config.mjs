@@ -1,4 +1,4 @@
-import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdirSync, copyFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import typescript from '@rollup/plugin-typescript';
 import resolve from '@rollup/plugin-node-resolve';
@@ -19,31 +19,25 @@ const version = () => ({
   },
 });
 
-// The script-tag build loads the model chunk by URL from its own folder instead of bundling it.
-const scriptLoader = () => ({
-  name: 'script-model-loader',
-  async resolveId(source, importer) {
-    if (importer && /model-loader$/.test(source)) {
-      return fileURLToPath(new URL('./src/model-loader.script.ts', import.meta.url));
-    }
-    return null;
-  },
-});
+// The lazy chunks: every file of src/chunks/ but its loaders is the entry of `dist/attnflow-<name>.js`.
+const CHUNKS = readdirSync(new URL('./src/chunks/', import.meta.url))
+  .filter((f) => f.endsWith('.ts') && !f.startsWith('load'))
+  .map((f) => f.slice(0, -3));
+const chunkInputs = (names) => Object.fromEntries(names.map((n) => [`attnflow-${n}`, `src/chunks/${n}.ts`]));
+// Built on their own: the model (tfjs bundled, with its worker) and late capture (every page loads
+// it right after start-up; alone, the helpers it shares with the log stay inside it instead of
+// becoming one more file to fetch). The rest are built together.
+const ALONE = ['model', 'capture'];
 
-// The log, late capture (rage and dead clicks, media), item detection and personalization load by URL from the script's folder too (see *-loader.script.ts).
-const scriptChunkLoaders = () => ({
-  name: 'script-chunk-loaders',
+// In the script-tag builds chunks load by URL from the script's own folder: src/chunks/load.ts
+// becomes load.script.ts.
+const scriptChunks = () => ({
+  name: 'script-chunks',
   resolveId(source, importer) {
-    const m = importer && /(personalize|store|detect|capture)-loader$/.exec(source);
-    return m ? fileURLToPath(new URL(`./src/${m[1]}-loader.script.ts`, import.meta.url)) : null;
-  },
-});
-
-// Inside the chunks, the model chunk is imported by its file name beside them, as the script tag does.
-const modelBeside = () => ({
-  name: 'model-beside',
-  resolveId(source, importer) {
-    return importer && /model-chunk$/.test(source) ? { id: './attnflow-model.js', external: 'relative' } : null;
+    const load = /(^|\/)chunks\/load$/.test(source) || (source === './load' && /\/src\/chunks\//.test(importer ?? ''));
+    return importer && load
+      ? fileURLToPath(new URL('./src/chunks/load.script.ts', import.meta.url))
+      : null;
   },
 });
 
@@ -108,14 +102,14 @@ export default [
   // The script tag: one small self-contained IIFE.
   {
     input: 'src/script.ts',
-    plugins: [scriptLoader(), scriptChunkLoaders(), version(), resolve({ browser: true }), ts(), min()],
+    plugins: [scriptChunks(), version(), resolve({ browser: true }), ts(), min()],
     output: { file: 'dist/attnflow.js', format: 'iife', inlineDynamicImports: true },
     onwarn,
   },
   // The IndexedDB log, item detection, personalization and the debug overlay: chunks the script tag loads from its own folder.
   {
-    input: { 'attnflow-store': 'src/store/store.ts', 'attnflow-detect': 'src/capture/detect.ts', 'attnflow-personalize': 'src/personalize-chunk.ts', 'attnflow-debug': 'src/debug-chunk.ts' },
-    plugins: [modelBeside(), version(), resolve({ browser: true }), ts(), min()],
+    input: chunkInputs(CHUNKS.filter((n) => !ALONE.includes(n))),
+    plugins: [scriptChunks(), version(), resolve({ browser: true }), ts(), min()],
     output: {
       dir: 'dist',
       format: 'es',
@@ -123,7 +117,7 @@ export default [
       chunkFileNames: 'attnflow-[name].js',
       // The log's aggregate arithmetic, which personalization shares, stays in the log chunk that
       // every page has loaded already: no file more to fetch.
-      manualChunks: (id) => (/\/src\/store\/(store|derive)\.ts$/.test(id) ? 'attnflow-store' : undefined),
+      manualChunks: (id) => (/\/src\/(store\/(store|derive)|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
     },
     preserveEntrySignatures: 'allow-extension',
     onwarn,
@@ -132,15 +126,15 @@ export default [
   // on its own, so that the helpers it shares with the log stay inside each chunk instead of
   // becoming one more file to fetch.
   {
-    input: { 'attnflow-capture': 'src/capture-chunk.ts' },
-    plugins: [version(), resolve({ browser: true }), ts(), min()],
+    input: chunkInputs(['capture']),
+    plugins: [scriptChunks(), version(), resolve({ browser: true }), ts(), min()],
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js' },
     onwarn,
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.
   {
-    input: { 'attnflow-model': 'src/model-chunk.ts', 'attnflow-worker': 'src/runtime/worker.ts' },
-    plugins: [version(), resolve({ browser: true }), commonjs(), ts(), min(), compileHints(), copyWasm(), chunkManifest()],
+    input: { ...chunkInputs(['model']), 'attnflow-worker': 'src/runtime/worker.ts' },
+    plugins: [scriptChunks(), version(), resolve({ browser: true }), commonjs(), ts(), min(), compileHints(), copyWasm(), chunkManifest()],
     output: {
       dir: 'dist',
       format: 'es',

@@ -1,6 +1,5 @@
 export { createAttention } from './tracker';
 export { AttnflowBackendError, AttnflowConfigError } from './lib/errors';
-export { loadModelChunk } from './model-loader';
 export type {
   Attention,
   AttentionEvents,
@@ -9,7 +8,7 @@ export type {
   ItemAttention,
   PageAttention,
 } from './types';
-export type { ModelChunk, BackendInfo, BackendName } from './model-chunk';
+export type { ModelChunk, BackendInfo, BackendName } from './runtime/chunk';
 export type {
   AttentionExport,
   CatalogueEntry,
@@ -21,3 +20,9 @@ export type {
   VisitorProfile,
   WeightsRecord,
 } from './types';
+
+import { loadChunk } from './chunks/load';
+import type { ModelChunk } from './runtime/chunk';
+
+/** Loads the model chunk (tfjs and the model's host) ahead of its first use. */
+export const loadModelChunk = (): Promise<ModelChunk> => loadChunk('model');

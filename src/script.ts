@@ -5,8 +5,9 @@
  * dispatches `attnflow:ready` on window.
  */
 import { createAttention } from './tracker';
-import { loadModelChunk, setChunkBase } from './model-loader';
+import { loadChunk, setChunkBase } from './chunks/load';
 import { optionsFromDataset } from './options';
+import type { ModelChunk } from './runtime/chunk';
 import type { Attention } from './types';
 
 /** A queued call: `[command, ...args]`. */
@@ -17,7 +18,7 @@ export interface GlobalAttention extends Attention {
   /** Runs a command, as the stub's queue does: `attnflow.push(['consent', true])`. */
   push(...commands: Command[]): number;
   /** Loads the model chunk (tfjs) from the folder this script came from. */
-  loadModel: typeof loadModelChunk;
+  loadModel(): Promise<ModelChunk>;
   /** The version of the script. */
   version: string;
 }
@@ -74,7 +75,7 @@ function boot(): void {
 
   const api: GlobalAttention = {
     ...tracker,
-    loadModel: loadModelChunk,
+    loadModel: () => loadChunk('model'),
     version: __VERSION__,
     push(...commands) {
       for (const command of commands) run(command);

@@ -1,12 +1,12 @@
 import { createEmitter } from './lib/emitter';
 import { systemClock, type Clock } from './lib/clock';
-import { createLogger } from './lib/log';
+import { createLogger } from './lib/logger';
 import { stopAll } from './lib/on';
 import { resolveOptions } from './options';
 import { createAccount, type ViewMeta } from './attention/account';
 import { observeActivity } from './capture/activity';
+import { loadChunk } from './chunks/load';
 import { observeClicks, type ClickKind } from './capture/clicks';
-import { loadCapture } from './capture-loader';
 import { observeHover } from './capture/hover';
 import { itemsAt, observeItems } from './capture/items';
 import { newViewId, observeNavigation, viewKey } from './capture/navigation';
@@ -185,7 +185,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       () => stopAll(late),
     );
     // Rage and dead clicks, playing media and scroll depth start a moment later, from their own chunk.
-    loadCapture()
+    loadChunk('capture')
       .then(
         (m) =>
           stopped ||

@@ -1,7 +1,7 @@
 /** The attention model as a scorer of the protocol. */
 import type { ItemCode } from '../../src/model/encode';
 import type { Network } from '../../src/model/network';
-import { historyFor, type Scorer, type Split } from '../../src/model/protocol';
+import { historyFor, type Scorer, type Split } from '../../src/model/eval-protocol';
 import { modelScorerFor } from '../../src/model/score-split';
 
 /** Scores with `net`, the history of each stage as the protocol defines it. */

@@ -4,7 +4,7 @@ import { ItemCoder, type ItemCode, type KeySequence } from '../../src/model/enco
 import { offlineConfig } from '../../src/model/config';
 import { createNetwork } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
-import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/model/protocol';
+import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/model/eval-protocol';
 import { weightShapes } from '../../src/model/network';
 import { encodeWeights } from '../../src/model/serialize';
 import { fit } from '../../src/model/trainer';

@@ -5,7 +5,7 @@
  * Items added later (infinite scroll, SPA rendering) are reported as they arrive, and so are
  * items put back after being removed, under the id they had.
  */
-import { loadDetect } from '../detect-loader';
+import { loadChunk, type Chunks } from '../chunks/load';
 import type { Found } from './detect';
 
 const MARK = '[data-attn-item]';
@@ -29,14 +29,14 @@ export function observeItems(
 ): () => void {
   const used = new Set<string>();
   let marked = !!root.querySelector(MARK);
-  let detect: Awaited<ReturnType<typeof loadDetect>> | undefined;
+  let detect: Chunks['detect'] | undefined;
   let loading: Promise<unknown> | undefined;
   let stopped = false;
 
   const scan = (node: ParentNode) => {
     if (!marked && !detect) {
       // The whole page is scanned once detection has loaded: what arrives meanwhile is included.
-      loading ??= loadDetect().then((d) => !stopped && ((detect = d), scan(root)), (e) => report?.(e));
+      loading ??= loadChunk('detect').then((d) => !stopped && ((detect = d), scan(root)), (e) => report?.(e));
       return;
     }
     if (!marked) return detect!.scan(node, known, used).forEach((item) => cb(...item));

@@ -18,7 +18,7 @@ import { offlineConfig } from '../model/config';
 import { createNetwork } from '../model/index';
 import { modelScorerFor } from '../model/score-split';
 import { useNodeBackend } from '../model/node-backend';
-import { candidates, evaluate, parsePairs, splitLastTwo, type Dataset } from '../model/protocol';
+import { candidates, evaluate, parsePairs, splitLastTwo, type Dataset } from '../model/eval-protocol';
 import { weightShapes } from '../model/network';
 import { encodeWeights } from '../model/serialize';
 import { fit } from '../model/trainer';

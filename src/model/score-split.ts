@@ -1,7 +1,7 @@
 /** The model as a scorer of the protocol (offline evaluation and the training CLI). */
 import { codeList, seqBatch, type ItemCode, type KeySequence } from './encode';
 import type { Network } from './network';
-import type { Scorer, Split } from './protocol';
+import type { Scorer, Split } from './eval-protocol';
 
 /**
  * Scores with `net`; `history(u, stage)` gives user u's input sequence for a stage. Users of

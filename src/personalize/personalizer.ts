@@ -15,7 +15,7 @@ import {
   type CachedOrder,
   type FoundContainer,
 } from './dom';
-import { loadDebugChunk } from '../debug-loader';
+import { loadChunk } from '../chunks/load';
 import { blendScores, modelWeight, SITE_MODEL_WEIGHT } from './blend';
 import { explainItem } from './explain';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
@@ -374,7 +374,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     last: () => last,
     profile,
     debug: () =>
-      loadDebugChunk().then(
+      loadChunk('debug').then(
         (chunk) => chunk.mountOverlay({ ...host, personalizer: async () => self }),
         (error) => (host.report(error, 'loading the debug overlay'), () => {}),
       ),

@@ -3,9 +3,9 @@
  * synchronous cached-order path, then lazy loading of the personalization chunk and the overlay.
  */
 import { on, stopAll } from '../lib/on';
-import { loadPersonalizeChunk } from '../personalize-loader';
+import { loadChunk } from '../chunks/load';
 import { withLocalStorage } from '../store/unsaved';
-import type { Personalization } from '../personalize-chunk';
+import type { Personalization } from './personalization';
 import type { Log } from '../store/log';
 import type { AttentionSnapshot } from '../types';
 import { applyCachedOrder, CACHE_KEY } from './early';
@@ -49,7 +49,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
   let stopped = false;
 
   const load = () =>
-    (loading ??= loadPersonalizeChunk().then(
+    (loading ??= loadChunk('personalize').then(
       (chunk) => {
         if (stopped) return undefined;
         const p = chunk.createPersonalization({ ...host, original });

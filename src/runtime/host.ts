@@ -5,7 +5,7 @@
 import type { ItemRef, TrainResult } from '../model/types';
 import type { EngineInit, EngineState, EngineTrainOptions } from './engine';
 import type { History } from './window';
-import type { EngineOp, EngineRequest, EngineResponse } from './protocol';
+import type { EngineOp, EngineRequest, EngineResponse } from './messages';
 
 /** The model, wherever it runs. Every method is async and never blocks the page for long. */
 export interface ModelHost {

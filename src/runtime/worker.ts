@@ -3,7 +3,7 @@
  * OffscreenCanvas, so the page never waits on shader compiles or GPU reads.
  */
 import { Engine } from './engine';
-import { transferables, unpacker, type EngineRequest, type EngineResponse } from './protocol';
+import { transferables, unpacker, type EngineRequest, type EngineResponse } from './messages';
 
 const engine = new Engine();
 const scope = self as unknown as {

@@ -5,7 +5,7 @@
  * to localStorage (see unsaved.ts): a tab closed before the chunk loaded, or before its last
  * transaction completed, loses nothing; the next page of the site writes the copy.
  */
-import { loadStoreChunk } from '../store-loader';
+import { loadChunk } from '../chunks/load';
 import type { AttentionExport, AttentionSnapshot, ViewReason } from '../types';
 import { DB_NAME, DB_VERSION } from './schema';
 import type { Store, StoreOptions } from './store';
@@ -44,7 +44,7 @@ export function createLog(o: StoreOptions): Log {
   // A chunk that fails to load or to start (one left in a cache from another release) is reported
   // once; the page goes on measuring without a log.
   const ready = () =>
-    (loading ??= loadStoreChunk()
+    (loading ??= loadChunk('store')
       .then((m) => (store = m.takeOver(o, queue, copied, allowed, stopped)))
       .catch((error) => {
         failed = true;

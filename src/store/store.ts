@@ -11,7 +11,7 @@
 import { deleteDB, openDB, unwrap, type IDBPDatabase } from 'idb';
 import type { Clock } from '../lib/clock';
 import type { ErrorSink } from '../lib/errors';
-import type { Logger } from '../lib/log';
+import type { Logger } from '../lib/logger';
 import { on } from '../lib/on';
 import type { AttentionExport, AttentionSnapshot, ItemRecord, ViewReason, ViewRecord, WeightsRecord } from '../types';
 import { foldSome, memoryKnown, readKnown, type Known } from './aggregates';

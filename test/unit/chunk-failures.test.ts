@@ -10,9 +10,10 @@ import { createLog } from '../../src/store/log';
 import type { AttentionSnapshot } from '../../src/types';
 
 const storeChunk = vi.hoisted(() => ({ load: (): Promise<unknown> => Promise.reject(new Error('attnflow-store.js: 404')) }));
-vi.mock('../../src/store-loader', () => ({ loadStoreChunk: () => storeChunk.load() }));
-vi.mock('../../src/detect-loader', () => ({ loadDetect: () => Promise.reject(new Error('attnflow-detect.js: 404')) }));
-vi.mock('../../src/capture-loader', () => ({ loadCapture: () => Promise.reject(new Error('attnflow-capture.js: 404')) }));
+vi.mock('../../src/chunks/load', () => ({
+  loadChunk: (name: string) => (name === 'store' ? storeChunk.load() : Promise.reject(new Error(`attnflow-${name}.js: 404`))),
+  setChunkBase: () => {},
+}));
 
 afterEach(() => {
   document.body.replaceChildren();

@@ -5,7 +5,7 @@ import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, vis
 import { resolveConfig } from '../../src/model/config';
 import { initialWeights, Network } from '../../src/model/network';
 import { packer } from '../../src/runtime/host';
-import { unpacker } from '../../src/runtime/protocol';
+import { unpacker } from '../../src/runtime/messages';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
 import { useNodeBackend } from '../../src/model/node-backend';
 import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../src/model/serialize';

@@ -1,13 +1,12 @@
 /**
- * Entry of the personalization chunk: loaded with `import()` only by pages that have something to
- * personalize (a `data-attn-rank` container, a `data-attn-variant` group), show the overlay, or
- * call `personalize()`, `explain()` or `scores()`. It wires the model in, whose own chunk loads
- * only when scores are first needed.
+ * Personalization as the core gets it from its chunk (`chunks/personalize.ts`): the personalizer
+ * with the log's aggregates and the model wired in, whose own chunk loads only when scores are
+ * first needed.
  */
-import { wireModel } from './model-wire';
-import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalize/personalizer';
-import { emptyProfile, fromKnown } from './personalize/profile';
-import type { Log } from './store/log';
+import { wireModel } from './model';
+import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalizer';
+import { emptyProfile, fromKnown } from './profile';
+import type { Log } from '../store/log';
 
 export { createPersonalizer };
 export type { PersonalizeHost, Personalizer };

@@ -7,8 +7,8 @@
  * zoomed in its first moments, and one zoomed already is found then). Loaded right after start-up
  * as `attnflow-capture.js`.
  */
-export { observeFrustration } from './capture/frustration';
-export { observeMedia } from './capture/media';
-export { observeScroll } from './capture/scroll';
-export { observeZoom } from './capture/zoom';
-export { placeBoxes } from './capture/boxes';
+export { observeFrustration } from '../capture/frustration';
+export { observeMedia } from '../capture/media';
+export { observeScroll } from '../capture/scroll';
+export { observeZoom } from '../capture/zoom';
+export { placeBoxes } from '../capture/boxes';

@@ -1,10 +1,10 @@
 /**
- * Glue of the model, in the personalization chunk: loads the model chunk on first use only, and
- * never lets its absence (404, CSP, old browser) reach the page.
+ * The model as personalization uses it, in the personalization chunk: loads the model chunk on
+ * first use only, and never lets its absence (404, CSP, old browser) reach the page.
  */
-import { loadModelChunk } from './model-loader';
-import type { Log } from './store/log';
-import type { PageModel } from './model-chunk';
+import { loadChunk } from '../chunks/load';
+import type { PageModel } from '../runtime/chunk';
+import type { Log } from '../store/log';
 
 export interface ModelWiring {
   /** Scores for items (id + topics); undefined when the model cannot run here. */
@@ -25,7 +25,7 @@ export function wireModel(o: {
   let loaded: PageModel | undefined;
   let stopped = false;
   const load = () =>
-    (model ??= Promise.all([loadModelChunk(), o.store.ready()])
+    (model ??= Promise.all([loadChunk('model'), o.store.ready()])
       .then(([chunk, store]) => (stopped || !store ? undefined : (loaded = chunk.createPageModel({ ...o, store }))))
       .catch((error) => (o.report(error, 'loading the model'), undefined)));
   return {
