@@ -1,9 +1,9 @@
 /**
  * The script tag's chunk loader (rollup swaps it in for `load.ts` in every script-tag build): a
  * chunk is `attnflow-<name>.js` in the folder the script's own `<script src>` came from, loaded as
- * a native ES module. In the core script, script.ts sets that folder from its tag before the
- * tracker starts; a chunk that loads others (personalization: the model and the overlay) sets it
- * from its own URL. Without either, chunks resolve against the page.
+ * a native ES module. script.ts sets that folder from its tag before the tracker starts; without
+ * one, chunks resolve against the page. Chunks that load others (personalization: the model and
+ * the overlay) are lent this loader by the core: nothing inside a chunk imports it.
  */
 import type { Chunks } from './load';
 

@@ -3,10 +3,5 @@
  * personalize (a `data-attn-rank` container, a `data-attn-variant` group), show the overlay, or
  * call `personalize()`, `explain()` or `scores()`.
  */
-import { setChunkBase } from './load';
-
-// The chunks it loads in turn (the model, the overlay) are its neighbours in the script's folder.
-setChunkBase(new URL('./', import.meta.url).href);
-
 export { createPersonalization, createPersonalizer } from '../personalize/personalization';
 export type { Personalization, PersonalizationHost, PersonalizeHost, Personalizer } from '../personalize/personalization';

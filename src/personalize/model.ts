@@ -2,7 +2,7 @@
  * The model as personalization uses it, in the personalization chunk: loads the model chunk on
  * first use only, and never lets its absence (404, CSP, old browser) reach the page.
  */
-import { loadChunk } from '../chunks/load';
+import type { loadChunk } from '../chunks/load';
 import type { PageModel } from '../runtime/chunk';
 import type { Log } from '../store/log';
 
@@ -20,12 +20,14 @@ export function wireModel(o: {
   log(...args: unknown[]): void;
   onScores(scores: Record<string, number>): void;
   modelUrl?: string;
+  /** The core's chunk loader, which loads the model chunk. */
+  load: typeof loadChunk;
 }): ModelWiring {
   let model: Promise<PageModel | undefined> | undefined;
   let loaded: PageModel | undefined;
   let stopped = false;
   const load = () =>
-    (model ??= Promise.all([loadChunk('model'), o.store.ready()])
+    (model ??= Promise.all([o.load('model'), o.store.ready()])
       .then(([chunk, store]) => (stopped || !store ? undefined : (loaded = chunk.createPageModel({ ...o, store }))))
       .catch((error) => (o.report(error, 'loading the model'), undefined)));
   return {

@@ -6,14 +6,17 @@
 import { wireModel } from './model';
 import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalizer';
 import { emptyProfile, fromKnown } from './profile';
+import type { loadChunk } from '../chunks/load';
 import type { Log } from '../store/log';
 
 export { createPersonalizer };
 export type { PersonalizeHost, Personalizer };
 
 /** What the core lends the chunk: the personalizer's host, plus the log and the model's settings. */
-export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState' | 'known'> {
+export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState' | 'known' | 'load'> {
   store: Log;
+  /** The core's chunk loader: the model and the overlay are chunks of their own. */
+  load: typeof loadChunk;
   modelUrl?: string;
   onScores(scores: Record<string, number>): void;
 }
@@ -24,8 +27,8 @@ export interface Personalization extends Personalizer {
 }
 
 export function createPersonalization(host: PersonalizationHost): Personalization {
-  const { store, report, modelUrl, onScores } = host;
-  const model = wireModel({ store, report, modelUrl, onScores, log: host.log ?? (() => {}) });
+  const { store, report, modelUrl, onScores, load } = host;
+  const model = wireModel({ store, report, modelUrl, onScores, load, log: host.log ?? (() => {}) });
   const p = createPersonalizer({
     ...host,
     scores: model.scores,

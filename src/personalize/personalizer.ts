@@ -15,7 +15,7 @@ import {
   type CachedOrder,
   type FoundContainer,
 } from './dom';
-import { loadChunk } from '../chunks/load';
+import type { loadChunk } from '../chunks/load';
 import { blendScores, modelWeight, SITE_MODEL_WEIGHT } from './blend';
 import { explainItem } from './explain';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
@@ -27,6 +27,8 @@ import type { ContainerReport, Explanation, ItemView, PersonalizeOptions, Person
 export interface PersonalizeHost {
   /** Root whose containers are personalized. */
   root: ParentNode;
+  /** The core's chunk loader (the overlay is a chunk of its own); without it there is no overlay. */
+  load?: typeof loadChunk;
   /** The current page view. */
   snapshot(): AttentionSnapshot;
   /** Subscribes to every snapshot the tracker hands out; returns the unsubscribe. */
@@ -374,7 +376,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     last: () => last,
     profile,
     debug: () =>
-      loadChunk('debug').then(
+      (host.load ?? (() => Promise.reject(new Error('attnflow: no chunk loader'))))('debug').then(
         (chunk) => chunk.mountOverlay({ ...host, personalizer: async () => self }),
         (error) => (host.report(error, 'loading the debug overlay'), () => {}),
       ),

@@ -52,7 +52,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
     (loading ??= loadChunk('personalize').then(
       (chunk) => {
         if (stopped) return undefined;
-        const p = chunk.createPersonalization({ ...host, original });
+        const p = chunk.createPersonalization({ ...host, original, load: loadChunk });
         stops.push(p.stop);
         return p;
       },
