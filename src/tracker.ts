@@ -39,7 +39,6 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   const opts = resolveOptions(options);
   const clock = internals.clock ?? systemClock;
   const log = createLogger(opts.debug);
-  let reporting = false;
   const report = (error: unknown, where: string) => {
     log('error in', where, error);
     try {
@@ -48,11 +47,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       // The integrator's own handler failing must not reach the page either.
     }
     // An 'error' listener that throws is reported to onError only, not to itself again.
-    if (!reporting) {
-      reporting = true;
-      emitter.emit('error', error);
-      reporting = false;
-    }
+    if (where != 'listener for "error"') emitter.emit('error', error);
   };
   const emitter = createEmitter<AttentionEvents>(report);
   const stops: Array<() => void> = [];
@@ -114,7 +109,8 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       }
     };
 
-  // Each item's elements, and for items of several elements (headed blocks) how to place them.
+  // The elements of each item found by detection, and for items of several elements (headed
+  // blocks) how to place them. Marked items are known by their attribute.
   const items = new Map<string, [Element[], Measure?]>();
   if (dom) {
     const known = new WeakMap<Element, string>();
@@ -122,13 +118,16 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     const inView = new Set<Element>();
     // Set while the page is pinch-zoomed: then every item is placed by its boxes in the visual viewport.
     let zoomed: Measure | undefined;
+    const elsOf = (id: string) => items.get(id)?.[0] || [...inView].filter((e) => known.get(e) == id);
+    // The registry's size when it was last rid of items no longer in the document (an endless feed).
+    let kept = 50;
     // Items placed by their boxes are placed once per batch of intersection entries, however many
     // of their elements moved in it: a scrolled block's edges change in both observers each frame.
     const due = new Map<string, number>();
     const placeDue = safe(() => {
       due.forEach((t, id) => {
-        const [els, measure = zoomed] = items.get(id)!;
-        if (measure) account.place(t, id, measure(els));
+        const measure = items.get(id)?.[1] ?? zoomed;
+        if (measure) account.place(t, id, measure(elsOf(id)));
       });
       due.clear();
     });
@@ -155,8 +154,13 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       observeItems(
         safe((el, id, topics, els, measure) => {
           account.add(id, topics);
-          const was = items.get(id)?.[0] ?? [];
-          items.set(id, [els ?? (was.includes(el) ? was : [...was, el]), measure]);
+          if (els) {
+            items.set(id, [els, measure]);
+            if (items.size > 2 * kept) {
+              items.forEach(([e], i) => e.some((x) => x.isConnected) || items.delete(i));
+              kept = items.size;
+            }
+          }
           for (const m of els ?? [el]) known.set(m, id), vis?.watch(m);
         }),
         { root: opts.root, known, report: (e) => report(e, 'loading item detection') },
@@ -197,7 +201,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
               safe((z) => {
                 zoomed = z ? m.placeBoxes : undefined;
                 const t = now();
-                for (const id of new Set([...inView].map((el) => known.get(el)!))) place(t, id, m.placeBoxes(items.get(id)![0]));
+                for (const id of new Set([...inView].map((el) => known.get(el)!))) place(t, id, m.placeBoxes(elsOf(id)));
               }),
             ),
           ),

@@ -322,7 +322,7 @@ export function topicsOf(els: Element[], link?: HTMLAnchorElement | null, main =
 
 // ---- Items --------------------------------------------------------------------------------------
 
-/** One item found: its first element, id and topics, and, for a headed block, all its elements and how to place them. */
+/** One item found: its first element, id, topics and elements (several for a headed block), and for a headed block how to place them. */
 export type Found = [el: Element, id: string, topics: string[], els?: Element[], place?: (els: Element[]) => Placement | null];
 
 /** The link an item stands for: a card's own link, a block's heading link; never the page itself. */
@@ -357,7 +357,7 @@ export function scan(node: ParentNode, known: WeakMap<Element, string>, used: Se
     }
     const topics = topicsOf(els, linkOf(el, block), els === main);
     sources.set(el, topics);
-    out.push(block ? [el, id, topics.map((t) => t[0]), els, placeBoxes] : [el, id, topics.map((t) => t[0])]);
+    out.push([el, id, topics.map((t) => t[0]), els, block ? placeBoxes : undefined]);
   }
   return out;
 }
