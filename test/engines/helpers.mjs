@@ -102,17 +102,26 @@ export const exportAll = (tab) => tab.evaluate(() => window.attnflow.export());
 export const snapshot = (tab) => tab.evaluate(() => window.attnflow.snapshot());
 export const flush = (tab) => tab.evaluate(() => window.attnflow.flush());
 
-/** Empties the origin: no attnflow database, no localStorage (the unsaved copies, the cached order). */
+/**
+ * Empties the origin: no attnflow database, no localStorage (the unsaved copies, the cached order).
+ * WebKit at times leaves a deletion pending while the previous page's connection is still being
+ * torn down: each try gives up after 5 s and the next starts from a freshly loaded blank page.
+ */
 export async function emptyOrigin(tab) {
-  await tab.open('/test/fixtures/store-blank.html');
-  await tab.evaluate(
-    () =>
-      new Promise((resolve) => {
-        localStorage.clear();
-        const q = indexedDB.deleteDatabase('attnflow');
-        q.onsuccess = q.onerror = q.onblocked = resolve;
-      }),
-  );
+  for (let attempt = 1; ; attempt++) {
+    await tab.open('/test/fixtures/store-blank.html');
+    const done = await tab.evaluate(
+      () =>
+        new Promise((resolve) => {
+          localStorage.clear();
+          const q = indexedDB.deleteDatabase('attnflow');
+          q.onsuccess = q.onerror = q.onblocked = () => resolve(true);
+          setTimeout(() => resolve(false), 5000);
+        }),
+    );
+    if (done) return;
+    if (attempt == 3) assert.fail('emptyOrigin: the attnflow database could not be deleted in 3 tries');
+  }
 }
 
 /** Polls `fn` (in Node) until `check(value)` holds; fails with the last value after `timeout`. */
