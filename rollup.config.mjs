@@ -93,7 +93,7 @@ const onwarn = (warning, warn) => {
 export default [
   // ESM for bundlers: dependencies stay external, the model is its own chunk.
   {
-    input: { index: 'src/index.ts', 'attnflow-worker': 'src/runtime/worker.ts' },
+    input: { index: 'src/entries/index.ts', 'attnflow-worker': 'src/entries/worker.ts' },
     external: isExternal,
     plugins: [version(), ts()],
     output: { dir: 'dist/esm', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name].js' },
@@ -101,7 +101,7 @@ export default [
   },
   // The script tag: one small self-contained IIFE.
   {
-    input: 'src/script.ts',
+    input: 'src/entries/script.ts',
     plugins: [scriptChunks(), version(), resolve({ browser: true }), ts(), min()],
     output: { file: 'dist/attnflow.js', format: 'iife', inlineDynamicImports: true },
     onwarn,
@@ -133,7 +133,7 @@ export default [
   },
   // The model chunk the script tag loads from its own folder: tfjs bundled, backends split off.
   {
-    input: { ...chunkInputs(['model']), 'attnflow-worker': 'src/runtime/worker.ts' },
+    input: { ...chunkInputs(['model']), 'attnflow-worker': 'src/entries/worker.ts' },
     plugins: [scriptChunks(), version(), resolve({ browser: true }), commonjs(), ts(), min(), compileHints(), copyWasm(), chunkManifest()],
     output: {
       dir: 'dist',
@@ -149,7 +149,7 @@ export default [
   },
   // attnflow-train, the site-wide pretraining CLI (Node): the same model code, tfjs from node_modules.
   {
-    input: 'src/cli/train.ts',
+    input: 'src/entries/train.ts',
     external: (id) => id.startsWith('node:') || isExternal(id),
     plugins: [version(), ts()],
     output: { file: 'dist/cli/attnflow-train.js', format: 'es', banner: '#!/usr/bin/env node', inlineDynamicImports: true },

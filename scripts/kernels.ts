@@ -1,6 +1,6 @@
 /**
  * Lists the tfjs kernels the attention model runs (scoring and training, every code path) and
- * writes src/backends/kernels.generated.ts, so each backend chunk registers only those kernels
+ * writes src/engine/backends/kernels.generated.ts, so each backend chunk registers only those kernels
  * instead of all of them (the WebGL backend with every kernel is most of the model chunk).
  * Runs before every build: a model change can never ship without the kernels it needs.
  */
@@ -13,7 +13,7 @@ import { loadModel } from '../src/model/index';
 import type { AttentionEvent, LoadModelOptions } from '../src/model/types';
 
 const require = createRequire(import.meta.url);
-const out = new URL('../src/backends/kernels.generated.ts', import.meta.url);
+const out = new URL('../src/engine/backends/kernels.generated.ts', import.meta.url);
 
 // Kernels tfjs itself may run around model calls (casts, copies, fills), whatever the model does.
 const ALWAYS = ['Cast', 'Reshape', 'Identity', 'Fill', 'ZerosLike', 'OnesLike', 'Add', 'Multiply', 'RealDiv', 'Sub'];
@@ -108,7 +108,7 @@ for (const [backend, pkg] of [
   lines.push(`for (const config of [${configs.join(', ')}]) registerKernel(config);`);
   lines.push(`/** Kernels the model runs that this backend lacks (tfjs falls back or fails on them). */`);
   lines.push(`export const MISSING: string[] = ${JSON.stringify(missing)};`);
-  const file = new URL(`../src/backends/${backend}.kernels.generated.ts`, import.meta.url);
+  const file = new URL(`../src/engine/backends/${backend}.kernels.generated.ts`, import.meta.url);
   const text = lines.join('\n') + '\n';
   if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
   console.log(`kernels: ${backend}: ${configs.length} of ${files.size} registered${missing.length ? `; missing ${missing.join(', ')}` : ''}`);

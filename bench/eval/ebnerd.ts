@@ -19,9 +19,9 @@ import path from 'node:path';
 import { createNetwork } from '../../src/model/index';
 import { eventFeatures, FEATURES, ItemCoder, codeList, seqBatch, type ItemCode, type KeySequence } from '../../src/model/encode';
 import { mulberry32 } from '../../src/model/hash';
-import { useNodeBackend } from '../../src/model/node-backend';
+import { useNodeBackend } from '../../src/offline/node-backend';
 import type { Network } from '../../src/model/network';
-import { fit } from '../../src/model/trainer';
+import { fit } from '../../src/offline/trainer';
 import type { AttentionEvent } from '../../src/model/types';
 
 interface Behavior {

@@ -1,2 +1,2 @@
 /** The protocol lives with the model so the training CLI can validate with it too. */
-export * from '../../src/model/eval-protocol';
+export * from '../../src/offline/eval-protocol';

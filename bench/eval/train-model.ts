@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { ItemCoder, type ItemCode, type KeySequence } from '../../src/model/encode';
 import { offlineConfig } from '../../src/model/config';
 import { createNetwork } from '../../src/model/index';
-import { useNodeBackend } from '../../src/model/node-backend';
-import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/model/eval-protocol';
+import { useNodeBackend } from '../../src/offline/node-backend';
+import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/offline/eval-protocol';
 import { weightShapes } from '../../src/model/network';
 import { encodeWeights } from '../../src/model/serialize';
-import { fit } from '../../src/model/trainer';
+import { fit } from '../../src/offline/trainer';
 import type { ModelConfig } from '../../src/model/types';
 import { modelScorer } from './model-scorer';
 

@@ -3,5 +3,5 @@
  * of the model (its host and learner); tfjs, the model and a backend load in the model Worker (or,
  * where workers are unavailable, on the page on first use). Backends are chunks of their own.
  */
-export { createLearner, createModelHost, createPageModel, idle, initBackend, webglContext } from '../runtime/chunk';
-export type * from '../runtime/chunk';
+export { createLearner, createModelHost, createPageModel, idle, initBackend, webglContext } from '../engine/chunk';
+export type * from '../engine/chunk';

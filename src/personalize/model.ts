@@ -3,7 +3,7 @@
  * first use only, and never lets its absence (404, CSP, old browser) reach the page.
  */
 import type { loadChunk } from '../chunks/load';
-import type { PageModel } from '../runtime/chunk';
+import type { PageModel } from '../engine/chunk';
 import type { Log } from '../store/log';
 
 export interface ModelWiring {

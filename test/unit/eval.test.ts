@@ -17,9 +17,9 @@ import {
 import { ItemCoder } from '../../src/model/encode';
 import { mulberry32 } from '../../src/model/hash';
 import { createNetwork } from '../../src/model/index';
-import { useNodeBackend } from '../../src/model/node-backend';
-import { calibrateScale, fit } from '../../src/model/trainer';
-import { spectralItemVectors } from '../../src/model/spectral';
+import { useNodeBackend } from '../../src/offline/node-backend';
+import { calibrateScale, fit } from '../../src/offline/trainer';
+import { spectralItemVectors } from '../../src/offline/spectral';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, it } from 'vitest';
 import { codeList, ItemCoder, seqBatch, trainBatch } from '../../src/model/encode';
 import { createNetwork } from '../../src/model/index';
-import { useNodeBackend } from '../../src/model/node-backend';
+import { useNodeBackend } from '../../src/offline/node-backend';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');

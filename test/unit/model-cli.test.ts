@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/train';
+import { main } from '../../src/entries/train';
 import { offlineConfig } from '../../src/model/config';
 import { loadModelFromUrl, type ModelManifest } from '../../src/model/index';
 

@@ -4,10 +4,10 @@ import { AttnflowConfigError } from '../../src/lib/errors';
 import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../src/model/encode';
 import { resolveConfig } from '../../src/model/config';
 import { initialWeights, Network } from '../../src/model/network';
-import { packer } from '../../src/runtime/host';
-import { unpacker } from '../../src/runtime/messages';
+import { packer } from '../../src/engine/host';
+import { unpacker } from '../../src/engine/messages';
 import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
-import { useNodeBackend } from '../../src/model/node-backend';
+import { useNodeBackend } from '../../src/offline/node-backend';
 import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../src/model/serialize';
 import { mulberry32 } from '../../src/model/hash';
 

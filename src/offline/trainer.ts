@@ -5,9 +5,9 @@
  * No Node, DOM or storage API: time comes from the caller's clock.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { trainBatch, type ItemCode, type KeySequence } from './encode';
-import { mulberry32 } from './hash';
-import type { Network } from './network';
+import { trainBatch, type ItemCode, type KeySequence } from '../model/encode';
+import { mulberry32 } from '../model/hash';
+import type { Network } from '../model/network';
 import { spectralItemVectors } from './spectral';
 
 export interface FitOptions {

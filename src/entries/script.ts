@@ -4,11 +4,11 @@
  * (`window.attnflow = window.attnflow || []; attnflow.push(['consent', true])`), then
  * dispatches `attnflow:ready` on window.
  */
-import { createAttention } from './tracker';
-import { loadChunk, setChunkBase } from './chunks/load';
-import { optionsFromDataset } from './options';
-import type { ModelChunk } from './runtime/chunk';
-import type { Attention } from './types';
+import { createAttention } from '../attention/tracker';
+import { loadChunk, setChunkBase } from '../chunks/load';
+import { optionsFromDataset } from '../options';
+import type { ModelChunk } from '../engine/chunk';
+import type { Attention } from '../types';
 
 /** A queued call: `[command, ...args]`. */
 export type Command = [string, ...unknown[]];

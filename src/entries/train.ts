@@ -16,12 +16,12 @@ import { parseArgs } from 'node:util';
 import { eventFeatures, FEATURES, ItemCoder, type ItemCode, type KeySequence } from '../model/encode';
 import { offlineConfig } from '../model/config';
 import { createNetwork } from '../model/index';
-import { modelScorerFor } from '../model/score-split';
-import { useNodeBackend } from '../model/node-backend';
-import { candidates, evaluate, parsePairs, splitLastTwo, type Dataset } from '../model/eval-protocol';
+import { modelScorerFor } from '../offline/score-split';
+import { useNodeBackend } from '../offline/node-backend';
+import { candidates, evaluate, parsePairs, splitLastTwo, type Dataset } from '../offline/eval-protocol';
 import { weightShapes } from '../model/network';
 import { encodeWeights } from '../model/serialize';
-import { fit } from '../model/trainer';
+import { fit } from '../offline/trainer';
 import type { AttentionEvent, ModelManifest, Quantization } from '../model/types';
 
 const USAGE = `usage: attnflow-train --data FILE --out DIR [options]
@@ -168,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-// Run when executed directly (tsx src/cli/train.ts, or the built bin), not when imported by tests.
+// Run when executed directly (tsx src/entries/train.ts, or the built bin), not when imported by tests.
 const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
 if (/attnflow-train(\.js)?$|[\\/]cli[\\/]train\.ts$/.test(entry)) {
   main(process.argv.slice(2)).then(

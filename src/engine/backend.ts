@@ -68,10 +68,10 @@ export function setWasmFolder(url: string): void {
 
 async function importBackend(name: BackendName): Promise<void> {
   if (findBackendFactory(name)) return;
-  if (name === 'webgl') await import('../backends/webgl');
-  else if (name === 'cpu') await import('../backends/cpu');
+  if (name === 'webgl') await import('./backends/webgl');
+  else if (name === 'cpu') await import('./backends/cpu');
   else {
-    const wasm = await import('../backends/wasm');
+    const wasm = await import('./backends/wasm');
     // The .wasm files are shipped beside the chunk, never fetched from a CDN.
     wasm.useWasmFrom(wasmFolder || new URL('./', import.meta.url).href);
   }

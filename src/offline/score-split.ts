@@ -1,6 +1,6 @@
 /** The model as a scorer of the protocol (offline evaluation and the training CLI). */
-import { codeList, seqBatch, type ItemCode, type KeySequence } from './encode';
-import type { Network } from './network';
+import { codeList, seqBatch, type ItemCode, type KeySequence } from '../model/encode';
+import type { Network } from '../model/network';
 import type { Scorer, Split } from './eval-protocol';
 
 /**

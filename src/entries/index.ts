@@ -1,5 +1,5 @@
-export { createAttention } from './tracker';
-export { AttnflowBackendError, AttnflowConfigError } from './lib/errors';
+export { createAttention } from '../attention/tracker';
+export { AttnflowBackendError, AttnflowConfigError } from '../lib/errors';
 export type {
   Attention,
   AttentionEvents,
@@ -7,8 +7,8 @@ export type {
   AttentionSnapshot,
   ItemAttention,
   PageAttention,
-} from './types';
-export type { ModelChunk, BackendInfo, BackendName } from './runtime/chunk';
+} from '../types';
+export type { ModelChunk, BackendInfo, BackendName } from '../engine/chunk';
 export type {
   AttentionExport,
   CatalogueEntry,
@@ -19,10 +19,10 @@ export type {
   TopicTotals,
   VisitorProfile,
   WeightsRecord,
-} from './types';
+} from '../types';
 
-import { loadChunk } from './chunks/load';
-import type { ModelChunk } from './runtime/chunk';
+import { loadChunk } from '../chunks/load';
+import type { ModelChunk } from '../engine/chunk';
 
 /** Loads the model chunk (tfjs and the model's host) ahead of its first use. */
 export const loadModelChunk = (): Promise<ModelChunk> => loadChunk('model');

@@ -4,8 +4,8 @@
  * neighbourhoods start close, so the model ranks like an item-to-item recommender from its first
  * step and training refines the sequence encoder from there. Cheap: a few sparse products.
  */
-import type { KeySequence } from './encode';
-import { fillNormal, mulberry32 } from './hash';
+import type { KeySequence } from '../model/encode';
+import { fillNormal, mulberry32 } from '../model/hash';
 
 interface Sparse {
   n: number;

@@ -4,7 +4,7 @@
  * each held-out item is ranked against 100 items drawn uniformly from those the user never touched
  * (seeded); HR@10 and NDCG@10, score ties broken at random.
  */
-import { mulberry32 } from './hash';
+import { mulberry32 } from '../model/hash';
 
 /** Interaction data: each user's items in time order, items as dense keys 0..numItems-1. */
 export interface Dataset {

@@ -2,8 +2,8 @@
  * The model Worker: scoring and training off the main thread. WebGL works here through
  * OffscreenCanvas, so the page never waits on shader compiles or GPU reads.
  */
-import { Engine } from './engine';
-import { transferables, unpacker, type EngineRequest, type EngineResponse } from './messages';
+import { Engine } from '../engine/engine';
+import { transferables, unpacker, type EngineRequest, type EngineResponse } from '../engine/messages';
 
 const engine = new Engine();
 const scope = self as unknown as {
