@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { popularity, popularityScorer, transitionScorer } from '../../bench/eval/baselines';
-import { impressionMetrics } from '../../bench/eval/ebnerd';
-import { modelScorer } from '../../bench/eval/model-scorer';
+import { popularity, popularityScorer, transitionScorer } from '../../../bench/eval/baselines';
+import { impressionMetrics } from '../../../bench/eval/ebnerd';
+import { modelScorer } from '../../../bench/eval/model-scorer';
 import {
   candidates,
   evaluate,
@@ -13,13 +13,13 @@ import {
   splitLastTwo,
   type Scorer,
   type Stage,
-} from '../../bench/eval/protocol';
-import { ItemCoder } from '../../src/model/encode';
-import { mulberry32 } from '../../src/model/hash';
-import { createNetwork } from '../../src/model/index';
-import { useNodeBackend } from '../../src/offline/node-backend';
-import { calibrateScale, fit } from '../../src/offline/trainer';
-import { spectralItemVectors } from '../../src/offline/spectral';
+} from '../../../bench/eval/protocol';
+import { ItemCoder } from '../../../src/model/encode';
+import { mulberry32 } from '../../../src/model/hash';
+import { createNetwork } from '../../../src/model/index';
+import { useNodeBackend } from '../../../src/offline/node-backend';
+import { calibrateScale, fit } from '../../../src/offline/trainer';
+import { spectralItemVectors } from '../../../src/offline/spectral';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -171,7 +171,7 @@ describe('SASRec protocol', () => {
 
 describe('seeded end-to-end evaluation on a slice of the Beauty data', () => {
   it('runs baselines and a briefly trained model, reproducibly, above chance', () => {
-    const ds = parsePairs(readFileSync(new URL('../data/beauty-slice.txt', import.meta.url), 'utf8'));
+    const ds = parsePairs(readFileSync(new URL('../../data/beauty-slice.txt', import.meta.url), 'utf8'));
     const split = splitLastTwo(ds);
     expect(split.evalUsers.length).toBe(300);
     const valC = candidates(ds, split, 'valid', 1);
@@ -208,7 +208,7 @@ describe('seeded end-to-end evaluation on a slice of the Beauty data', () => {
 
 describe('fit: co-occurrence start', () => {
   it('sets the co-occurrence vectors at the scale of lowest training loss, below that of unit-norm vectors', () => {
-    const ds = parsePairs(readFileSync(new URL('../data/beauty-slice.txt', import.meta.url), 'utf8'));
+    const ds = parsePairs(readFileSync(new URL('../../data/beauty-slice.txt', import.meta.url), 'utf8'));
     const split = splitLastTwo(ds);
     const net = createNetwork({ dim: 16, maxLen: 20, idBuckets: 16384, topicBuckets: 0, loss: 'softmax', negatives: 64, dropout: 0, seed: 1 });
     const coder = new ItemCoder(net.config);
@@ -245,7 +245,7 @@ describe('fit: co-occurrence start', () => {
 
 describe('fit: early stopping', () => {
   it('patience counts trained epochs only: a dip below a good starting point does not stop training; a real plateau does', () => {
-    const ds = parsePairs(readFileSync(new URL('../data/beauty-slice.txt', import.meta.url), 'utf8'));
+    const ds = parsePairs(readFileSync(new URL('../../data/beauty-slice.txt', import.meta.url), 'utf8'));
     const split = splitLastTwo(ds);
     const run = (metrics: number[]) => {
       const net = createNetwork({ dim: 8, maxLen: 10, idBuckets: 4096, topicBuckets: 0, loss: 'softmax', negatives: 16, learningRate: 5e-3, seed: 2 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAccount, HOVER_BOOST, type Placement } from '../../src/attention/account';
+import { createAccount, HOVER_BOOST, type Placement } from '../../../src/attention/account';
 
 const meta = { startedAt: 1_700_000_000_000, viewId: 'v1', path: '/a' };
 const full: Placement = { ratio: 1, share: 0.3, band: 0.5 };

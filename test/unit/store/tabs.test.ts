@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { createTabs, type LockManagerLike } from '../../src/store/tabs';
-import { createStore } from '../../src/store';
-import { createStoreExtras } from '../../src/store/extras';
+import { createTabs, type LockManagerLike } from '../../../src/store/tabs';
+import { createStore } from '../../../src/store';
+import { createStoreExtras } from '../../../src/store/extras';
 
 /** A Web Locks stand-in: one holder per name, the rest wait in order. */
 function fakeLocks(): LockManagerLike {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockId, contentRoot, detectBlocks, pathTopic, scan, topicToken, topicsOf } from '../../src/capture/detect';
+import { blockId, contentRoot, detectBlocks, pathTopic, scan, topicToken, topicsOf } from '../../../src/capture/detect';
 
 afterEach(() => {
   document.head.replaceChildren();

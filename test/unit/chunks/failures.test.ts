@@ -4,13 +4,13 @@
  * the failure is reported once, and what could be kept is kept.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { observeItems } from '../../src/capture/items';
-import { createAttention } from '../../src/attention/tracker';
-import { createLog } from '../../src/store/log';
-import type { AttentionSnapshot } from '../../src/types';
+import { observeItems } from '../../../src/capture/items';
+import { createAttention } from '../../../src/attention/tracker';
+import { createLog } from '../../../src/store/log';
+import type { AttentionSnapshot } from '../../../src/types';
 
 const storeChunk = vi.hoisted(() => ({ load: (): Promise<unknown> => Promise.reject(new Error('attnflow-store.js: 404')) }));
-vi.mock('../../src/chunks/load', () => ({
+vi.mock('../../../src/chunks/load', () => ({
   loadChunk: (name: string) => (name === 'store' ? storeChunk.load() : Promise.reject(new Error(`attnflow-${name}.js: 404`))),
   setChunkBase: () => {},
 }));

@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createPersonalizer, type PersonalizeHost } from '../../src/personalize/personalizer';
-import { buildProfile } from '../../src/personalize/profile';
-import type { PersonalizeReport, Scores } from '../../src/personalize/types';
-import type { AttentionSnapshot } from '../../src/types';
+import { createPersonalizer, type PersonalizeHost } from '../../../src/personalize/personalizer';
+import { buildProfile } from '../../../src/personalize/profile';
+import type { PersonalizeReport, Scores } from '../../../src/personalize/types';
+import type { AttentionSnapshot } from '../../../src/types';
 
 // The container holds items the visitor has seen before, so the model can be judged on them.
 const ORDER = ['x0', 'y0', 'x9', 'y9', 'z0', 'z9'];

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { AttnflowConfigError } from '../../src/lib/errors';
-import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../src/model/encode';
-import { resolveConfig } from '../../src/model/config';
-import { initialWeights, Network } from '../../src/model/network';
-import { packer } from '../../src/engine/host';
-import { unpacker } from '../../src/engine/messages';
-import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../src/model/index';
-import { useNodeBackend } from '../../src/offline/node-backend';
-import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../src/model/serialize';
-import { mulberry32 } from '../../src/model/hash';
+import { AttnflowConfigError } from '../../../src/lib/errors';
+import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../../src/model/encode';
+import { resolveConfig } from '../../../src/model/config';
+import { initialWeights, Network } from '../../../src/model/network';
+import { packer } from '../../../src/engine/host';
+import { unpacker } from '../../../src/engine/messages';
+import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../../src/model/index';
+import { useNodeBackend } from '../../../src/offline/node-backend';
+import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../../src/model/serialize';
+import { mulberry32 } from '../../../src/model/hash';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');

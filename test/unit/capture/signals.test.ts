@@ -1,13 +1,13 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { autoId, detectItems } from '../../src/capture/detect';
-import { itemsAt, observeItems } from '../../src/capture/items';
-import { observeClicks } from '../../src/capture/clicks';
-import type { ClickKind } from '../../src/capture/clicks';
-import { observeFrustration } from '../../src/capture/frustration';
-import { observeNavigation, viewKey } from '../../src/capture/navigation';
-import { observeVisibility, type Placement } from '../../src/capture/visibility';
-import { createAttention } from '../../src/attention/tracker';
+import { autoId, detectItems } from '../../../src/capture/detect';
+import { itemsAt, observeItems } from '../../../src/capture/items';
+import { observeClicks } from '../../../src/capture/clicks';
+import type { ClickKind } from '../../../src/capture/clicks';
+import { observeFrustration } from '../../../src/capture/frustration';
+import { observeNavigation, viewKey } from '../../../src/capture/navigation';
+import { observeVisibility, type Placement } from '../../../src/capture/visibility';
+import { createAttention } from '../../../src/attention/tracker';
 
 afterEach(() => {
   document.body.replaceChildren();

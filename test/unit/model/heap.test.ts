@@ -1,9 +1,9 @@
 // A file of its own: the WASM heap here is as fresh as a page's that loads the model.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, it } from 'vitest';
-import { codeList, ItemCoder, seqBatch, trainBatch } from '../../src/model/encode';
-import { createNetwork } from '../../src/model/index';
-import { useNodeBackend } from '../../src/offline/node-backend';
+import { codeList, ItemCoder, seqBatch, trainBatch } from '../../../src/model/encode';
+import { createNetwork } from '../../../src/model/index';
+import { useNodeBackend } from '../../../src/offline/node-backend';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');

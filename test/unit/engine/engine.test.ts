@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useNodeBackend } from '../../src/offline/node-backend';
-import { Engine, probeHistory, type ProbeResult } from '../../src/engine/engine';
-import type { AttentionEvent } from '../../src/model/types';
+import { useNodeBackend } from '../../../src/offline/node-backend';
+import { Engine, probeHistory, type ProbeResult } from '../../../src/engine/engine';
+import type { AttentionEvent } from '../../../src/model/types';
 
 beforeAll(async () => {
   // Registers the WASM backend from node_modules; the engine falls back from it to CPU.
@@ -92,8 +92,8 @@ describe('model engine', () => {
 describe('the window of the log, read where the model runs', () => {
   it('scores and trains from the log in IndexedDB as from the same events handed over, and never creates a log', async () => {
     const { IDBFactory } = await import('fake-indexeddb');
-    const { createStore } = await import('../../src/store/store');
-    const { sequenceOf, topicPrior, standardize } = await import('../../src/engine/window');
+    const { createStore } = await import('../../../src/store/store');
+    const { sequenceOf, topicPrior, standardize } = await import('../../../src/engine/window');
     const g = globalThis as { indexedDB?: unknown; IDBKeyRange?: unknown };
     const saved = g.indexedDB;
     g.indexedDB = new IDBFactory();

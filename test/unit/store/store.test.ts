@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { openDB } from 'idb';
-import { createStore, type StoreOptions } from '../../src/store';
-import { createLog } from '../../src/store/log';
-import { createStoreExtras, type ExtrasOptions } from '../../src/store/extras';
-import { DB_VERSION, itemLine, itemsOf, migrate, packView, pathOf, type StoredView } from '../../src/store/schema';
-import { addition, emptyProfile, foldJournal, HALF_LIFE_MS, recordDelta, removal } from '../../src/store/derive';
-import { buildProfile, fromKnown } from '../../src/personalize/profile';
-import type { AttentionSnapshot, ItemAttention, ItemRecord } from '../../src/types';
+import { createStore, type StoreOptions } from '../../../src/store';
+import { createLog } from '../../../src/store/log';
+import { createStoreExtras, type ExtrasOptions } from '../../../src/store/extras';
+import { DB_VERSION, itemLine, itemsOf, migrate, packView, pathOf, type StoredView } from '../../../src/store/schema';
+import { addition, emptyProfile, foldJournal, HALF_LIFE_MS, recordDelta, removal } from '../../../src/store/derive';
+import { buildProfile, fromKnown } from '../../../src/personalize/profile';
+import type { AttentionSnapshot, ItemAttention, ItemRecord } from '../../../src/types';
 
 const DAY = 864e5;
 let t = Date.UTC(2026, 0, 1);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { pacer, runWithin } from '../../src/lib/pause';
+import { pacer, runWithin } from '../../../src/lib/pause';
 
 const g = globalThis as { document?: { visibilityState: string } };
 

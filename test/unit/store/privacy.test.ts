@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { createAttention } from '../../src/attention/tracker';
-import { privacySignal } from '../../src/store/privacy';
-import { optionsFromDataset, resolveOptions } from '../../src/options';
-import type { Attention } from '../../src/types';
+import { createAttention } from '../../../src/attention/tracker';
+import { privacySignal } from '../../../src/store/privacy';
+import { optionsFromDataset, resolveOptions } from '../../../src/options';
+import type { Attention } from '../../../src/types';
 
 const trackers: Attention[] = [];
 const start = (...args: Parameters<typeof createAttention>) => {

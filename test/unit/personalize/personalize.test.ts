@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { hashString, seededRandom } from '../../src/personalize/random';
-import { addView, attendedCount, buildProfile, emptyProfile, profileScores, signalsKey, topicAffinities } from '../../src/personalize/profile';
-import { normalizeScores, pickVariant, rankContainer, sortByScore, topicDiversity } from '../../src/personalize/rank';
-import { explainItem } from '../../src/personalize/explain';
-import { blendScores, modelWeight, spearman } from '../../src/personalize/blend';
-import type { RankItem } from '../../src/personalize/types';
+import { hashString, seededRandom } from '../../../src/personalize/random';
+import { addView, attendedCount, buildProfile, emptyProfile, profileScores, signalsKey, topicAffinities } from '../../../src/personalize/profile';
+import { normalizeScores, pickVariant, rankContainer, sortByScore, topicDiversity } from '../../../src/personalize/rank';
+import { explainItem } from '../../../src/personalize/explain';
+import { blendScores, modelWeight, spearman } from '../../../src/personalize/blend';
+import type { RankItem } from '../../../src/personalize/types';
 
 const item = (id: string, ...topics: string[]): RankItem => ({ id, topics });
 const ids = (items: RankItem[]) => items.map((i) => i.id);

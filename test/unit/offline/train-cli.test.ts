@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/entries/train';
-import { offlineConfig } from '../../src/model/config';
-import { loadModelFromUrl, type ModelManifest } from '../../src/model/index';
+import { main } from '../../../src/entries/train';
+import { offlineConfig } from '../../../src/model/config';
+import { loadModelFromUrl, type ModelManifest } from '../../../src/model/index';
 
 describe('attnflow-train', () => {
   it('trains on JSON-lines attention logs and writes a manifest + weights a page can load', async () => {
