@@ -6,15 +6,7 @@
  */
 import type { Placement } from '../capture/visibility';
 import type { AttentionSnapshot, ItemAttention, PageAttention } from '../types';
-
-/** An on-screen item hovered by the pointer weighs this many times its on-screen weight. */
-export const HOVER_BOOST = 2;
-/** Viewable without a break for this long makes an item `viewable` (IAB/MRC), ms. */
-export const VIEWABLE_MS = 1000;
-/** Viewable this long in total counts as recognised, ms (the lower bound of `skipped`). */
-export const SEEN_MS = 200;
-/** Under this much attention a recognised item is `skipped`, ms. */
-export const ATTENDED_MS = 1000;
+import { HOVER_BOOST, isSkipped, isViewable, VIEWABLE_MS } from '../rules';
 
 export type { Placement };
 
@@ -71,7 +63,6 @@ const zero = (): Earned => ({
 });
 
 /** Whether a placement is viewable: ≥ 50% of the item, or (tall items) ≥ 50% of the viewport, in view. */
-export const isViewable = (p: Placement): boolean => p.ratio >= 0.5 || p.share >= 0.5;
 
 /** The weight of an on-screen item when the unit of attention is split. */
 export const weight = (p: Placement, hovered: boolean): number =>
@@ -219,7 +210,7 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
           viewableMs: ms(n.viewableMs),
           hoverMs: ms(n.hoverMs),
           maxVisibleRatio: ratio(n.maxVisibleRatio),
-          skipped: n.viewableMs >= SEEN_MS && n.attentionMs < ATTENDED_MS,
+          skipped: isSkipped(n.viewableMs, n.attentionMs),
           topics: topics.slice(),
         };
       }

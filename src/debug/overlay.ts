@@ -5,21 +5,11 @@
  * through the CSSOM, inside a shadow root: it works under a strict CSP with Trusted Types.
  */
 import { sources } from '../capture/detect';
-import type { Personalizer } from '../personalize/personalizer';
+import type { OverlayHost, OverlayPersonalization } from '../personalize/loader';
 import type { PersonalizeReport } from '../personalize/types';
-import type { AttentionSnapshot } from '../types';
 
 /** What the tracker lends the overlay. */
-export interface OverlayHost {
-  root: ParentNode;
-  snapshot(): AttentionSnapshot;
-  onSnapshot(fn: (s: AttentionSnapshot) => void): () => void;
-  personalizer(): Promise<Personalizer | undefined>;
-  modelState?: (() => unknown) | undefined;
-  report(error: unknown, where: string): void;
-  /** The items the tracker measures and their elements: several for a headed block of a flat page. */
-  items?: (() => ReadonlyMap<string, readonly [Element[], ...unknown[]]>) | undefined;
-}
+export type { OverlayHost };
 
 type Style = Record<string, string>;
 
@@ -54,7 +44,7 @@ export function mountOverlay(host: OverlayHost): () => void {
 
   const tinted = new Map<HTMLElement, { outline: string; boxShadow: string }>();
   let report: PersonalizeReport | undefined;
-  let personalizer: Personalizer | undefined;
+  let personalizer: OverlayPersonalization | undefined;
   let explainText: string[] = [];
   let frame = 0;
   let stopped = false;

@@ -5,6 +5,7 @@
  * callbacks, so this file knows no IndexedDB.
  */
 import { AttnflowBackendError } from '../lib/errors';
+import { SITE_MODEL_WEIGHT } from '../rules';
 import type { ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
@@ -82,7 +83,6 @@ export interface LearnerState {
  * visitor.
  */
 const TRUSTED_AFTER_STEPS = 40;
-const SITE_TRUST = 0.5;
 /** Steps per training round. */
 const ROUND_STEPS = 4;
 
@@ -205,7 +205,7 @@ export function createLearner(deps: LearnerDeps): Learner {
     const refs: ItemRef[] = items.map((c) => ({ itemId: c.id, topics: c.topics }));
     // The model earns weight as it trains on this visitor; the site's model starts half-trusted.
     const own = Math.min(1, (stepsInStore + st.steps) / TRUSTED_AFTER_STEPS);
-    const learned = lineage !== undefined ? SITE_TRUST + (1 - SITE_TRUST) * own : own;
+    const learned = lineage !== undefined ? SITE_MODEL_WEIGHT + (1 - SITE_MODEL_WEIGHT) * own : own;
     const blended = await host.score(history, refs, learned);
     const out: Record<string, number> = {};
     items.forEach((c, i) => (out[c.id] = blended[i]!));

@@ -6,7 +6,7 @@
  */
 import { openDB, type IDBPDatabase } from 'idb';
 import type { AttentionEvent } from '../model/types';
-import { isAttended } from '../store/derive';
+import { given, isAttended } from '../rules';
 import { DB_VERSION, readRecent, type AttnflowDB } from '../store/schema';
 import type { ItemRecord } from '../types';
 
@@ -52,6 +52,9 @@ export function sequenceOf(log: readonly LoggedView[]): AttentionEvent[] {
     .map(toEvent);
 }
 
+/** One view gives its topics at most this much attention in the priors, ms: no single long read decides them. */
+const VIEW_CAP_MS = 30_000;
+
 /**
  * Topic priors: the visitor's share of attention per topic, from their log. A fresh model knows
  * nothing; these carry the ranking until it has trained, then fade.
@@ -61,7 +64,9 @@ export function topicPrior(log: readonly LoggedView[], items: readonly Candidate
   let total = 0;
   for (const v of log) {
     const read = isAttended({ attentionMs: v.attentionMs ?? 0, clicks: v.clicks ?? 0 });
-    const gain = (read ? Math.min(v.attentionMs ?? 0, 30_000) / 1000 + 3 * (v.clicks ?? 0) : 0) - (v.skipped ? 1 : 0);
+    // A read gives its topics its attention (at most `VIEW_CAP_MS` of it) and clicks; a look under a
+    // read gives nothing; a skip costs, as everywhere (src/rules.ts).
+    const gain = given({ attentionMs: read ? Math.min(v.attentionMs ?? 0, VIEW_CAP_MS) : 0, clicks: read ? (v.clicks ?? 0) : 0, skipped: v.skipped }) / 1000;
     for (const t of v.topics ?? []) {
       weight.set(t, (weight.get(t) ?? 0) + gain);
       total += Math.abs(gain);

@@ -3,14 +3,12 @@
  * actually gave attention to. A model that cannot even rank the items the visitor has already
  * seen (by their own attention) does not get to reorder the page; the topic-affinity scores do.
  */
-import { isAttended } from './profile';
+import { ATTENDED_MS, CLICK_MS, isAttended } from '../rules';
 import type { Scores, VisitorProfile } from './types';
 
 /** Fewer seen items than this: nothing to judge the model by. */
 export const MIN_SEEN = 5;
 
-/** The weight of the site's own model (`modelUrl`) while there is nothing to judge it by. */
-export const SITE_MODEL_WEIGHT = 0.5;
 
 /** Spearman rank correlation of two equally long lists, -1..1 (0 when either is constant). */
 export function spearman(a: readonly number[], b: readonly number[]): number {
@@ -53,7 +51,7 @@ export function modelWeight(model: Scores, profile: VisitorProfile, ids: readonl
   if (seen.length < MIN_SEEN) return unjudged;
   const engagement = seen.map((id) => {
     const s = profile.items[id]!;
-    return s.attentionMs + 3000 * s.clicks + (isAttended(s) ? 1000 : 0);
+    return s.attentionMs + CLICK_MS * s.clicks + (isAttended(s) ? ATTENDED_MS : 0);
   });
   const r = spearman(seen.map((id) => model[id]!), engagement);
   return Math.round(Math.min(1, Math.max(0, (r - 0.1) / 0.4)) * 1000) / 1000;

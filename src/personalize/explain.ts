@@ -1,5 +1,6 @@
 /** Puts a ranking decision into plain words for a "why am I seeing this?" affordance. */
-import { isAttended, topicAffinities } from './profile';
+import { isAttended } from '../rules';
+import { topicAffinities } from './profile';
 import type { Explanation, RankItem, VisitorProfile } from './types';
 
 /** What is known about the item's place on the page. */

@@ -2,9 +2,9 @@
  * The model as personalization uses it, in the personalization chunk: loads the model chunk on
  * first use only, and never lets its absence (404, CSP, old browser) reach the page.
  */
-import type { loadChunk } from '../chunks/load';
 import type { PageModel } from '../engine/chunk';
-import type { Log } from '../store/log';
+import type { Log } from '../store/types';
+import type { ChunkLoader } from './loader';
 
 export interface ModelWiring {
   /** Scores for items (id + topics); undefined when the model cannot run here. */
@@ -21,7 +21,7 @@ export function wireModel(o: {
   onScores(scores: Record<string, number>): void;
   modelUrl?: string;
   /** The core's chunk loader, which loads the model chunk. */
-  load: typeof loadChunk;
+  load: ChunkLoader;
 }): ModelWiring {
   let model: Promise<PageModel | undefined> | undefined;
   let loaded: PageModel | undefined;

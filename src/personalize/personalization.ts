@@ -6,8 +6,8 @@
 import { wireModel } from './model';
 import { createPersonalizer, type PersonalizeHost, type Personalizer } from './personalizer';
 import { emptyProfile, fromKnown } from './profile';
-import type { loadChunk } from '../chunks/load';
-import type { Log } from '../store/log';
+import type { Log } from '../store/types';
+import type { ChunkLoader } from './loader';
 
 export { createPersonalizer };
 export type { PersonalizeHost, Personalizer };
@@ -16,7 +16,7 @@ export type { PersonalizeHost, Personalizer };
 export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'modelState' | 'known' | 'load'> {
   store: Log;
   /** The core's chunk loader: the model and the overlay are chunks of their own. */
-  load: typeof loadChunk;
+  load: ChunkLoader;
   modelUrl?: string;
   onScores(scores: Record<string, number>): void;
 }

@@ -15,9 +15,10 @@ import {
   type CachedOrder,
   type FoundContainer,
 } from './dom';
-import type { loadChunk } from '../chunks/load';
-import { blendScores, modelWeight, SITE_MODEL_WEIGHT } from './blend';
+import { SITE_MODEL_WEIGHT } from '../rules';
+import { blendScores, modelWeight } from './blend';
 import { explainItem } from './explain';
+import type { ChunkLoader } from './loader';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
 import { hashString } from './random';
 import { normalizeScores, pickVariant, rankContainer, topicDiversity, type RankResult } from './rank';
@@ -28,7 +29,7 @@ export interface PersonalizeHost {
   /** Root whose containers are personalized. */
   root: ParentNode;
   /** The core's chunk loader (the overlay is a chunk of its own); without it there is no overlay. */
-  load?: typeof loadChunk;
+  load?: ChunkLoader;
   /** The current page view. */
   snapshot(): AttentionSnapshot;
   /** Subscribes to every snapshot the tracker hands out; returns the unsubscribe. */

@@ -3,18 +3,11 @@
  * page before (or without) the model chunk, and it is what `explain()` puts into words.
  */
 // The log's own arithmetic (built into the log chunk, which every page has loaded already).
-import { isAttended, rankTop } from '../store/derive';
+import { rankTop } from '../store/derive';
+import { CLICK_MS, given, isAttended, SKIP_MS } from '../rules';
 import type { CatalogueEntry, VisitorProfile as StoredProfile } from '../types';
 import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
 
-export { isAttended };
-/** A click weighs like this much attention, ms. */
-const CLICK_MS = 3000;
-/**
- * A skip costs like this much attention, ms. Small: visitors pass over most of what they see, and
- * the attention measure already gives a skipped item little.
- */
-const SKIP_MS = 300;
 
 /** An empty profile. */
 export function emptyProfile(): VisitorProfile {
@@ -87,7 +80,7 @@ export function topicAffinities(profile: VisitorProfile): Record<string, number>
   const out: Record<string, number> = {};
   if (total <= 0) return out;
   for (const [topic, t] of Object.entries(profile.topics)) {
-    out[topic] = (t.attentionMs + CLICK_MS * t.clicks - SKIP_MS * t.skipped) / total;
+    out[topic] = given(t) / total;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 /** Plain data of personalization: no DOM, no storage. Durations in ms, shares in 0..1. */
+import type { AttentionEvent } from '../model/types';
 
 /** An item that can be ranked: `data-attn-item` id and `data-attn-topics`. */
 export interface RankItem {
@@ -14,21 +15,8 @@ export type Scores = Record<string, number>;
 /** Anything that scores items: the model, the profile fallback, a site's own function. */
 export type ScoreSource = (items: readonly RankItem[]) => Promise<Scores>;
 
-/** What one item received in one page view (the shape of the attention log's records). */
-export interface ItemView {
-  /** Stable item id. */
-  itemId: string;
-  /** Topics of the item; default none. */
-  topics?: readonly string[];
-  /** Attention the item received in the view, ms. */
-  attentionMs?: number;
-  /** Clicks inside the item in the view. */
-  clicks?: number;
-  /** Seen but passed over in the view. */
-  skipped?: boolean;
-  /** The page view the numbers belong to. */
-  viewId?: string;
-}
+/** What one item received in one page view: the model's `AttentionEvent`, one type for both. */
+export type ItemView = AttentionEvent;
 
 /** What the visitor gave one item over all their views. */
 export interface ItemStat {

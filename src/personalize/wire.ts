@@ -6,7 +6,7 @@ import { on, stopAll } from '../lib/on';
 import { loadChunk } from '../chunks/load';
 import { withLocalStorage } from '../store/unsaved';
 import type { Personalization } from './personalization';
-import type { Log } from '../store/log';
+import type { Log } from '../store/types';
 import type { AttentionSnapshot } from '../types';
 import { applyCachedOrder, CACHE_KEY } from './early';
 import type { Explanation, PersonalizeOptions, PersonalizeReport } from './types';

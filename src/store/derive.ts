@@ -5,18 +5,12 @@
  * it describes; `foldJournal` adds entries to the aggregates, and retention adds the negative of
  * the views it deletes. So a page reads a handful of records, whatever the log's size.
  */
-import { ATTENDED_MS } from '../attention/account';
+import { decay as fade, isAttended } from '../rules';
 import type { CatalogueEntry, ItemRecord, TopicTotals, VisitorProfile } from '../types';
 
-/** A view's attention counts half as much in the topic affinities every 30 days. */
-export const HALF_LIFE_MS = 30 * 864e5;
 /** The most attended items kept per topic (for explanations). */
 export const TOP_ITEMS = 5;
 
-/** Read: at least 1 s of attention (what makes an item not skipped) or a click. */
-export function isAttended(s: { attentionMs: number; clicks: number }): boolean {
-  return s.attentionMs >= ATTENDED_MS || s.clicks > 0;
-}
 
 /**
  * A change of one item record: id, topics, attention ms, clicks, skips, records (1 new, -1 gone),
@@ -73,7 +67,7 @@ export function foldJournal(
   now: number,
 ): Map<string, CatalogueEntry | undefined> {
   // Affinities decay from their last update to now; each change counts from its own time.
-  const decay = (at: number) => 2 ** (-Math.max(0, now - at) / HALF_LIFE_MS);
+  const decay = (at: number) => fade(now - at);
   const f = decay(profile.updatedAt);
   for (const t in profile.affinities) profile.affinities[t]! *= f;
   profile.updatedAt = Math.max(profile.updatedAt, now);

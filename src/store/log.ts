@@ -9,22 +9,8 @@ import { loadChunk } from '../chunks/load';
 import type { AttentionExport, AttentionSnapshot, ViewReason } from '../types';
 import { DB_NAME, DB_VERSION } from './schema';
 import type { Store, StoreOptions } from './store';
+import type { Log } from './types';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
-
-export interface Log {
-  /** Takes a cumulative snapshot of a view; 'hide' and 'end' are also copied to localStorage at once. */
-  recordView(snapshot: AttentionSnapshot, reason?: ViewReason): void;
-  /** Resolves when everything recorded so far is durable (or kept in memory where it cannot be). */
-  flush(): Promise<void>;
-  export(): Promise<AttentionExport>;
-  /** Deletes the database, the copies and the memory; the view in progress is not recorded again. */
-  forget(): Promise<void>;
-  /** Consent: nothing is written, nor the chunk loaded, while closed. */
-  allow(allowed: boolean): void;
-  /** The IndexedDB log (for the model), undefined where its chunk cannot load. */
-  ready(): Promise<Store | undefined>;
-  stop(): void;
-}
 
 /** Items at most in a view copied to localStorage at hide. */
 const COPY_MAX = 1000;

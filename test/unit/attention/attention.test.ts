@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createAccount, HOVER_BOOST, type Placement } from '../../../src/attention/account';
+import { createAccount, type Placement } from '../../../src/attention/account';
+import { HOVER_BOOST } from '../../../src/rules';
 
 const meta = { startedAt: 1_700_000_000_000, viewId: 'v1', path: '/a' };
 const full: Placement = { ratio: 1, share: 0.3, band: 0.5 };

@@ -5,7 +5,8 @@ import { createStore, type StoreOptions } from '../../../src/store';
 import { createLog } from '../../../src/store/log';
 import { createStoreExtras, type ExtrasOptions } from '../../../src/store/extras';
 import { DB_VERSION, itemLine, itemsOf, migrate, packView, pathOf, type StoredView } from '../../../src/store/schema';
-import { addition, emptyProfile, foldJournal, HALF_LIFE_MS, recordDelta, removal } from '../../../src/store/derive';
+import { addition, emptyProfile, foldJournal, recordDelta, removal } from '../../../src/store/derive';
+import { HALF_LIFE_MS } from '../../../src/rules';
 import { buildProfile, fromKnown } from '../../../src/personalize/profile';
 import type { AttentionSnapshot, ItemAttention, ItemRecord } from '../../../src/types';
 
