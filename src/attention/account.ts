@@ -4,6 +4,7 @@
  * Worker and in Node tests with a fake clock. State is piecewise constant between calls: each call
  * first integrates up to `t` with the old state, then applies its change.
  */
+import type { ClickKind } from '../capture/clicks';
 import type { Placement } from '../capture/visibility';
 import type { AttentionSnapshot, ItemAttention, PageAttention } from '../types';
 import { HOVER_BOOST, isSkipped, isViewable, VIEWABLE_MS } from '../rules';
@@ -44,7 +45,7 @@ export interface Account {
   /** The items under the pointer now (none when it left the page). */
   hover(t: number, ids: string[]): void;
   /** A click inside the items `ids` (innermost first; none outside every item); rage and dead clicks also add to the page. */
-  click(ids: string[], kind: 'click' | 'rage' | 'dead'): void;
+  click(ids: string[], kind: ClickKind): void;
   /** Scroll depth reached, 0..1; the page keeps the maximum. */
   depth(d: number): void;
   /** Integrates to `t`; true when something changed since the previous call to `tick`. */
@@ -61,8 +62,6 @@ const zero = (): Earned => ({
   attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0, viewable: false,
   rageClicks: 0, deadClicks: 0,
 });
-
-/** Whether a placement is viewable: ≥ 50% of the item, or (tall items) ≥ 50% of the viewport, in view. */
 
 /** The weight of an on-screen item when the unit of attention is split. */
 export const weight = (p: Placement, hovered: boolean): number =>
@@ -174,9 +173,8 @@ export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, v
       changed = true;
     },
     click(ids, kind) {
-      const key = kind === 'click' ? 'clicks' : kind === 'rage' ? 'rageClicks' : 'deadClicks';
-      if (key !== 'clicks') view[key]++;
-      for (const id of ids) dirty.add(get(id)), get(id).n[key]++;
+      if (kind !== 'clicks') view[kind]++;
+      for (const id of ids) dirty.add(get(id)), get(id).n[kind]++;
       changed = true;
     },
     depth(d) {

@@ -145,7 +145,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
         if (id) place(clock === systemClock ? Math.min(time, now()) : now(), id, p);
       }),
     );
-    const click = safe((el: Element, kind: ClickKind = 'click') => account.click(itemsAt(known, el), kind));
+    const click = safe((el: Element, kind: ClickKind = 'clicks') => account.click(itemsAt(known, el), kind));
     const late: Array<() => void> = [];
     let key = viewKey();
     let hidden = false;

@@ -1,7 +1,10 @@
 import { on } from '../lib/on';
 
-/** What a click was: any click, the third of a rage burst, or a dead click (known 1 s later). */
-export type ClickKind = 'click' | 'rage' | 'dead';
+/**
+ * What a click was, named by the count it adds to: any click, the third of a rage burst, or a dead
+ * click (known 1 s later).
+ */
+export type ClickKind = 'clicks' | 'rageClicks' | 'deadClicks';
 
 /** Calls `cb(target)` for every click on an element. Rage and dead clicks are judged by frustration.ts. */
 export function observeClicks(cb: (target: Element) => void): () => void {

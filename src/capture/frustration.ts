@@ -16,11 +16,11 @@ const RAGE_PX = 30;
 const DEAD_MS = 1000;
 
 /**
- * Calls `cb(target, 'rage')` once per rage burst (≥ 3 clicks within 1 s and 30 px), and
- * `cb(target, 'dead')` for each dead click: a click on a non-interactive element followed by no
+ * Calls `cb(target, 'rageClicks')` once per rage burst (≥ 3 clicks within 1 s and 30 px), and
+ * `cb(target, 'deadClicks')` for each dead click: a click on a non-interactive element followed by no
  * DOM change, scroll or selection change within 1 s. The DOM is watched only during that second.
  */
-export function observeFrustration(cb: (target: Element, kind: Exclude<ClickKind, 'click'>) => void): () => void {
+export function observeFrustration(cb: (target: Element, kind: Exclude<ClickKind, 'clicks'>) => void): () => void {
   let burst: MouseEvent[] = [];
   let raged = false;
   let pending: Element[] = [];
@@ -28,7 +28,7 @@ export function observeFrustration(cb: (target: Element, kind: Exclude<ClickKind
   let watch: Array<() => void> = [];
 
   const settle = (dead: boolean) => {
-    if (dead) pending.forEach((el) => cb(el, 'dead'));
+    if (dead) pending.forEach((el) => cb(el, 'deadClicks'));
     pending = [];
     clearTimeout(timer);
     stopAll(watch);
@@ -45,7 +45,7 @@ export function observeFrustration(cb: (target: Element, kind: Exclude<ClickKind
     burst.push(e);
     if (burst.length >= RAGE_CLICKS && !raged) {
       raged = true;
-      cb(target, 'rage');
+      cb(target, 'rageClicks');
     }
 
     if (target.closest(INTERACTIVE)) return;

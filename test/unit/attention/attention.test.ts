@@ -154,11 +154,11 @@ describe('attention accounting', () => {
   it('counts clicks, rage and dead clicks per item and page, and the deepest scroll', () => {
     const a = createAccount(5000, 0, meta);
     a.place(0, 'x', full);
-    a.click(['x'], 'click');
-    a.click(['inner', 'x'], 'click');
-    a.click(['x'], 'rage');
-    a.click([], 'dead');
-    a.click(['x'], 'dead');
+    a.click(['x'], 'clicks');
+    a.click(['inner', 'x'], 'clicks');
+    a.click(['x'], 'rageClicks');
+    a.click([], 'deadClicks');
+    a.click(['x'], 'deadClicks');
     a.depth(0.4);
     a.depth(0.3);
     const s = a.snapshot(100);
@@ -179,7 +179,7 @@ describe('attention accounting', () => {
     a.place(0, 'x', full);
     a.place(0, 'gone', full);
     a.place(500, 'gone', null);
-    a.click(['x'], 'rage');
+    a.click(['x'], 'rageClicks');
     a.depth(0.9);
     a.reset(2000, { startedAt: meta.startedAt + 2000, viewId: 'v2', path: '/b' });
     const s = a.snapshot(3000);
@@ -204,7 +204,7 @@ describe('attention accounting', () => {
     a.page(3000, false);
     expect(keys(a.snapshot(4000))).toEqual(['x', 'y']);
     expect(keys(a.snapshot(4000, true))).toEqual([]);
-    a.click(['y'], 'click');
+    a.click(['y'], 'clicks');
     expect(keys(a.snapshot(4000, true))).toEqual(['y']);
     expect(keys(a.snapshot(5000, true))).toEqual([]);
   });
@@ -216,7 +216,7 @@ describe('attention accounting', () => {
     expect(a.tick(900)).toBe(true); // still engaged: time moved
     expect(a.tick(1500)).toBe(true); // the last engaged 100 ms
     expect(a.tick(2500)).toBe(false); // idle, nothing happened
-    a.click(['x'], 'click');
+    a.click(['x'], 'clicks');
     expect(a.tick(2600)).toBe(true);
     expect(a.tick(2700)).toBe(false);
   });

@@ -119,8 +119,8 @@ describe('observeClicks', () => {
     const plain = document.getElementById('plain')!;
     for (let i = 0; i < 4; i++) click(plain, 10 + i * 5);
     vi.advanceTimersByTime(1000);
-    expect(kinds.filter(([, k]) => k === 'rage')).toEqual([['plain', 'rage']]);
-    expect(kinds.filter(([, k]) => k === 'dead').length).toBe(4);
+    expect(kinds.filter(([, k]) => k === 'rageClicks')).toEqual([['plain', 'rageClicks']]);
+    expect(kinds.filter(([, k]) => k === 'deadClicks').length).toBe(4);
 
     kinds.length = 0;
     click(document.getElementById('btn')!);
@@ -138,10 +138,10 @@ describe('observeClicks', () => {
     click(plain, 0, 0);
     click(plain, 100, 0);
     click(plain, 200, 0);
-    expect(kinds.some(([, k]) => k === 'rage')).toBe(false);
+    expect(kinds.some(([, k]) => k === 'rageClicks')).toBe(false);
     stop();
     vi.advanceTimersByTime(1000);
-    expect(kinds.some(([, k]) => k === 'dead')).toBe(false);
+    expect(kinds.some(([, k]) => k === 'deadClicks')).toBe(false);
   });
 
   it('counts every click at once, rage and dead clicks once the capture chunk has arrived; stopped before that, it starts nothing', async () => {
