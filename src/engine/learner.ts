@@ -6,6 +6,7 @@
  */
 import { AttnflowBackendError } from '../lib/errors';
 import { SITE_MODEL_WEIGHT } from '../rules';
+import type { SiteModel } from '../model/manifest';
 import type { ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
 import type { EngineState } from './engine';
@@ -51,17 +52,6 @@ export interface LearnerDeps {
   stepBudget?: number;
   /** Whether the device is saving power (training waits); default `savingPower`. */
   savingPower?(): Promise<boolean>;
-}
-
-/**
- * The model a site trained on its visitors (`modelUrl`): every visitor starts from it, and starts
- * again from it when the site puts out a new one.
- */
-export interface SiteModel {
-  /** Reads the manifest; resolves with an id that changes whenever the model does. */
-  manifest(): Promise<string>;
-  /** The weights the manifest names. */
-  weights(): Promise<Uint8Array>;
 }
 
 /** What the learner reports about itself (for the debug overlay and tests). */

@@ -7,7 +7,8 @@ import type { Store } from '../store/store';
 import { createStoreExtras, type StoreExtras } from '../store/extras';
 import { DB_NAME } from '../store/schema';
 import { HISTORY_LIMIT } from './window';
-import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState, type SiteModel } from './learner';
+import { siteModel } from '../model/manifest';
+import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState } from './learner';
 
 export interface PageModelOptions {
   store: Store;
@@ -27,38 +28,6 @@ export interface PageModel {
   stop(): void;
 }
 
-
-/**
- * The site's model behind `modelUrl`: its id is the manifest's text (a few hundred bytes), so a new
- * model (new weights, a new training) is a new id, and visitors start again from it.
- */
-export function siteModel(url: string): SiteModel {
-  let weightsUrl: string | undefined;
-  return {
-    async manifest() {
-      const got = await fetch(url, { credentials: 'same-origin' });
-      if (!got.ok) throw new Error(`attnflow: model manifest ${url}: HTTP ${got.status}`);
-      const text = await got.text();
-      let manifest: { format?: unknown; weights?: unknown } | undefined;
-      try {
-        manifest = JSON.parse(text);
-      } catch {
-        // Named below.
-      }
-      if (manifest?.format !== 'attnflow-model' || typeof manifest.weights !== 'string') {
-        throw new Error(`attnflow: ${url} is not an attnflow model manifest`);
-      }
-      weightsUrl = new URL(manifest.weights, new URL(url, location.href)).href;
-      return text;
-    },
-    async weights() {
-      if (!weightsUrl) throw new Error('attnflow: the model manifest was not read');
-      const res = await fetch(weightsUrl, { credentials: 'same-origin' });
-      if (!res.ok) throw new Error(`attnflow: model weights: HTTP ${res.status}`);
-      return new Uint8Array(await res.arrayBuffer());
-    },
-  };
-}
 
 export function createPageModel(o: PageModelOptions): PageModel {
   const extras: StoreExtras = createStoreExtras(o.store);

@@ -16,7 +16,6 @@ import type {
   ItemRef,
   LoadModelOptions,
   ModelConfig,
-  ModelManifest,
   Quantization,
   ScoreOptions,
   TrainOptions,
@@ -258,42 +257,3 @@ export function createNetwork(options: LoadModelOptions = {}): Network {
   return new Network(config, values);
 }
 
-/**
- * Loads a trained model from a manifest URL (the `modelUrl` option). `fetchFn` is the caller's
- * fetch (default the global one); the model code itself makes no request.
- */
-export async function loadModelFromUrl(
-  manifestUrl: string,
-  options: Omit<LoadModelOptions, 'weights'> & { fetch?: typeof fetch } = {},
-): Promise<AttentionModel> {
-  const { fetch: fetchFn = globalThis.fetch, ...rest } = options;
-  if (typeof fetchFn !== 'function') throw new AttnflowConfigError(describe('fetch', 'a function', fetchFn));
-  const res = await fetchFn(manifestUrl);
-  if (!res.ok) throw new Error(`attnflow: model manifest ${manifestUrl}: HTTP ${res.status}`);
-  const manifest = (await res.json()) as ModelManifest;
-  return loadModelFromManifest(manifest, resolveUrl(manifest.weights, manifestUrl), fetchFn, rest);
-}
-
-function resolveUrl(rel: string, base: string): string {
-  try {
-    const page = (globalThis as { location?: { href: string } }).location?.href;
-    return new URL(rel, new URL(base, page)).href;
-  } catch {
-    return /^[a-z]+:|^\//i.test(rel) ? rel : base.replace(/[^/]*$/, '') + rel;
-  }
-}
-
-/** Loads a model given its manifest and where its weights are, fetching them with `fetchFn`. */
-export async function loadModelFromManifest(
-  manifest: ModelManifest,
-  weightsUrl: string,
-  fetchFn: typeof fetch,
-  options: Omit<LoadModelOptions, 'weights'> = {},
-): Promise<AttentionModel> {
-  if (!manifest || manifest.format !== 'attnflow-model') {
-    throw new AttnflowConfigError(describe('model manifest format', '"attnflow-model"', manifest?.format));
-  }
-  const res = await fetchFn(weightsUrl);
-  if (!res.ok) throw new Error(`attnflow: model weights ${weightsUrl}: HTTP ${res.status}`);
-  return loadModel({ ...options, weights: new Uint8Array(await res.arrayBuffer()) });
-}

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useNodeBackend } from '../../../src/offline/node-backend';
 import { loadModel } from '../../../src/model/index';
 import { createLearner, savingPower, sequenceOf, topicPrior, type LearnerDeps, type LoggedView } from '../../../src/engine/learner';
-import { siteModel } from '../../../src/engine/page-model';
+import { siteModel } from '../../../src/model/manifest';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');

@@ -6,7 +6,8 @@ import { resolveConfig } from '../../../src/model/config';
 import { initialWeights, Network } from '../../../src/model/network';
 import { packer } from '../../../src/engine/host';
 import { unpacker } from '../../../src/engine/messages';
-import { createNetwork, loadModel, loadModelFromUrl, type AttentionEvent } from '../../../src/model/index';
+import { createNetwork, loadModel, type AttentionEvent } from '../../../src/model/index';
+import { siteModel } from '../../../src/model/manifest';
 import { useNodeBackend } from '../../../src/offline/node-backend';
 import { decodeParts, encodeWeights, fromHalf, toHalf } from '../../../src/model/serialize';
 import { mulberry32 } from '../../../src/model/hash';
@@ -703,20 +704,18 @@ describe('weights', () => {
       'https://cdn.example/models/site/model.json': { format: 'attnflow-model', version: 1, weights: 'weights.bin' },
       'https://cdn.example/models/site/weights.bin': bytes,
     };
-    const fakeFetch = (async (url: string) => {
+    const fakeFetch = async (url: string) => {
       const body = files[url];
-      return {
-        ok: body !== undefined,
-        status: body === undefined ? 404 : 200,
-        json: async () => body,
-        arrayBuffer: async () => (body as Uint8Array).slice().buffer,
-      };
-    }) as unknown as typeof fetch;
-    const loaded = await loadModelFromUrl('https://cdn.example/models/site/model.json', { fetch: fakeFetch });
+      if (body === undefined) return new Response('not found', { status: 404 });
+      return new Response(body instanceof Uint8Array ? body.slice() : JSON.stringify(body));
+    };
+    const site = siteModel('https://cdn.example/models/site/model.json', fakeFetch);
+    await site.manifest();
+    const loaded = await loadModel({ ...small, weights: await site.weights() });
     const a = await m.score([ev('a')], ['b', 'c']);
     const b = await loaded.score([ev('a')], ['b', 'c']);
     expect(Math.abs(a[0] - b[0])).toBeLessThan(0.1);
-    await expect(loadModelFromUrl('https://cdn.example/missing.json', { fetch: fakeFetch })).rejects.toThrow(/404/);
+    await expect(siteModel('https://cdn.example/missing.json', fakeFetch).manifest()).rejects.toThrow(/404/);
     m.dispose();
     loaded.dispose();
   });

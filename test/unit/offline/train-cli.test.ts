@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/entries/train';
 import { offlineConfig } from '../../../src/model/config';
-import { loadModelFromUrl, type ModelManifest } from '../../../src/model/index';
+import { loadModel, type ModelManifest } from '../../../src/model/index';
+import { siteModel } from '../../../src/model/manifest';
 
 describe('attnflow-train', () => {
   it('trains on JSON-lines attention logs and writes a manifest + weights a page can load', async () => {
@@ -24,12 +25,10 @@ describe('attnflow-train', () => {
     expect(manifest.bytes).toBe(readFileSync(path.join(out, 'weights.bin')).length);
     expect(manifest.training).toMatchObject({ visitors: 60, items: 30 });
     // A page would fetch over HTTP; here the fetch reads the files.
-    const fileFetch = (async (url: string) => {
-      const file = new URL(url).pathname;
-      const body = readFileSync(file);
-      return { ok: true, status: 200, json: async () => JSON.parse(body.toString('utf8')), arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.length) };
-    }) as unknown as typeof fetch;
-    const model = await loadModelFromUrl(`file://${path.join(out, 'model.json')}`, { fetch: fileFetch });
+    const fileFetch = async (url: string) => new Response(readFileSync(new URL(url).pathname));
+    const site = siteModel(`file://${path.join(out, 'model.json')}`, fileFetch);
+    await site.manifest();
+    const model = await loadModel({ ...manifest.config, weights: await site.weights() });
     expect([model.config.dim, model.config.idBuckets]).toEqual([8, 2048]);
     const scores = await model.score([{ itemId: 'a1' }, { itemId: 'a2' }], ['a3', 'a4', 'never-seen']);
     expect(scores.length).toBe(3);
