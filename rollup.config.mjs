@@ -117,7 +117,7 @@ export default [
       chunkFileNames: 'attnflow-[name].js',
       // The log's aggregate arithmetic, which personalization shares, stays in the log chunk that
       // every page has loaded already: no file more to fetch.
-      manualChunks: (id) => (/\/src\/(store\/(store|derive)|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
+      manualChunks: (id) => (/\/src\/(store\/(store|state|ingest|open|recover|write|settle|retention|read|derive)|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
     },
     preserveEntrySignatures: 'allow-extension',
     onwarn,
