@@ -115,9 +115,10 @@ export default [
       format: 'es',
       entryFileNames: '[name].js',
       chunkFileNames: 'attnflow-[name].js',
-      // The log's aggregate arithmetic, which personalization shares, stays in the log chunk that
-      // every page has loaded already: no file more to fetch.
-      manualChunks: (id) => (/\/src\/(store\/(store|state|ingest|open|recover|write|settle|retention|read|derive)|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
+      // Every module of src/store/ and the domain rules go to the log chunk, which every page has
+      // loaded already: what personalization shares with the log (the aggregates' arithmetic, the
+      // rules) is no file more to fetch.
+      manualChunks: (id) => (/\/src\/(store\/[\w-]+|rules|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
     },
     preserveEntrySignatures: 'allow-extension',
     onwarn,
