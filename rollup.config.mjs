@@ -35,9 +35,7 @@ const scriptChunks = () => ({
   name: 'script-chunks',
   resolveId(source, importer) {
     const load = /(^|\/)chunks\/load$/.test(source) || (source === './load' && /\/src\/chunks\//.test(importer ?? ''));
-    return importer && load
-      ? fileURLToPath(new URL('./src/chunks/load.script.ts', import.meta.url))
-      : null;
+    return importer && load ? fileURLToPath(new URL('./src/chunks/load.script.ts', import.meta.url)) : null;
   },
 });
 

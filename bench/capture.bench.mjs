@@ -50,7 +50,14 @@ const peers = {
 for (const [name, from] of Object.entries(peers)) copyFileSync(new URL(from, root), new URL(name, out));
 
 /** Which script files are the SDK's own, per variant (for the profiler attribution). */
-const OWN = { bare: /^$/, floor: /^$/, attnflow: /\/dist\/attnflow/, 'attnflow-capture': /\/dist\/attnflow/, rrweb: /\/bench\/out\/rrweb/, snowplow: /\/bench\/out\/snowplow/ };
+const OWN = {
+  bare: /^$/,
+  floor: /^$/,
+  attnflow: /\/dist\/attnflow/,
+  'attnflow-capture': /\/dist\/attnflow/,
+  rrweb: /\/bench\/out\/rrweb/,
+  snowplow: /\/bench\/out\/snowplow/,
+};
 
 /** ms of profile samples whose nearest frame with a script URL matches `own`. */
 function ownTime(profile, own) {
@@ -245,16 +252,34 @@ for (const v of variants.filter((x) => x !== 'bare')) {
     own: PROFILED_ROUNDS > 0 ? median(profiled[v].map((x) => x.own)) : NaN,
   };
 }
-const bare = { script: median(results.bare.map((x) => x.script)), task: median(results.bare.map((x) => x.task)), thread: median(results.bare.map((x) => x.thread)) };
-const wall = median(Object.values(results).flat().map((x) => x.wall));
+const bare = {
+  script: median(results.bare.map((x) => x.script)),
+  task: median(results.bare.map((x) => x.task)),
+  thread: median(results.bare.map((x) => x.thread)),
+};
+const wall = median(
+  Object.values(results)
+    .flat()
+    .map((x) => x.wall),
+);
 const f = (n, w = 9) => n.toFixed(1).padStart(w);
-console.log(`\ncapture overhead over a ${(wall / 1000).toFixed(1)} s reading session (${ITEMS} items), median of ${ROUNDS} interleaved rounds`);
-console.log(`bare page itself: ScriptDuration ${bare.script.toFixed(1)} ms, TaskDuration ${bare.task.toFixed(1)} ms, ThreadTime ${bare.thread.toFixed(1)} ms\n`);
-console.log(`${'variant'.padEnd(18)}${'script ms'.padStart(11)}${'task ms'.padStart(11)}${'sum ms'.padStart(11)}${'thread ms'.padStart(11)}${'long tasks'.padStart(12)}${'own code ms'.padStart(13)}`);
+console.log(
+  `\ncapture overhead over a ${(wall / 1000).toFixed(1)} s reading session (${ITEMS} items), median of ${ROUNDS} interleaved rounds`,
+);
+console.log(
+  `bare page itself: ScriptDuration ${bare.script.toFixed(1)} ms, TaskDuration ${bare.task.toFixed(1)} ms, ThreadTime ${bare.thread.toFixed(1)} ms\n`,
+);
+console.log(
+  `${'variant'.padEnd(18)}${'script ms'.padStart(11)}${'task ms'.padStart(11)}${'sum ms'.padStart(11)}${'thread ms'.padStart(11)}${'long tasks'.padStart(12)}${'own code ms'.padStart(13)}`,
+);
 for (const [v, o] of Object.entries(overhead)) {
-  console.log(`${v.padEnd(18)}${f(o.script, 11)}${f(o.task, 11)}${f(o.sum, 11)}${f(o.thread, 11)}${String(o.longTasks).padStart(12)}${f(o.own, 13)}`);
+  console.log(
+    `${v.padEnd(18)}${f(o.script, 11)}${f(o.task, 11)}${f(o.sum, 11)}${f(o.thread, 11)}${String(o.longTasks).padStart(12)}${f(o.own, 13)}`,
+  );
 }
-console.log(`(own code: median of ${PROFILED_ROUNDS} more rounds run under the CPU profiler, kept apart because the profiler itself doubles the bare page's thread time)`);
+console.log(
+  `(own code: median of ${PROFILED_ROUNDS} more rounds run under the CPU profiler, kept apart because the profiler itself doubles the bare page's thread time)`,
+);
 console.log('');
 const lightest = Math.min(overhead.rrweb.sum, overhead.snowplow.sum);
 for (const mine of ['attnflow', 'attnflow-capture']) {
@@ -262,12 +287,18 @@ for (const mine of ['attnflow', 'attnflow-capture']) {
   const r = (x, y) => (y > 0 && x >= 0 ? `${(x / y).toFixed(2)}×` : 'n/a (within noise)');
   for (const peer of ['rrweb', 'snowplow']) {
     const o = overhead[peer];
-    console.log(`${mine} / ${peer.padEnd(8)} script+task ${r(a.sum, o.sum).padEnd(19)} script ${r(a.script, o.script).padEnd(19)} own code ${r(a.own, o.own)}`);
+    console.log(
+      `${mine} / ${peer.padEnd(8)} script+task ${r(a.sum, o.sum).padEnd(19)} script ${r(a.script, o.script).padEnd(19)} own code ${r(a.own, o.own)}`,
+    );
   }
   const ok = a.sum <= 0.5 * lightest && a.longTasks === 0;
   console.log(`${mine}: goal (≤ 0.5× the lightest peer, 0 long tasks) ${ok ? 'met' : 'NOT met'}\n`);
 }
 const fl = overhead.floor;
-console.log(`floor / rrweb  script+task ${(fl.sum / overhead.rrweb.sum).toFixed(2)}×: the browser's own cost of the listeners and observers the capture needs, before any of our code`);
-console.log(`goal: ≤ ${(0.5 * lightest).toFixed(1)} ms of script+task; the floor alone is ${fl.sum.toFixed(1)} ms, our code adds ${(overhead['attnflow-capture'].sum - fl.sum).toFixed(1)} ms to it (capture only)`);
+console.log(
+  `floor / rrweb  script+task ${(fl.sum / overhead.rrweb.sum).toFixed(2)}×: the browser's own cost of the listeners and observers the capture needs, before any of our code`,
+);
+console.log(
+  `goal: ≤ ${(0.5 * lightest).toFixed(1)} ms of script+task; the floor alone is ${fl.sum.toFixed(1)} ms, our code adds ${(overhead['attnflow-capture'].sum - fl.sum).toFixed(1)} ms to it (capture only)`,
+);
 console.log('Overheads are differences of noisy totals (a shared machine): a negative task figure means within noise.');

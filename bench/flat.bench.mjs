@@ -71,7 +71,9 @@ async function session(page) {
 
 async function run(browser, name) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort('blockedbyclient')));
+  await context.route('**/*', (route) =>
+    new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort('blockedbyclient'),
+  );
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -87,7 +89,11 @@ async function run(browser, name) {
   const items = await page.evaluate(() => (window.attnflow ? Object.keys(window.attnflow.snapshot().items).length : 0));
   await context.close();
   if (errors.length) throw new Error(`${name}: page errors: ${errors.join('; ')}`);
-  return { cost: (m1.ScriptDuration - m0.ScriptDuration + m1.TaskDuration - m0.TaskDuration) * 1000, cpu: (m1.ThreadTime - m0.ThreadTime) * 1000, items };
+  return {
+    cost: (m1.ScriptDuration - m0.ScriptDuration + m1.TaskDuration - m0.TaskDuration) * 1000,
+    cpu: (m1.ThreadTime - m0.ThreadTime) * 1000,
+    items,
+  };
 }
 
 const median = (xs) => {
@@ -98,7 +104,14 @@ const median = (xs) => {
 const server = await startServer({ port: PORT });
 const browser = await chromium.launch({
   executablePath: process.env.ATTNFLOW_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'],
+  args: [
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--enable-unsafe-swiftshader',
+  ],
 });
 const results = new Map(pages.map((p) => [p.name, []]));
 try {

@@ -12,7 +12,14 @@ import { spawnSync } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { startServer } from '../scripts/serve.mjs';
 
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-unsafe-swiftshader',
+];
 const port = Number(process.env.ATTNFLOW_BENCH_PORT || 4175);
 const { url, close } = await startServer({ port });
 const fixture = `${url}test/fixtures/model.html`;
@@ -119,7 +126,22 @@ try {
           obs.disconnect();
           host.dispose();
           const med = (a) => a[Math.floor(a.length / 2)];
-          return { renderer: state.backend.renderer, backend: state.backend.name, where: host.where, firstScore, score: med(times), warm: med(warm), warm90: warm[Math.floor(warm.length * 0.9)], again: med(again), call: idle[25], rounds, own: med(ownSteps), train: med(steps), ownLong, long };
+          return {
+            renderer: state.backend.renderer,
+            backend: state.backend.name,
+            where: host.where,
+            firstScore,
+            score: med(times),
+            warm: med(warm),
+            warm90: warm[Math.floor(warm.length * 0.9)],
+            again: med(again),
+            call: idle[25],
+            rounds,
+            own: med(ownSteps),
+            train: med(steps),
+            ownLong,
+            long,
+          };
         },
         { where, backend, weights },
       );
@@ -132,27 +154,35 @@ try {
   const base = rows.find((r) => r.where === 'page' && r.backend === 'cpu');
   console.log('\n                           score 200 candidates, new visitor each call');
   const longs = (l) => `${String(l.length).padStart(3)}${l.length ? ` (${Math.max(...l).toFixed(0)} ms)` : ''}`;
-  console.log('where   backend  first score   first 50 calls   warm: median (× cpu), p90     same visitor   empty call   visitor step   train step (64 ex.)   long tasks: start, scores, visitor steps | 64-ex. steps');
+  console.log(
+    'where   backend  first score   first 50 calls   warm: median (× cpu), p90     same visitor   empty call   visitor step   train step (64 ex.)   long tasks: start, scores, visitor steps | 64-ex. steps',
+  );
   for (const r of rows) {
     console.log(
       `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(10)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${`${r.warm.toFixed(2)} ms`.padStart(9)} (${(r.warm / base.warm).toFixed(3)}×), ${`${r.warm90.toFixed(2)} ms`.padStart(8)}   ${`${r.again.toFixed(2)} ms`.padStart(12)}   ${`${r.call.toFixed(2)} ms`.padStart(10)}   ${`${r.own.toFixed(0)} ms`.padStart(12)}   ${`${r.train.toFixed(0)} ms`.padStart(9)} (${(r.train / base.train).toFixed(3)}× cpu)   ${longs(r.ownLong).padEnd(37)}| ${longs(r.long)}`,
     );
   }
   console.log('(medians of n=50 calls, 9 on software WebGL; "warm" after 200 more calls, 20 on software WebGL; a visitor step is');
-  console.log(" the one the SDK takes, on one visitor's log of 50 events, median of 3 after the first; the SDK never takes a 64-example step)");
+  console.log(
+    " the one the SDK takes, on one visitor's log of 50 events, median of 3 after the first; the SDK never takes a 64-example step)",
+  );
 
   ({ page, context } = await freshPage());
   const auto = await page.evaluate(async () => {
     const w = window;
     const chunk = await w.chunk();
-    const { host, state } = await chunk.createModelHost({ init: { probe: { history: w.visitorLog(50), candidates: w.candidates(200) }, model: { seed: 21 } } });
+    const { host, state } = await chunk.createModelHost({
+      init: { probe: { history: w.visitorLog(50), candidates: w.candidates(200) }, model: { seed: 21 } },
+    });
     host.dispose();
     return { where: host.where, backend: state.backend.name, renderer: state.backend.renderer, probe: state.probe };
   });
   await context.close();
   const measured = auto.probe.filter((p) => p.scoreMs !== undefined);
   const fastest = measured.reduce((a, b) => (b.scoreMs < a.scoreMs ? b : a));
-  console.log(`\nautomatic choice (${auto.where}): ${auto.backend}; probe ${measured.map((p) => `${p.backend} ${p.scoreMs.toFixed(2)} ms`).join(', ')}`);
+  console.log(
+    `\nautomatic choice (${auto.where}): ${auto.backend}; probe ${measured.map((p) => `${p.backend} ${p.scoreMs.toFixed(2)} ms`).join(', ')}`,
+  );
   console.log(`  ${auto.backend === fastest.backend ? 'the fastest backend was chosen' : `NOT the fastest (${fastest.backend})`}`);
   if (auto.renderer) console.log(`  webgl renderer: ${auto.renderer}`);
 
@@ -170,32 +200,40 @@ try {
     for (let view = 0; view < 2; view++) {
       await page.goto(fixture);
       await page.waitForFunction(() => window.hostReady === true);
-      r = await page.evaluate(async ({ worker, remembered }) => {
-        const w = window;
-        const long = [];
-        const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => long.push(e.duration)));
-        obs.observe({ type: 'longtask' });
-        const candidates = w.candidates(200);
-        const t0 = performance.now();
-        const { host, state } = await (await w.chunk()).createModelHost({ worker, init: { probe: { history: w.visitorLog(50), candidates }, remembered, model: { seed: 21 } } });
-        await host.score(w.visitorLog(50, 1), candidates);
-        const firstScore = performance.now() - t0;
-        const times = [];
-        for (let i = 0; i < 50; i++) {
-          const t = performance.now();
-          await host.score(w.visitorLog(50, i + 2), candidates);
-          times.push(performance.now() - t);
-        }
-        times.sort((a, b) => a - b);
-        obs.disconnect();
-        host.dispose();
-        return { where: host.where, backend: state.backend.name, firstScore, score: times[25], long: long.length };
-      }, { worker: where === 'worker', remembered: r?.backend });
+      r = await page.evaluate(
+        async ({ worker, remembered }) => {
+          const w = window;
+          const long = [];
+          const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => long.push(e.duration)));
+          obs.observe({ type: 'longtask' });
+          const candidates = w.candidates(200);
+          const t0 = performance.now();
+          const { host, state } = await (await w.chunk()).createModelHost({
+            worker,
+            init: { probe: { history: w.visitorLog(50), candidates }, remembered, model: { seed: 21 } },
+          });
+          await host.score(w.visitorLog(50, 1), candidates);
+          const firstScore = performance.now() - t0;
+          const times = [];
+          for (let i = 0; i < 50; i++) {
+            const t = performance.now();
+            await host.score(w.visitorLog(50, i + 2), candidates);
+            times.push(performance.now() - t);
+          }
+          times.sort((a, b) => a - b);
+          obs.disconnect();
+          host.dispose();
+          return { where: host.where, backend: state.backend.name, firstScore, score: times[25], long: long.length };
+        },
+        { worker: where === 'worker', remembered: r?.backend },
+      );
       // Compiled code is written to the cache a moment after a page used it.
       await page.waitForTimeout(1500);
     }
     await context.close();
-    console.log(`${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(11)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${String(r.long).padStart(10)}`);
+    console.log(
+      `${r.where.padEnd(8)}${r.backend.padEnd(9)}${`${r.firstScore.toFixed(0)} ms`.padStart(11)}   ${`${r.score.toFixed(2)} ms`.padStart(14)}   ${String(r.long).padStart(10)}`,
+    );
   }
 } finally {
   await browser.close();
@@ -204,4 +242,9 @@ try {
 
 console.log('\nchunk sizes (min+gz):');
 const size = spawnSync(process.execPath, [new URL('../scripts/size.mjs', import.meta.url).pathname], { encoding: 'utf8' }).stdout;
-console.log(size.split('\n').filter((l) => /model chunk|attnflow-(model|worker|engine|webgl|wasm|cpu|tfjs-core)\.js/.test(l)).join('\n'));
+console.log(
+  size
+    .split('\n')
+    .filter((l) => /model chunk|attnflow-(model|worker|engine|webgl|wasm|cpu|tfjs-core)\.js/.test(l))
+    .join('\n'),
+);

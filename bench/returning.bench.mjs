@@ -15,7 +15,14 @@
 import { chromium } from '@playwright/test';
 import { startServer } from '../scripts/serve.mjs';
 
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-unsafe-swiftshader',
+];
 const SIZES = (process.env.BENCH_SIZES || '0,1000,10000,50000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS || 5);
 const WINDOW = Number(process.env.BENCH_WINDOW || 10_000);
@@ -49,7 +56,11 @@ async function visit(context, noWorker) {
   const out = await page.evaluate(() => {
     const sdk = (s) => /\/dist\/attnflow[^/]*\.js/.test(s.url);
     let longest = 0;
-    for (const f of window.__frames) longest = Math.max(longest, f.scripts.filter(sdk).reduce((t, s) => t + s.duration, 0));
+    for (const f of window.__frames)
+      longest = Math.max(
+        longest,
+        f.scripts.filter(sdk).reduce((t, s) => t + s.duration, 0),
+      );
     return { longest, decision: window.__times.decision ?? NaN, score: window.__times.score ?? NaN, worker: typeof Worker !== 'undefined' };
   });
   await cdp.send('HeapProfiler.enable');
@@ -87,7 +98,9 @@ try {
   const rows = [];
   for (const v of visitors) {
     for (const where of ['worker', 'page']) {
-      const m = Object.fromEntries(['script', 'longest', 'decision', 'score', 'heap'].map((k) => [k, median(v.runs[where].map((x) => x[k]))]));
+      const m = Object.fromEntries(
+        ['script', 'longest', 'decision', 'score', 'heap'].map((k) => [k, median(v.runs[where].map((x) => x[k]))]),
+      );
       rows.push({ size: v.size, views: v.views, fillMs: v.fillMs, where, ...m });
     }
     await v.context.close();
@@ -109,7 +122,12 @@ try {
       ].join('  '),
     );
   }
-  console.log(`(log filled through the store: ${rows.filter((r) => r.where === 'worker').map((r) => `${r.size} records in ${r.views} views, ${(r.fillMs / 1000).toFixed(1)} s`).join('; ')})`);
+  console.log(
+    `(log filled through the store: ${rows
+      .filter((r) => r.where === 'worker')
+      .map((r) => `${r.size} records in ${r.views} views, ${(r.fillMs / 1000).toFixed(1)} s`)
+      .join('; ')})`,
+  );
   const worst = rows.filter((r) => r.size === SIZES.at(-1));
   const ok = worst.every((r) => r.longest <= 50 && ['script', 'decision', 'score', 'heap'].every((k) => r[k] <= 1.2 * base(r.where)[k]));
   console.log(`${ok ? 'ok  ' : 'MISS'} at ${SIZES.at(-1)} records: each figure within 1.2× of the empty log's, no SDK task over 50 ms`);

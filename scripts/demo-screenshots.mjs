@@ -5,7 +5,14 @@ import { chromium } from '@playwright/test';
 import { startServer } from './serve.mjs';
 import { visitOnce } from './demo-visitor.mjs';
 
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-unsafe-swiftshader',
+];
 const out = new URL('../docs/', import.meta.url).pathname;
 const { url, close } = await startServer({ port: Number(process.env.ATTNFLOW_DEMO_PORT || 4175) });
 const browser = await chromium.launch({ executablePath: process.env.ATTNFLOW_CHROMIUM || '/usr/bin/chromium', args: ARGS });

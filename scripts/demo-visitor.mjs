@@ -4,10 +4,17 @@
 // order the page showed at load and the attention the SDK measured, so the topic's rise is visible.
 import { chromium } from '@playwright/test';
 
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-unsafe-swiftshader',
+];
 
 /** Options: visits, the preferred topic, ms of reading per story, stories read per visit. */
-export const DEFAULTS = { visits: 4, topic: "science", dwellMs: 4000, readsPerVisit: 4 };
+export const DEFAULTS = { visits: 4, topic: 'science', dwellMs: 4000, readsPerVisit: 4 };
 
 export async function runVisitor(demoUrl, options = {}) {
   const o = { ...DEFAULTS, ...options };
@@ -34,11 +41,19 @@ export async function runVisitor(demoUrl, options = {}) {
     const guide = await context.newPage();
     watchErrors(guide, log);
     const flat = await readFlatPage(guide, new URL('guide.html', demoUrl).href);
-    log(`── a flat page without markup (guide.html): ${Object.keys(flat.items).length} headed blocks found and measured, topics from tags and page metadata`);
+    log(
+      `── a flat page without markup (guide.html): ${Object.keys(flat.items).length} headed blocks found and measured, topics from tags and page metadata`,
+    );
     printSnapshot(flat, log);
     log('');
     await guide.close({ runBeforeUnload: true });
-    const ranks = history.map((h) => h.forYou.filter((x) => x.topics.includes(o.topic)).map((x) => x.rank).filter((r) => r <= 3).length);
+    const ranks = history.map(
+      (h) =>
+        h.forYou
+          .filter((x) => x.topics.includes(o.topic))
+          .map((x) => x.rank)
+          .filter((r) => r <= 3).length,
+    );
     log(`"${o.topic}" stories in the top 3 of For you, visit by visit: ${ranks.join(' → ')}`);
     log(`requests to other hosts during the whole session: ${offsite.length}`);
     await context.close();
@@ -112,21 +127,26 @@ export function forYouOrder(page) {
   return page.evaluate(() =>
     [...document.querySelectorAll('[data-attn-rank="for-you"] > [data-attn-item]')]
       .filter((el) => !el.hidden)
-      .map((el, i) => ({ rank: i + 1, id: el.getAttribute('data-attn-item'), topics: (el.getAttribute('data-attn-topics') || '').split(',') })),
+      .map((el, i) => ({
+        rank: i + 1,
+        id: el.getAttribute('data-attn-item'),
+        topics: (el.getAttribute('data-attn-topics') || '').split(','),
+      })),
   );
 }
 
 function printVisit(visit, { report, forYou, read, snapshot, end }, o, log) {
-  const src = report ? (report.source === 'model' ? 'the attention model' : 'topic affinities (profile)') : 'nothing (personalization did not load)';
+  const src = report
+    ? report.source === 'model'
+      ? 'the attention model'
+      : 'topic affinities (profile)'
+    : 'nothing (personalization did not load)';
   log(`── visit ${visit} ─ For you at load, scored by ${src}; ${report?.attended ?? 0} items read before this visit`);
-  log(
-    '   ' +
-      forYou
-        .map((x) => `${x.rank}. ${x.id}${x.topics.includes(o.topic) ? '*' : ''}`)
-        .join('  '),
-  );
+  log('   ' + forYou.map((x) => `${x.rank}. ${x.id}${x.topics.includes(o.topic) ? '*' : ''}`).join('  '));
   const top3 = forYou.slice(0, 3).filter((x) => x.topics.includes(o.topic)).length;
-  log(`   "${o.topic}" in the top 3: ${top3}/3${report?.containers?.[0]?.explored ? `   (exploring: ${report.containers[0].explored})` : ''}`);
+  log(
+    `   "${o.topic}" in the top 3: ${top3}/3${report?.containers?.[0]?.explored ? `   (exploring: ${report.containers[0].explored})` : ''}`,
+  );
   log(`   read this visit: ${read.join(', ') || '—'}`);
   printSnapshot(snapshot, log, 12);
   const next = end?.containers?.find((c) => c.key === 'for-you');
@@ -142,13 +162,17 @@ function printVisit(visit, { report, forYou, read, snapshot, end }, o, log) {
 /** The attention table of one page view, most attended first. */
 export function printSnapshot(snap, log = console.log, max = Infinity) {
   const p = snap.page;
-  log(`   page: engaged ${(p.engagedMs / 1000).toFixed(1)} s, visible ${(p.visibleMs / 1000).toFixed(1)} s, scroll depth ${(p.scrollDepth * 100).toFixed(0)}%`);
+  log(
+    `   page: engaged ${(p.engagedMs / 1000).toFixed(1)} s, visible ${(p.visibleMs / 1000).toFixed(1)} s, scroll depth ${(p.scrollDepth * 100).toFixed(0)}%`,
+  );
   const rows = Object.entries(snap.items).sort((a, b) => b[1].attentionMs - a[1].attentionMs);
   if (!rows.length) {
     log('   items: none measured');
     return;
   }
-  log(`   ${'item'.padEnd(14)}${'attention'.padStart(10)}${'visible'.padStart(9)}${'hover'.padStart(8)}${'clicks'.padStart(7)}  flags  topics`);
+  log(
+    `   ${'item'.padEnd(14)}${'attention'.padStart(10)}${'visible'.padStart(9)}${'hover'.padStart(8)}${'clicks'.padStart(7)}  flags  topics`,
+  );
   for (const [id, it] of rows.slice(0, max)) {
     const flags = `${it.viewable ? 'V' : '-'}${it.skipped ? 'S' : '-'}`;
     log(
@@ -156,5 +180,6 @@ export function printSnapshot(snap, log = console.log, max = Infinity) {
     );
   }
   const skipped = rows.filter(([, it]) => it.skipped).length;
-  if (rows.length > max) log(`   … ${rows.length - max} more items measured (${skipped} skipped in all; V = viewable, S = seen but skipped)`);
+  if (rows.length > max)
+    log(`   … ${rows.length - max} more items measured (${skipped} skipped in all; V = viewable, S = seen but skipped)`);
 }

@@ -11,7 +11,9 @@ const PACKAGES = {
   xvfb: '/usr/bin/Xvfb',
 };
 
-const missing = Object.entries(PACKAGES).filter(([, file]) => !existsSync(file)).map(([name]) => name);
+const missing = Object.entries(PACKAGES)
+  .filter(([, file]) => !existsSync(file))
+  .map(([name]) => name);
 if (!missing.length) process.exit(0);
 
 console.log(`attnflow: installing ${missing.join(', ')} with apt-get for the cross-engine tests…`);
@@ -21,7 +23,9 @@ try {
   execSync(`${sudo}apt-get update -qq`, { stdio: 'inherit', env });
   execSync(`${sudo}apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { stdio: 'inherit', env });
 } catch (error) {
-  console.error(`attnflow: could not install ${missing.join(', ')} (${error.message}). Install them with: apt-get install -y ${missing.join(' ')}`);
+  console.error(
+    `attnflow: could not install ${missing.join(', ')} (${error.message}). Install them with: apt-get install -y ${missing.join(' ')}`,
+  );
   process.exit(1);
 }
 const still = Object.entries(PACKAGES).filter(([, file]) => !existsSync(file));

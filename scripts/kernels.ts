@@ -111,6 +111,8 @@ for (const [backend, pkg] of [
   const file = new URL(`../src/engine/backends/${backend}.kernels.generated.ts`, import.meta.url);
   const text = lines.join('\n') + '\n';
   if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
-  console.log(`kernels: ${backend}: ${configs.length} of ${files.size} registered${missing.length ? `; missing ${missing.join(', ')}` : ''}`);
+  console.log(
+    `kernels: ${backend}: ${configs.length} of ${files.size} registered${missing.length ? `; missing ${missing.join(', ')}` : ''}`,
+  );
 }
 console.log(`kernels: the model runs ${sorted.length}: ${sorted.join(' ')}`);

@@ -67,7 +67,9 @@ async function measure(path) {
 }
 
 const fmt = (n) => n.toLocaleString('en-US').padStart(9);
-const files = walk(dist).filter((f) => /\.(js|wasm)$/.test(f)).sort();
+const files = walk(dist)
+  .filter((f) => /\.(js|wasm)$/.test(f))
+  .sort();
 console.log(`${'file'.padEnd(44)}${'bytes'.padStart(9)}${'min'.padStart(9)}${'min+gz'.padStart(9)}`);
 for (const f of files) {
   const s = await measure(f);

@@ -17,8 +17,7 @@ export interface ResolvedOptions {
 }
 
 const bool = (v: unknown) => typeof v === 'boolean';
-const num = (lo: number, hi: number, open?: boolean) => (v: unknown) =>
-  typeof v === 'number' && (open ? v > lo : v >= lo) && v <= hi;
+const num = (lo: number, hi: number, open?: boolean) => (v: unknown) => typeof v === 'number' && (open ? v > lo : v >= lo) && v <= hi;
 const BOOL = 'a boolean';
 
 /** Every option: its default, its check, and what the check expects (for the error). */
@@ -76,12 +75,18 @@ export function optionsFromDataset(dataset: DOMStringMap): AttentionOptions {
     const kind = typeof RULES[key][0];
     const n = Number(v);
     const value =
-      kind === 'number' ? (v.trim() && Number.isFinite(n) ? n : undefined)
-      : kind === 'boolean' ? v === '' || v === 'true' || (v === 'false' ? false : undefined)
-      : v;
+      kind === 'number'
+        ? v.trim() && Number.isFinite(n)
+          ? n
+          : undefined
+        : kind === 'boolean'
+          ? v === '' || v === 'true' || (v === 'false' ? false : undefined)
+          : v;
     if (value === undefined) {
       const name = `data-${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      throw new AttnflowConfigError(describe(name, kind === 'number' ? (attr === 'idleAfter' ? 'a number of ms' : 'a number') : '"true", "false" or no value', v));
+      throw new AttnflowConfigError(
+        describe(name, kind === 'number' ? (attr === 'idleAfter' ? 'a number of ms' : 'a number') : '"true", "false" or no value', v),
+      );
     }
     out[key] = value;
   }

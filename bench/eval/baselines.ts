@@ -19,7 +19,7 @@ export function popularityScorer(pop: Float64Array): Scorer {
 }
 
 /** Previous-item transitions (a → b counted over consecutive training items), ties by popularity. */
-export function transitionScorer(ds: Dataset, split: Split, pop: Float64Array): Scorer {
+export function transitionScorer(_ds: Dataset, split: Split, pop: Float64Array): Scorer {
   const next = new Map<number, Map<number, number>>();
   for (const s of split.train) {
     for (let i = 1; i < s.length; i++) {
@@ -43,4 +43,3 @@ export function transitionScorer(ds: Dataset, split: Split, pop: Float64Array): 
     return out;
   };
 }
-

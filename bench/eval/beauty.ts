@@ -42,11 +42,13 @@ function inWorker(job: TrainJob): Promise<TrainOutcome> {
   });
 }
 
-const fixed = (scores: Float32Array): Scorer => (rows, _s, _c, C) => {
-  const out = new Float32Array(rows.length * C);
-  rows.forEach((r, i) => out.set(scores.subarray(r * C, (r + 1) * C), i * C));
-  return out;
-};
+const fixed =
+  (scores: Float32Array): Scorer =>
+  (rows, _s, _c, C) => {
+    const out = new Float32Array(rows.length * C);
+    rows.forEach((r, i) => out.set(scores.subarray(r * C, (r + 1) * C), i * C));
+    return out;
+  };
 
 export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
   const t0 = Date.now();

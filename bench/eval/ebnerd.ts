@@ -76,7 +76,7 @@ export function impressionMetrics(scores: ArrayLike<number>, clicked: ArrayLike<
   const order = Array.from({ length: n }, (_, i) => i);
   const jitter = order.map(() => rand());
   order.sort((a, b) => scores[b] - scores[a] || jitter[b] - jitter[a]);
-  let pos = 0;
+  let _pos = 0;
   let negs = 0;
   let pairs = 0;
   let good = 0;
@@ -90,7 +90,7 @@ export function impressionMetrics(scores: ArrayLike<number>, clicked: ArrayLike<
   for (let r = 0; r < n; r++) {
     const i = order[r];
     if (clicked[i]) {
-      pos++;
+      _pos++;
       if (mrr === 0) mrr = 1 / (r + 1);
       const g = 1 / Math.log2(r + 2);
       if (r < 5) dcg5 += g;
@@ -197,7 +197,9 @@ export async function runEbnerd(dir: string, o: { seed: number; backend: 'wasm' 
   }
   for (const l of byUser.values()) l.sort((a, b) => a.time - b.time);
   const testImpressions = behaviors.slice(cut);
-  err(`ebnerd: ${behaviors.length} impressions, ${byUser.size} users; training on events before ${new Date(cutTime).toISOString()}, evaluating ${testImpressions.length} impressions`);
+  err(
+    `ebnerd: ${behaviors.length} impressions, ${byUser.size} users; training on events before ${new Date(cutTime).toISOString()}, evaluating ${testImpressions.length} impressions`,
+  );
 
   // Rule without learning: articles already in the history go down.
   const rand = mulberry32(o.seed ^ 0xeb);
@@ -260,9 +262,17 @@ export async function runEbnerd(dir: string, o: { seed: number; backend: 'wasm' 
     const r2 = mulberry32(o.seed ^ 0xeb);
     for (const b of testImpressions) {
       const hist = eventsBefore(byUser.get(b.user_id) ?? [], Date.parse(b.impression_time));
-      metrics.push(impressionMetrics(scoreImpression(net, hist, b.article_ids_inview, weighted, keyOf, codes), b.article_ids_inview.map((a) => b.article_ids_clicked.includes(a)), r2));
+      metrics.push(
+        impressionMetrics(
+          scoreImpression(net, hist, b.article_ids_inview, weighted, keyOf, codes),
+          b.article_ids_inview.map((a) => b.article_ids_clicked.includes(a)),
+          r2,
+        ),
+      );
     }
-    err(`ebnerd model (${mode}): ${sequences.length} training windows, ${res.epochs} epochs, loss ${res.history.at(-1)?.loss.toFixed(4)}, backend ${backend}`);
+    err(
+      `ebnerd model (${mode}): ${sequences.length} training windows, ${res.epochs} epochs, loss ${res.history.at(-1)?.loss.toFixed(4)}, backend ${backend}`,
+    );
     results.push(line(`model ${mode}`, mean(metrics)));
     net.dispose();
   }

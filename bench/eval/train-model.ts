@@ -108,7 +108,9 @@ export async function trainAndScore(
       test[i] += (t[i] - test[i]) / (m + 1);
     }
     const shapes = new Map(weightShapes(net.config));
-    const weights = [...net.snapshot()].map(([name, data]) => [name, shapes.get(name) as number[], data] as [string, number[], Float32Array]);
+    const weights = [...net.snapshot()].map(
+      ([name, data]) => [name, shapes.get(name) as number[], data] as [string, number[], Float32Array],
+    );
     say(
       `trained ${res.epochs} epochs (best ${res.bestEpoch}), valid NDCG@10 ${evaluate(split, valC, 'valid', () => v, job.seed).ndcg.toFixed(4)}` +
         (m > 0 ? `, mean of ${m + 1}: ${evaluate(split, valC, 'valid', () => valid, job.seed).ndcg.toFixed(4)}` : '') +

@@ -59,13 +59,19 @@ export interface Account {
 const ms = Math.round;
 const ratio = (r: number) => ms(r * 100) / 100;
 const zero = (): Earned => ({
-  attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 0, clicks: 0, viewable: false,
-  rageClicks: 0, deadClicks: 0,
+  attentionMs: 0,
+  visibleMs: 0,
+  viewableMs: 0,
+  hoverMs: 0,
+  maxVisibleRatio: 0,
+  clicks: 0,
+  viewable: false,
+  rageClicks: 0,
+  deadClicks: 0,
 });
 
 /** The weight of an on-screen item when the unit of attention is split. */
-export const weight = (p: Placement, hovered: boolean): number =>
-  (p.share + p.band) * (hovered ? HOVER_BOOST : 1);
+export const weight = (p: Placement, hovered: boolean): number => (p.share + p.band) * (hovered ? HOVER_BOOST : 1);
 
 export function createAccount(idleAfterMs: number, t0: number, meta: ViewMeta, visible = true): Account {
   const items = new Map<string, Item>();

@@ -47,7 +47,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
       // The integrator's own handler failing must not reach the page either.
     }
     // An 'error' listener that throws is reported to onError only, not to itself again.
-    if (where != 'listener for "error"') emitter.emit('error', error);
+    if (where !== 'listener for "error"') emitter.emit('error', error);
   };
   const emitter = createEmitter<AttentionEvents>(report);
   const stops: Array<() => void> = [];
@@ -73,7 +73,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
   const sinks: ViewSink[] = [];
   const handOut = (reason: ViewReason) => {
     account.tick(now());
-    const tick = reason == 'tick';
+    const tick = reason === 'tick';
     const s = !tick || sinks.length || emitter.has('attention') ? snapshot() : undefined;
     for (const sink of [(x: AttentionSnapshot, r: ViewReason) => store.recordView(tick ? account.snapshot(now(), true) : x, r), ...sinks]) {
       try {
@@ -118,7 +118,7 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     const inView = new Set<Element>();
     // Set while the page is pinch-zoomed: then every item is placed by its boxes in the visual viewport.
     let zoomed: Measure | undefined;
-    const elsOf = (id: string) => items.get(id)?.[0] || [...inView].filter((e) => known.get(e) == id);
+    const elsOf = (id: string) => items.get(id)?.[0] || [...inView].filter((e) => known.get(e) === id);
     // The registry's size when it was last rid of items no longer in the document (an endless feed).
     let kept = 50;
     // Items placed by their boxes are placed once per batch of intersection entries, however many

@@ -5,5 +5,8 @@ const INPUTS = ['scroll', 'wheel', 'pointermove', 'pointerdown', 'keydown', 'tou
 
 /** Calls `cb` on every input (scroll, wheel, pointer move/down, key, touch); passive, captured on the document. */
 export function observeActivity(cb: () => void): () => void {
-  return stopAll.bind(null, INPUTS.map((type) => on(document, type, cb)));
+  return stopAll.bind(
+    null,
+    INPUTS.map((type) => on(document, type, cb)),
+  );
 }

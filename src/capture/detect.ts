@@ -15,7 +15,6 @@ const CARD = /^(LI|DIV|ARTICLE|SECTION|A)$/;
 /** What an item can be built from; added nodes without any cannot add an item. */
 const BLOCKS = 'article,section,figure,img,h2,h3,h4,h5,h6,[role=article]';
 
-
 const kind = (el: Element | null | undefined) => el && el.tagName + el.classList[0];
 
 /** The items of `root`: semantic blocks first, then cards. */
@@ -135,7 +134,7 @@ const height = (els: Element[]) => {
 function blocksOf(children: Element[], from: number, out: Element[][]): void {
   const levels = children.map(levelOf);
   const top = Math.min(...levels.filter((l) => l >= Math.max(from, 2) && l <= 4));
-  if (!isFinite(top)) return void out.push(children);
+  if (!Number.isFinite(top)) return void out.push(children);
   let run: Element[] = [];
   const close = () => {
     if (!run.length) return;
@@ -207,7 +206,8 @@ export function blockId(block: Element[]): string {
 export type TopicSource = 'markup' | 'tag' | 'link' | 'meta';
 
 /** Path segments that name no topic: a page type, a language, a listing. */
-const NOT_TOPICS = /^(a|amp|article|articles|blog|c|categories|category|content|entries|entry|html?|index|item|items|p|page|pages|post|posts|s|section|sections|stories|story|tag|tags|topic|topics|wiki|www|[a-z]{2}(-[a-z]{2})?)$/;
+const NOT_TOPICS =
+  /^(a|amp|article|articles|blog|c|categories|category|content|entries|entry|html?|index|item|items|p|page|pages|post|posts|s|section|sections|stories|story|tag|tags|topic|topics|wiki|www|[a-z]{2}(-[a-z]{2})?)$/;
 
 /** A short normalised token (`Économie & Finance` → `economie-finance`), or '' when it is none. */
 export function topicToken(raw: string): string {
@@ -217,7 +217,12 @@ export function topicToken(raw: string): string {
   } catch {
     // Not percent-encoded after all.
   }
-  s = s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  s = s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
   return s.length >= 2 && s.length <= 24 && s.split('-').length <= 3 && /[a-z]/.test(s) ? s : '';
 }
 
@@ -280,7 +285,7 @@ const isArticle = (doc: Document) =>
  * page's `h1`, or, on a page that says it is an article, the first one after its `h1`.
  */
 export function mainItem(items: Element[][]): Element[] | undefined {
-  const h1 = items[0]?.[0]!.ownerDocument.querySelector('h1');
+  const h1 = items[0]?.[0]?.ownerDocument.querySelector('h1');
   if (!h1) return;
   return (
     items.find((els) => els.some((el) => el.contains(h1))) ??
@@ -302,7 +307,11 @@ export function topicsOf(els: Element[], link?: HTMLAnchorElement | null, main =
   const first = els[0]!;
   const marked = first.closest('[data-attn-topics]')?.getAttribute('data-attn-topics');
   if (marked != null) {
-    return marked.split(',').map((t) => t.trim()).filter(Boolean).map((t): [string, TopicSource] => [t, 'markup']);
+    return marked
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean)
+      .map((t): [string, TopicSource] => [t, 'markup']);
   }
   const out = new Map<string, TopicSource>();
   const add = (raw: string, from: TopicSource) => {
@@ -310,7 +319,8 @@ export function topicsOf(els: Element[], link?: HTMLAnchorElement | null, main =
     if (t && !out.has(t) && out.size < MAX_TOPICS) out.set(t, from);
   };
   for (const el of els) {
-    for (const a of el.querySelectorAll<HTMLAnchorElement>('a[rel~=tag][href]')) add(a.pathname.split('/').filter(Boolean).pop() ?? '', 'tag');
+    for (const a of el.querySelectorAll<HTMLAnchorElement>('a[rel~=tag][href]'))
+      add(a.pathname.split('/').filter(Boolean).pop() ?? '', 'tag');
   }
   if (link && link.host === location.host) {
     const t = pathTopic(link.pathname);

@@ -6,7 +6,7 @@ import { on, stopAll } from '../lib/on';
  */
 export function observeHover(cb: (target: Element | null) => void): () => void {
   return stopAll.bind(null, [
-    on(document, 'pointerover', (e) => (e as PointerEvent).pointerType != 'touch' && cb(e.target as Element)),
+    on(document, 'pointerover', (e) => (e as PointerEvent).pointerType !== 'touch' && cb(e.target as Element)),
     on(document, 'pointerout', (e) => {
       if (!(e as PointerEvent).relatedTarget) cb(null);
     }),

@@ -23,20 +23,21 @@ export interface ItemOptions {
  * item of several elements (a headed block) comes with all of them and the function that places
  * them on screen.
  */
-export function observeItems(
-  cb: (...item: Found) => void,
-  { root = document, known, report }: ItemOptions,
-): () => void {
+export function observeItems(cb: (...item: Found) => void, { root = document, known, report }: ItemOptions): () => void {
   const used = new Set<string>();
   let marked = !!root.querySelector(MARK);
   let detect: Chunks['detect'] | undefined;
-  let loading: Promise<unknown> | undefined;
+  // Detection is requested once; the promise is kept only to know that it was.
+  let _loading: Promise<unknown> | undefined;
   let stopped = false;
 
   const scan = (node: ParentNode) => {
     if (!marked && !detect) {
       // The whole page is scanned once detection has loaded: what arrives meanwhile is included.
-      loading ??= loadChunk('detect').then((d) => !stopped && ((detect = d), scan(root)), (e) => report?.(e));
+      _loading ??= loadChunk('detect').then(
+        (d) => !stopped && ((detect = d), scan(root)),
+        (e) => report?.(e),
+      );
       return;
     }
     if (!marked) return detect!.scan(node, known, used).forEach((item) => cb(...item));
@@ -47,7 +48,16 @@ export function observeItems(
       if (!id) continue;
       known.set(el, id);
       const topics = el.getAttribute('data-attn-topics');
-      cb(el, id, topics ? topics.split(',').map((t) => t.trim()).filter(Boolean) : []);
+      cb(
+        el,
+        id,
+        topics
+          ? topics
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean)
+          : [],
+      );
     }
   };
   scan(root);

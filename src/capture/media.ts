@@ -14,7 +14,10 @@ export function observeMedia(cb: (playing: boolean) => void): () => void {
     if (was !== playing.size > 0) cb(!was);
   };
   // Media events do not bubble; capturing on the document still sees them.
-  const stop = stopAll.bind(null, ['playing', 'pause', 'ended', 'emptied'].map((type) => on(document, type, update)));
+  const stop = stopAll.bind(
+    null,
+    ['playing', 'pause', 'ended', 'emptied'].map((type) => on(document, type, update)),
+  );
   document.querySelectorAll('video,audio').forEach((m) => {
     if (!(m as HTMLMediaElement).paused) update({ type: 'playing', target: m } as unknown as Event);
   });

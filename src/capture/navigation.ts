@@ -31,5 +31,4 @@ export function observeNavigation(cb: () => void): () => void {
 export const viewKey = (): string => location.pathname + location.hash;
 
 /** A random id for a page view (crypto.randomUUID needs a secure context; fall back outside one). */
-export const newViewId = (): string =>
-  globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36);
+export const newViewId = (): string => globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36);

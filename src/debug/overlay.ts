@@ -32,9 +32,19 @@ export function mountOverlay(host: OverlayHost): () => void {
   const panel = el(
     'div',
     {
-      position: 'fixed', right: '12px', bottom: '12px', width: '300px', 'max-height': '60vh', overflow: 'auto',
-      background: 'rgba(20,20,28,.92)', color: '#f4f4f6', font: '12px/1.45 ui-monospace, monospace',
-      'border-radius': '8px', padding: '10px 12px', 'pointer-events': 'auto', 'box-shadow': '0 4px 20px rgba(0,0,0,.35)',
+      position: 'fixed',
+      right: '12px',
+      bottom: '12px',
+      width: '300px',
+      'max-height': '60vh',
+      overflow: 'auto',
+      background: 'rgba(20,20,28,.92)',
+      color: '#f4f4f6',
+      font: '12px/1.45 ui-monospace, monospace',
+      'border-radius': '8px',
+      padding: '10px 12px',
+      'pointer-events': 'auto',
+      'box-shadow': '0 4px 20px rgba(0,0,0,.35)',
     },
     undefined,
     'panel',
@@ -63,7 +73,11 @@ export function mountOverlay(host: OverlayHost): () => void {
 
   function itemElements(): Map<string, HTMLElement[]> {
     const out = new Map<string, HTMLElement[]>();
-    for (const [id, [els]] of host.items?.() ?? []) out.set(id, els.filter((e): e is HTMLElement => e instanceof HTMLElement && e.isConnected));
+    for (const [id, [els]] of host.items?.() ?? [])
+      out.set(
+        id,
+        els.filter((e): e is HTMLElement => e instanceof HTMLElement && e.isConnected),
+      );
     for (const node of host.root.querySelectorAll<HTMLElement>('[data-attn-item]')) {
       const id = node.getAttribute('data-attn-item')!;
       if (!out.get(id)?.length) out.set(id, [node]);
@@ -113,9 +127,15 @@ export function mountOverlay(host: OverlayHost): () => void {
       const label = el(
         'div',
         {
-          position: 'fixed', left: `${Math.max(0, r.left + 4)}px`, top: `${Math.max(0, r.top + 4)}px`,
-          background: 'rgba(20,20,28,.85)', color: '#fff', font: '11px/1.3 ui-monospace, monospace',
-          padding: '2px 5px', 'border-radius': '4px', 'white-space': 'pre',
+          position: 'fixed',
+          left: `${Math.max(0, r.left + 4)}px`,
+          top: `${Math.max(0, r.top + 4)}px`,
+          background: 'rgba(20,20,28,.85)',
+          color: '#fff',
+          font: '11px/1.3 ui-monospace, monospace',
+          padding: '2px 5px',
+          'border-radius': '4px',
+          'white-space': 'pre',
         },
         undefined,
         'label',

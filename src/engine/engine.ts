@@ -7,7 +7,17 @@ import { pause } from '../lib/pause';
 import { loadModel } from '../model/index';
 import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
 import { blend, eventsOf, type History } from './window';
-import { BACKENDS, dropBackend, initBackend, isSoftwareRenderer, probeRenderer, setWasmFolder, webglContext, type BackendInfo, type BackendName } from './backend';
+import {
+  BACKENDS,
+  dropBackend,
+  initBackend,
+  isSoftwareRenderer,
+  probeRenderer,
+  setWasmFolder,
+  webglContext,
+  type BackendInfo,
+  type BackendName,
+} from './backend';
 
 /** How one backend did in the start-up probe. */
 export interface ProbeResult {
@@ -301,7 +311,10 @@ export class Engine {
     const seqs = await Promise.all(sequences.map(eventsOf));
     const fromHistory = options.negativePool === 'history';
     if (fromHistory && !seqs.some((s) => s.length >= 3)) return { loss: 0, targets: 0 };
-    const o: TrainOptions = { ...options, negativePool: fromHistory ? distinctItems(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']) };
+    const o: TrainOptions = {
+      ...options,
+      negativePool: fromHistory ? distinctItems(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']),
+    };
     return this.run((m) => m.train(seqs, this.options.onPage ? { ...o, sliced: true } : o));
   }
 

@@ -145,8 +145,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       const remembered = await deps.loadBackend();
       // Only a WebGL choice belongs to a GPU; naming it takes a WebGL context (tens of ms on the
       // page), so it is read only to check such a choice.
-      const sameDevice =
-        remembered && (remembered.name !== 'webgl' || remembered.renderer === (await import('./backend')).probeRenderer());
+      const sameDevice = remembered && (remembered.name !== 'webgl' || remembered.renderer === (await import('./backend')).probeRenderer());
       const open = (w: Uint8Array | undefined) =>
         createModelHost({
           worker: deps.worker ?? true,
@@ -166,7 +165,13 @@ export function createLearner(deps: LearnerDeps): Learner {
         lineage = undefined;
         return open(undefined);
       });
-      Object.assign(st, { backend: state.backend.name, renderer: state.backend.renderer, where: host.where, probe: state.probe, site: lineage !== undefined });
+      Object.assign(st, {
+        backend: state.backend.name,
+        renderer: state.backend.renderer,
+        where: host.where,
+        probe: state.probe,
+        site: lineage !== undefined,
+      });
       deps.log('model on', state.backend.name, 'in the', host.where, state.probe);
       // A backend that failed to start is the site's to know of, on its onError hook: never the console's.
       for (const p of state.probe) {
@@ -177,7 +182,9 @@ export function createLearner(deps: LearnerDeps): Learner {
       if (state.probe.some((p) => p.scoreMs !== undefined)) {
         const probe: Record<string, number | string> = {};
         for (const p of state.probe) probe[p.backend] = p.scoreMs ?? p.error ?? '';
-        await deps.saveBackend({ name: state.backend.name, renderer: state.backend.renderer, probe }).catch((e) => deps.report(e, 'saving the backend choice'));
+        await deps
+          .saveBackend({ name: state.backend.name, renderer: state.backend.renderer, probe })
+          .catch((e) => deps.report(e, 'saving the backend choice'));
       }
       return host;
     })());
@@ -205,15 +212,19 @@ export function createLearner(deps: LearnerDeps): Learner {
   const hidden = () => typeof document !== 'undefined' && document.visibilityState !== 'visible';
   const saving = deps.savingPower ?? savingPower;
   const train: Learner['train'] = async () => {
-    if (disposed || st.training) return deps.log('model training skipped: busy'), undefined;
+    if (disposed || st.training) return (deps.log('model training skipped: busy'), undefined);
     st.training = true;
     try {
       const skip =
-        st.steps >= budget ? 'step budget of this session spent'
-        : !deps.isLeader() ? 'another tab trains'
-        : hidden() ? 'page hidden'
-        : (await saving()) ? 'the device is saving power'
-        : undefined;
+        st.steps >= budget
+          ? 'step budget of this session spent'
+          : !deps.isLeader()
+            ? 'another tab trains'
+            : hidden()
+              ? 'page hidden'
+              : (await saving())
+                ? 'the device is saving power'
+                : undefined;
       if (skip) {
         deps.log('model training skipped:', skip);
         return undefined;

@@ -7,9 +7,7 @@ export interface EngineRequest {
   args: unknown[];
 }
 
-export type EngineResponse =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } };
+export type EngineResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string } };
 
 /** The buffers of typed arrays in `value`, so postMessage moves them instead of copying. */
 export function transferables(value: unknown): Transferable[] {

@@ -28,7 +28,6 @@ export interface PageModel {
   stop(): void;
 }
 
-
 export function createPageModel(o: PageModelOptions): PageModel {
   const extras: StoreExtras = createStoreExtras(o.store);
   const stops: Array<() => void> = [];
@@ -37,12 +36,16 @@ export function createPageModel(o: PageModelOptions): PageModel {
     // log is in IndexedDB, handed over from memory where it is not.
     async history() {
       await o.store.flush();
-      return o.store.storage() === 'indexeddb' ? { log: o.store.options.name ?? DB_NAME, recent: HISTORY_LIMIT } : extras.recent(HISTORY_LIMIT);
+      return o.store.storage() === 'indexeddb'
+        ? { log: o.store.options.name ?? DB_NAME, recent: HISTORY_LIMIT }
+        : extras.recent(HISTORY_LIMIT);
     },
     async loadWeights() {
       const w = await extras.get('weights', 'visitor');
       const meta = w?.meta as { steps?: number; site?: unknown } | undefined;
-      return w ? { data: new Uint8Array(w.data), steps: meta?.steps ?? 0, site: typeof meta?.site === 'string' ? meta.site : undefined } : undefined;
+      return w
+        ? { data: new Uint8Array(w.data), steps: meta?.steps ?? 0, site: typeof meta?.site === 'string' ? meta.site : undefined }
+        : undefined;
     },
     saveWeights: (bytes, meta) =>
       extras.put('weights', {

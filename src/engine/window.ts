@@ -66,7 +66,9 @@ export function topicPrior(log: readonly LoggedView[], items: readonly Candidate
     const read = isAttended({ attentionMs: v.attentionMs ?? 0, clicks: v.clicks ?? 0 });
     // A read gives its topics its attention (at most `VIEW_CAP_MS` of it) and clicks; a look under a
     // read gives nothing; a skip costs, as everywhere (src/rules.ts).
-    const gain = given({ attentionMs: read ? Math.min(v.attentionMs ?? 0, VIEW_CAP_MS) : 0, clicks: read ? (v.clicks ?? 0) : 0, skipped: v.skipped }) / 1000;
+    const gain =
+      given({ attentionMs: read ? Math.min(v.attentionMs ?? 0, VIEW_CAP_MS) : 0, clicks: read ? (v.clicks ?? 0) : 0, skipped: v.skipped }) /
+      1000;
     for (const t of v.topics ?? []) {
       weight.set(t, (weight.get(t) ?? 0) + gain);
       total += Math.abs(gain);

@@ -61,8 +61,8 @@ function boot(): void {
 
   const run = (command: Command): void => {
     const name = Array.isArray(command) && command[0];
-    const fn = typeof name == 'string' && name != 'push' && name[0] != '_' && (api as unknown as Record<string, unknown>)[name];
-    if (typeof fn != 'function') {
+    const fn = typeof name === 'string' && name !== 'push' && name[0] !== '_' && (api as unknown as Record<string, unknown>)[name];
+    if (typeof fn !== 'function') {
       console.warn('attnflow: ignored an unknown command, or a queued call that is not [command, ...args]:', command);
       return;
     }

@@ -7,9 +7,7 @@ export interface Emitter<Events extends Record<string, unknown>> {
   clear(): void;
 }
 
-export function createEmitter<Events extends Record<string, unknown>>(
-  onError: (error: unknown, where: string) => void,
-): Emitter<Events> {
+export function createEmitter<Events extends Record<string, unknown>>(onError: (error: unknown, where: string) => void): Emitter<Events> {
   const all = new Map<keyof Events, Set<(payload: never) => void>>();
   return {
     on(type, fn) {

@@ -33,11 +33,7 @@ export function describe(what: string, expected: string, received: unknown): str
 export type ErrorSink = (error: unknown, where: string) => void;
 
 /** Wraps `fn` so that anything it throws goes to `report` instead of the caller. */
-export function guard<A extends unknown[], R>(
-  report: ErrorSink,
-  where: string,
-  fn: (...args: A) => R,
-): (...args: A) => R | undefined {
+export function guard<A extends unknown[], R>(report: ErrorSink, where: string, fn: (...args: A) => R): (...args: A) => R | undefined {
   return (...args: A) => {
     try {
       return fn(...args);

@@ -59,7 +59,8 @@ export function pacer(options: PaceOptions = {}): () => Promise<void> {
     part++;
     const busy = took > BUSY_MS && (fastest === undefined || took > 2 * fastest);
     const page = (globalThis as { document?: { visibilityState?: string } }).document;
-    if (busy && page?.visibilityState === 'visible') await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
+    if (busy && page?.visibilityState === 'visible')
+      await new Promise((resolve) => setTimeout(resolve, Math.min(backOff * took, BACK_OFF_MS)));
     else await pause();
     since = now();
   };

@@ -80,7 +80,10 @@ export class Adam {
         // time on some systems, megabytes of it a long task.
         for (const into of [m, v]) {
           yield;
-          into.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+          into.set(
+            name,
+            tf.tidy(() => tf.variable(tf.zerosLike(w), false)),
+          );
         }
       }
       done = true;
@@ -107,14 +110,21 @@ export class Adam {
     let next: Tensor | undefined;
     part(() => {
       // A weight without a gradient keeps its values and state.
-      const flat = (ts: Tensor[]): Tensor => tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0);
+      const flat = (ts: Tensor[]): Tensor =>
+        tf.concat(
+          ts.map((t) => tf.reshape(t, [-1])),
+          0,
+        );
       const missing = dense.filter((x) => !grads.has(x.name));
       const wf = flat(dense);
       const gf = flat(dense.map((x) => grads.get(x.name) ?? tf.zerosLike(x)));
       let [wf2, mf2, vf2] = adamMove(wf, gf, this.dm, this.dv, this.rate(learningRate), c.epsilon);
       if (c.weightDecay > 0) wf2 = tf.sub(wf2, tf.mul(tf.mul(wf, this.decay), learningRate * c.weightDecay));
       if (missing.length > 0) {
-        const has = tf.concat(dense.map((x) => tf.fill([x.size], grads.has(x.name) ? 1 : 0)), 0);
+        const has = tf.concat(
+          dense.map((x) => tf.fill([x.size], grads.has(x.name) ? 1 : 0)),
+          0,
+        );
         const keep = (after: Tensor, old: Tensor): Tensor => tf.add(old, tf.mul(tf.sub(after, old), has));
         [wf2, mf2, vf2] = [keep(wf2, wf), keep(mf2, this.dm), keep(vf2, this.dv)];
       }
@@ -150,7 +160,9 @@ export class Adam {
       let rows: Tensor[] = [];
       part(() => {
         const rate = this.rate(learningRate) * this.config.tableLearningRate;
-        rows = adamMove(s.rows, g, tf.gatherND(tables[1]!, at), tf.gatherND(tables[2]!, at), rate, this.config.epsilon).map((t) => tf.keep(t));
+        rows = adamMove(s.rows, g, tf.gatherND(tables[1]!, at), tf.gatherND(tables[2]!, at), rate, this.config.epsilon).map((t) =>
+          tf.keep(t),
+        );
       });
       try {
         for (let i = 0; i < 3; i++) {

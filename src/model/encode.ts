@@ -231,7 +231,7 @@ export function trainBatch(
     // them, and the last position of a log that ends on skipped items (where scoring asks) is trained.
     const n = s.keys.length;
     const next = new Int32Array(n).fill(-1);
-    for (let q = n - 2; q >= 0; q--) next[q] = !s.skipped || !s.skipped[q + 1] ? q + 1 : next[q + 1]!;
+    for (let q = n - 2; q >= 0; q--) next[q] = !s.skipped?.[q + 1] ? q + 1 : next[q + 1]!;
     for (let l = 0; l < L; l++) {
       const i = starts[b] + l;
       if (i < 0 || i >= lengths[b]) continue;

@@ -6,7 +6,17 @@
 import { AttnflowConfigError, describe } from '../lib/errors';
 import { pacer, pause, runParts, runSliced, runWithin } from '../lib/pause';
 import { resolveConfig } from './config';
-import { codeList, eventFeatures, FEATURES, ItemCoder, trainBatch, visitorBatch, type CodeList, type ItemCode, type KeySequence } from './encode';
+import {
+  codeList,
+  eventFeatures,
+  FEATURES,
+  ItemCoder,
+  trainBatch,
+  visitorBatch,
+  type CodeList,
+  type ItemCode,
+  type KeySequence,
+} from './encode';
 import { mulberry32 } from './hash';
 import { initialWeights, Network } from './network';
 import { decodeParts, decodeWeights, weightFile, type DecodedWeights } from './serialize';
@@ -126,7 +136,11 @@ class Model implements AttentionModel {
     return this.net.numParams;
   }
 
-  async score(history: readonly AttentionEvent[], candidates: readonly (ItemRef | string)[], options: ScoreOptions = {}): Promise<Float32Array> {
+  async score(
+    history: readonly AttentionEvent[],
+    candidates: readonly (ItemRef | string)[],
+    options: ScoreOptions = {},
+  ): Promise<Float32Array> {
     checkEvents(history, 'score history');
     if (!Array.isArray(candidates)) throw new AttnflowConfigError(describe('score candidates', 'an array', candidates));
     const c = this.net.config;
@@ -138,7 +152,9 @@ class Model implements AttentionModel {
     const pace = pacer();
     while (this.net.prepare('score', list)) await pace();
     const batch = visitorBatch(history.slice(-c.maxLen), (e) => this.coder.code(e), c.itemVectorDim);
-    const t = options.sliced ? await runWithin(this.net.scoreParts(batch, list, C), SCORE_SLICE_MS, this.alive) : this.net.scoreTensor(batch, list, C);
+    const t = options.sliced
+      ? await runWithin(this.net.scoreParts(batch, list, C), SCORE_SLICE_MS, this.alive)
+      : this.net.scoreTensor(batch, list, C);
     const out = (await t.data()) as Float32Array;
     t.dispose();
     return out;
@@ -151,7 +167,10 @@ class Model implements AttentionModel {
   private candidateList(candidates: readonly (ItemRef | string)[]): CodeList {
     const last = this.lastCandidates;
     if (last && last.refs.length === candidates.length && candidates.every((x, i) => sameRef(x, last.refs[i]))) return last.list;
-    const list = codeList(candidates.map((x) => this.coder.code(x)), this.net.config.itemVectorDim);
+    const list = codeList(
+      candidates.map((x) => this.coder.code(x)),
+      this.net.config.itemVectorDim,
+    );
     this.lastCandidates = { refs: candidates.map(copyRef), list };
     return list;
   }
@@ -176,7 +195,9 @@ class Model implements AttentionModel {
     while (batch.targetPos.length > 0 && this.alive() && this.net.prepare('train', undefined, batch)) await pace();
     if (!this.alive()) throw new Error('attnflow: the model was disposed');
     const rate = options.learningRate ?? c.learningRate;
-    const loss = options.sliced ? await runSliced(this.net.stepParts(batch, rate, true), this.alive, { backOff: TRAIN_BACK_OFF, best: this.stepBest }) : this.net.step(batch, rate);
+    const loss = options.sliced
+      ? await runSliced(this.net.stepParts(batch, rate, true), this.alive, { backOff: TRAIN_BACK_OFF, best: this.stepBest })
+      : this.net.step(batch, rate);
     return { loss, targets: batch.targetPos.length };
   }
 
@@ -245,7 +266,17 @@ function networkOptions(options: LoadModelOptions, saved?: DecodedWeights): { co
   const decoded = saved ?? decodeWeights(weights);
   const overrides: Partial<ModelConfig> = {};
   // Only settings that do not change weight shapes may be overridden when loading.
-  for (const key of ['dropout', 'learningRate', 'epsilon', 'weightDecay', 'seed', 'trainable', 'negatives', 'skippedNegatives', 'loss'] as const) {
+  for (const key of [
+    'dropout',
+    'learningRate',
+    'epsilon',
+    'weightDecay',
+    'seed',
+    'trainable',
+    'negatives',
+    'skippedNegatives',
+    'loss',
+  ] as const) {
     if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
   }
   return { config: resolveConfig({ ...decoded.config, ...overrides }), values: decoded.weights };
@@ -256,4 +287,3 @@ export function createNetwork(options: LoadModelOptions = {}): Network {
   const { config, values } = networkOptions(options);
   return new Network(config, values);
 }
-

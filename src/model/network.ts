@@ -158,8 +158,17 @@ function sameBatch(a: SeqBatch, b: SeqBatch): boolean {
   const x = a.items;
   const y = b.items;
   return (
-    a.B === b.B && a.L === b.L && x.n === y.n && x.idK === y.idK && x.topicK === y.topicK &&
-    sameArray(x.idIdx, y.idIdx) && sameArray(x.idW, y.idW) && sameArray(x.topicIdx, y.topicIdx) && sameArray(x.topicW, y.topicW) &&
-    sameArray(x.vectors, y.vectors) && sameArray(a.features, b.features) && sameArray(a.valid, b.valid)
+    a.B === b.B &&
+    a.L === b.L &&
+    x.n === y.n &&
+    x.idK === y.idK &&
+    x.topicK === y.topicK &&
+    sameArray(x.idIdx, y.idIdx) &&
+    sameArray(x.idW, y.idW) &&
+    sameArray(x.topicIdx, y.topicIdx) &&
+    sameArray(x.topicW, y.topicW) &&
+    sameArray(x.vectors, y.vectors) &&
+    sameArray(a.features, b.features) &&
+    sameArray(a.valid, b.valid)
   );
 }

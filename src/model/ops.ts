@@ -128,7 +128,11 @@ const GRADIENTS: GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs: NamedAttrMap) => {
       const axis = tf.util.parseAxisParam((attrs as unknown as { axis: number }).axis, saved[0].shape)[0];
-      const parts = tf.split(dy as Tensor, saved.map((t) => t.shape[axis]), axis);
+      const parts = tf.split(
+        dy as Tensor,
+        saved.map((t) => t.shape[axis]),
+        axis,
+      );
       return parts.map((t) => () => t) as unknown as Record<string, () => Tensor>;
     },
   },

@@ -129,8 +129,21 @@ export class ScoreEncoder extends TrainEncoder {
     try {
       // Padded keys (shorter visitors in a batch, an empty history) are masked for every query.
       const padded = batch.valid.some((v) => v === 0);
-      const keyMask = padded ? hold(tf.tensor3d(batch.valid.map((v) => (v > 0 ? 0 : -1e9)), [B, 1, L])) : undefined;
-      const last = hold(tf.tensor2d(Int32Array.from({ length: B }, (_, b) => b * L + L - 1), [B, 1], 'int32'));
+      const keyMask = padded
+        ? hold(
+            tf.tensor3d(
+              batch.valid.map((v) => (v > 0 ? 0 : -1e9)),
+              [B, 1, L],
+            ),
+          )
+        : undefined;
+      const last = hold(
+        tf.tensor2d(
+          Int32Array.from({ length: B }, (_, b) => b * L + L - 1),
+          [B, 1],
+          'int32',
+        ),
+      );
       const lastRows = (t: Tensor): Tensor => tf.reshape(tf.gatherND(tf.reshape(t, [n, d]), last), [1, B, d]);
       const norm = (t: Tensor): Tensor => tf.mul(t, tf.rsqrt(dense(tf.square(t), f.meanCol, f.eps)));
       // Rows live as [1, B·L, d]: every product with a weight is then one fused kernel, no reshape.
@@ -139,7 +152,7 @@ export class ScoreEncoder extends TrainEncoder {
       // values), then the site's item vectors.
       let x = hold(
         tf.tidy(() => {
-          const tb = c.topicBuckets > 0 ? c.topicBuckets : 0;
+          const tb = Math.max(c.topicBuckets, 0);
           const first = tb + c.maxLen - L;
           let x0 = tf.reshape(
             this.itemSum(batch.items, Math.sqrt(d), f.small, 1 + FEATURES, (i, idx, iAt, w, wAt) => {
@@ -152,7 +165,8 @@ export class ScoreEncoder extends TrainEncoder {
             }),
             [1, n, d],
           );
-          if (f.vectors && batch.items.vectors) x0 = tf.add(x0, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
+          if (f.vectors && batch.items.vectors)
+            x0 = tf.add(x0, dense(tf.tensor3d(batch.items.vectors, [1, n, c.itemVectorDim]), f.vectors));
           // The residual stream is kept centred (each row sums to zero): the inputs are centred
           // once, and everything added to them comes from centred weights. A layer norm then needs
           // no centring of its own, and every norm ignores a row's mean anyway, so nothing else

@@ -147,7 +147,11 @@ export class TrainStep extends ScoreEncoder {
       const idx = this.touched(batch, name);
       if (idx.length === 0) continue;
       const rows = tf.tidy(() => tf.gatherND(table, tf.tensor2d(idx, [idx.length, 1], 'int32')));
-      sparse.set(name, { rows: tf.variable(rows, true, `attnflow/rows/${name}/${uid()}`), remap: this.remaps.get(name) as Int32Array, idx });
+      sparse.set(name, {
+        rows: tf.variable(rows, true, `attnflow/rows/${name}/${uid()}`),
+        remap: this.remaps.get(name) as Int32Array,
+        idx,
+      });
       rows.dispose();
     }
     const vars: Variable[] = [...denseWeights(this.weights), ...[...sparse.values()].map((s) => s.rows)];
@@ -183,7 +187,10 @@ export class TrainStep extends ScoreEncoder {
       if (!cut) {
         part(() => {
           const { value, grads: g } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
-          add(vars, vars.map((v) => g[v.name]));
+          add(
+            vars,
+            vars.map((v) => g[v.name]),
+          );
           loss = hold(value);
         });
         yield;
@@ -193,7 +200,10 @@ export class TrainStep extends ScoreEncoder {
         // The encoder's pieces after its input: each block's attention and feed-forward halves.
         const pieces: ((x: Tensor) => Tensor)[] = [];
         for (let i = 0; i < this.config.blocks; i++) {
-          pieces.push((x) => this.encodeAttention(i, x, c), (x) => this.encodeFeedForward(i, x, c));
+          pieces.push(
+            (x) => this.encodeAttention(i, x, c),
+            (x) => this.encodeFeedForward(i, x, c),
+          );
         }
         // Forward: the residual stream after the input and after each piece, then the output.
         const xs: Tensor[] = [];
@@ -211,7 +221,7 @@ export class TrainStep extends ScoreEncoder {
         let V: LossVectors | undefined;
         part(() => {
           V = this.lossVectors(batch);
-          for (const x of Object.values(V)) if (x) (hold(x.e), hold(x.b));
+          for (const x of Object.values(V)) if (x) hold(x.e), hold(x.b);
         });
         const flat = (v: LossVectors) => Object.values(v).flatMap((x: LossVectors['pos'] | undefined) => (x ? [x.e, x.b] : []));
         const vs = flat(V!);

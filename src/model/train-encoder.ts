@@ -148,13 +148,9 @@ export class TrainEncoder extends Weights {
     const dh = d / heads;
     const scale = 1 / Math.sqrt(dh);
     const split = (t: Tensor): Tensor =>
-      heads === 1
-        ? tf.reshape(t, [B, L, d])
-        : tf.reshape(tf.transpose(tf.reshape(t, [B, L, heads, dh]), [0, 2, 1, 3]), [B * heads, L, dh]);
+      heads === 1 ? tf.reshape(t, [B, L, d]) : tf.reshape(tf.transpose(tf.reshape(t, [B, L, heads, dh]), [0, 2, 1, 3]), [B * heads, L, dh]);
     const merge = (t: Tensor): Tensor =>
-      heads === 1
-        ? tf.reshape(t, [B * L, d])
-        : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
+      heads === 1 ? tf.reshape(t, [B * L, d]) : tf.reshape(tf.transpose(tf.reshape(t, [B, heads, L, dh]), [0, 2, 1, 3]), [B * L, d]);
     const p = `block${i}/`;
     const h = this.norm(x, p + 'ln1', plain);
     const q = split(mm(h, this.w(p + 'wq')));

@@ -28,11 +28,18 @@ export function weightShapes(c: ModelConfig): [string, number[]][] {
   for (let i = 0; i < c.blocks; i++) {
     const p = `block${i}/`;
     out.push(
-      [p + 'ln1/g', [d]], [p + 'ln1/b', [d]],
-      [p + 'wq', [d, d]], [p + 'wk', [d, d]], [p + 'wv', [d, d]], [p + 'wo', [d, d]],
-      [p + 'ln2/g', [d]], [p + 'ln2/b', [d]],
-      [p + 'w1', [d, c.ffnDim]], [p + 'b1', [c.ffnDim]],
-      [p + 'w2', [c.ffnDim, d]], [p + 'b2', [d]],
+      [p + 'ln1/g', [d]],
+      [p + 'ln1/b', [d]],
+      [p + 'wq', [d, d]],
+      [p + 'wk', [d, d]],
+      [p + 'wv', [d, d]],
+      [p + 'wo', [d, d]],
+      [p + 'ln2/g', [d]],
+      [p + 'ln2/b', [d]],
+      [p + 'w1', [d, c.ffnDim]],
+      [p + 'b1', [c.ffnDim]],
+      [p + 'w2', [c.ffnDim, d]],
+      [p + 'b2', [d]],
     );
   }
   out.push(['out/ln/g', [d]], ['out/ln/b', [d]]);
@@ -111,7 +118,10 @@ export class Weights {
     for (const [name, shape] of weightShapes(this.config)) {
       const data = values?.get(name) ?? initValues(name, shape, initRand);
       // The initial tensor goes at once: a variable shares its data, which would outlive dispose().
-      this.weights.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`)));
+      this.weights.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true, `attnflow/${name}/${uid()}`)),
+      );
       since += data.length;
       if (since >= SLICE * 8) {
         since = 0;

@@ -153,15 +153,7 @@ export function metricsOf(ranks: ArrayLike<number>, k = 10): Metrics {
 export type Scorer = (rows: Int32Array, stage: Stage, cands: Int32Array, C: number) => Float32Array;
 
 /** Evaluates a scorer on a stage (optionally on a subset of evaluated users, by row). */
-export function evaluate(
-  split: Split,
-  cands: Int32Array,
-  stage: Stage,
-  scorer: Scorer,
-  seed: number,
-  rows?: Int32Array,
-  C = 101,
-): Metrics {
+export function evaluate(split: Split, cands: Int32Array, stage: Stage, scorer: Scorer, seed: number, rows?: Int32Array, C = 101): Metrics {
   const all = rows ?? Int32Array.from(split.evalUsers.keys());
   const scores = scorer(all, stage, cands, C);
   const rand = mulberry32(seed ^ 0x51ed);

@@ -176,9 +176,12 @@ export function spectralItemVectors(
       for (let b = 0; b < k; b++) small[a * k + b] += qa * mq[i * k + b];
     }
   }
-  for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) small[a * k + b] = small[b * k + a] = (small[a * k + b] + small[b * k + a]) / 2;
+  for (let a = 0; a < k; a++)
+    for (let b = a + 1; b < k; b++) small[a * k + b] = small[b * k + a] = (small[a * k + b] + small[b * k + a]) / 2;
   const { values, vectors } = jacobi(small, k);
-  const order = Array.from(values.keys()).sort((x, y) => values[y] - values[x]).slice(0, dim);
+  const order = Array.from(values.keys())
+    .sort((x, y) => values[y] - values[x])
+    .slice(0, dim);
   const out = new Float32Array(numItems * dim);
   for (let i = 0; i < numItems; i++) {
     for (let d = 0; d < dim; d++) {

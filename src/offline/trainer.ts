@@ -88,10 +88,10 @@ export function epochBatches(seqs: readonly KeySequence[], maxLen: number, token
 export function popularityPrior(seqs: readonly KeySequence[], numItems: number): Float32Array {
   const counts = new Float32Array(numItems);
   for (const s of seqs) {
-    for (let i = 0; i < s.keys.length; i++) if (!s.skipped || !s.skipped[i]) counts[s.keys[i]] += 1;
+    for (let i = 0; i < s.keys.length; i++) if (!s.skipped?.[i]) counts[s.keys[i]] += 1;
   }
   let mean = 0;
-  for (let i = 0; i < numItems; i++) mean += (counts[i] = Math.log1p(counts[i]));
+  for (let i = 0; i < numItems; i++) mean += counts[i] = Math.log1p(counts[i]);
   mean /= Math.max(1, numItems);
   for (let i = 0; i < numItems; i++) counts[i] -= mean;
   return counts;

@@ -9,7 +9,6 @@ import type { Scores, VisitorProfile } from './types';
 /** Fewer seen items than this: nothing to judge the model by. */
 export const MIN_SEEN = 5;
 
-
 /** Spearman rank correlation of two equally long lists, -1..1 (0 when either is constant). */
 export function spearman(a: readonly number[], b: readonly number[]): number {
   const ra = ranks(a);
@@ -53,7 +52,10 @@ export function modelWeight(model: Scores, profile: VisitorProfile, ids: readonl
     const s = profile.items[id]!;
     return s.attentionMs + CLICK_MS * s.clicks + (isAttended(s) ? ATTENDED_MS : 0);
   });
-  const r = spearman(seen.map((id) => model[id]!), engagement);
+  const r = spearman(
+    seen.map((id) => model[id]!),
+    engagement,
+  );
   return Math.round(Math.min(1, Math.max(0, (r - 0.1) / 0.4)) * 1000) / 1000;
 }
 

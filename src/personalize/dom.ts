@@ -38,7 +38,10 @@ export function itemIdOf(child: Element): string | undefined {
 export function topicsOf(child: Element): string[] {
   const el = child.hasAttribute('data-attn-item') ? child : child.querySelector('[data-attn-item]');
   const raw = el?.getAttribute('data-attn-topics') ?? '';
-  return raw.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 /** Every `data-attn-rank` container under `root`, with its items. */

@@ -22,14 +22,17 @@ export function safeToChange(el: Element): boolean {
  */
 export function applyCachedOrder(root: ParentNode, original: WeakMap<Element, string[]>): void {
   try {
-    const cache = JSON.parse(localStorage.getItem(CACHE_KEY) || 'null') as { c: Record<string, string[]>; v: Record<string, string> } | null;
+    const cache = JSON.parse(localStorage.getItem(CACHE_KEY) || 'null') as {
+      c: Record<string, string[]>;
+      v: Record<string, string>;
+    } | null;
     root.querySelectorAll('[data-attn-rank]').forEach((el, i) => {
       const items = [...el.children].filter((c) => attr(c, 'data-attn-item') || c.querySelector('[data-attn-item]'));
       const ids = items.map((c) => attr(c, 'data-attn-item') || attr(c.querySelector('[data-attn-item]')!, 'data-attn-item')!);
       if (!original.has(el)) original.set(el, ids);
       const shown = cache?.c[attr(el, 'data-attn-rank') || `#${i}`];
       if (!shown || !items.length || !safeToChange(el)) return;
-      const pos = (k: number) => (shown.indexOf(ids[k]!) + 1 || shown.length + 1 + k);
+      const pos = (k: number) => shown.indexOf(ids[k]!) + 1 || shown.length + 1 + k;
       const order = items.map((_, k) => k).sort((a, b) => pos(a) - pos(b));
       const after = items[items.length - 1]!.nextSibling;
       const limited = attr(el, 'data-attn-rank-limit') !== null;
@@ -45,7 +48,8 @@ export function applyCachedOrder(root: ParentNode, original: WeakMap<Element, st
       if (shown && id) {
         const group = root.querySelectorAll(`[data-attn-variant="${CSS.escape(attr(el, 'data-attn-variant')!)}"]`);
         // Only when the group has the cached pick, and none of it is on screen.
-        if ([...group].some((g) => attr(g, 'data-attn-item') === shown) && [...group].every(safeToChange)) (el as HTMLElement).hidden = id !== shown;
+        if ([...group].some((g) => attr(g, 'data-attn-item') === shown) && [...group].every(safeToChange))
+          (el as HTMLElement).hidden = id !== shown;
       }
     });
   } catch {

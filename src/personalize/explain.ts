@@ -47,7 +47,7 @@ export function explainItem(item: RankItem, profile: VisitorProfile, context: Ex
   }
   const own = profile.items[item.id];
   if (own && isAttended(own)) because.push(`You already spent ${seconds(own.attentionMs)} on this item`);
-  else if (own && own.skipped) because.push(`You passed over this item ${own.skipped === 1 ? 'once' : `${own.skipped} times`}`);
+  else if (own?.skipped) because.push(`You passed over this item ${own.skipped === 1 ? 'once' : `${own.skipped} times`}`);
   if (!because.length) {
     because.push(
       profile.totals.items
@@ -59,7 +59,8 @@ export function explainItem(item: RankItem, profile: VisitorProfile, context: Ex
   // The most attended items of its topics, from the log and from the page.
   const attention = new Map<string, number>();
   for (const t of item.topics) for (const [id, ms] of profile.topics[t]?.top ?? []) attention.set(id, Math.max(ms, attention.get(id) ?? 0));
-  for (const [id, s] of Object.entries(profile.items)) if (isAttended(s) && s.topics.some((t) => item.topics.includes(t))) attention.set(id, s.attentionMs);
+  for (const [id, s] of Object.entries(profile.items))
+    if (isAttended(s) && s.topics.some((t) => item.topics.includes(t))) attention.set(id, s.attentionMs);
   attention.delete(item.id);
   const similar = [...attention]
     .sort((a, b) => b[1] - a[1])

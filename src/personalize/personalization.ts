@@ -43,7 +43,14 @@ export function createPersonalization(host: PersonalizationHost): Personalizatio
       const topics = new Map(Object.entries(host.snapshot().items).map(([id, it]) => [id, it.topics]));
       for (const el of host.root.querySelectorAll?.('[data-attn-item]') ?? []) {
         const id = el.getAttribute('data-attn-item')!;
-        if (!topics.has(id)) topics.set(id, (el.getAttribute('data-attn-topics') ?? '').split(',').map((t) => t.trim()).filter(Boolean));
+        if (!topics.has(id))
+          topics.set(
+            id,
+            (el.getAttribute('data-attn-topics') ?? '')
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean),
+          );
       }
       const ids = Array.isArray(itemIds) ? itemIds.map(String) : [...topics.keys()];
       return (await model.scores(ids.map((id) => ({ id, topics: topics.get(id) ?? [] })))) ?? {};
@@ -85,8 +92,7 @@ function wireModel(o: {
       .then(([chunk, store]) => (stopped || !store ? undefined : (loaded = chunk.createPageModel({ ...o, store }))))
       .catch((error) => (o.report(error, 'loading the model'), undefined)));
   return {
-    scores: (items) =>
-      load().then((m) => m?.score(items).catch((error) => (o.report(error, 'scoring'), undefined))),
+    scores: (items) => load().then((m) => m?.score(items).catch((error) => (o.report(error, 'scoring'), undefined))),
     state: () => loaded?.state(),
     stop() {
       stopped = true;

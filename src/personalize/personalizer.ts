@@ -22,7 +22,17 @@ import type { ChunkLoader } from './loader';
 import { addView, attendedCount, emptyProfile, profileScores, signalsKey } from './profile';
 import { hashString } from './random';
 import { normalizeScores, pickVariant, rankContainer, topicDiversity, type RankResult } from './rank';
-import type { ContainerReport, Explanation, ItemView, PersonalizeOptions, PersonalizeReport, RankItem, Scores, VariantReport, VisitorProfile } from './types';
+import type {
+  ContainerReport,
+  Explanation,
+  ItemView,
+  PersonalizeOptions,
+  PersonalizeReport,
+  RankItem,
+  Scores,
+  VariantReport,
+  VisitorProfile,
+} from './types';
 
 /** What the tracker lends the personalizer: narrow functions, never the tracker itself. */
 export interface PersonalizeHost {
@@ -231,7 +241,10 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   let model: 'idle' | 'loading' | 'ready' | 'failed' = host.scores ? 'idle' : 'failed';
   const valid = (s: Scores | undefined, items: RankItem[]): s is Scores => Boolean(s && items.some((i) => Number.isFinite(s[i.id])));
 
-  async function scoreAll(items: RankItem[], p: VisitorProfile): Promise<{ scores: Scores; source: 'model' | 'profile'; modelWeight: number }> {
+  async function scoreAll(
+    items: RankItem[],
+    p: VisitorProfile,
+  ): Promise<{ scores: Scores; source: 'model' | 'profile'; modelWeight: number }> {
     const fromProfile = profileScores(p, items);
     if (host.scores && items.length && model === 'ready') {
       try {
@@ -279,7 +292,15 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     const { scores, source, modelWeight: weight } = await scoreAll([...all.values()], p);
     if (stopped) throw new Error('attnflow: personalization was stopped');
 
-    const report: PersonalizeReport = { source, modelWeight: weight, seed, attended: attendedCount(p), scores: {}, containers: [], variants: [] };
+    const report: PersonalizeReport = {
+      source,
+      modelWeight: weight,
+      seed,
+      attended: attendedCount(p),
+      scores: {},
+      containers: [],
+      variants: [],
+    };
     for (const el of pending.keys()) io?.unobserve(el);
     pending.clear();
     placement.clear();
@@ -330,7 +351,13 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       const fallback = alternatives.find((a) => !(a.el as HTMLElement).hidden)?.id;
       const pick = pickVariant(group, alternatives, scores, { seed, explore, seen, fallback });
       if (!pick) continue;
-      Object.assign(report.scores, normalizeScores(scores, alternatives.map((a) => a.id)));
+      Object.assign(
+        report.scores,
+        normalizeScores(
+          scores,
+          alternatives.map((a) => a.id),
+        ),
+      );
       const v: VariantReport = { group, shown: pick.shown, explored: pick.explored, applied: false };
       report.variants.push(v);
       if (safeToChange(alternatives.map((a) => a.el))) {
@@ -357,7 +384,11 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     const p = profile();
     let topics = p.items[itemId]?.topics;
     const el = [...host.root.querySelectorAll('[data-attn-item]')].find((e) => e.getAttribute('data-attn-item') === itemId);
-    if (el) topics = (el.getAttribute('data-attn-topics') ?? '').split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+    if (el)
+      topics = (el.getAttribute('data-attn-topics') ?? '')
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean);
     if (!topics) return undefined;
     const place = placement.get(itemId);
     return explainItem({ id: itemId, topics }, p, place ? { ...place } : { score: last?.scores[itemId] ?? 0.5 });

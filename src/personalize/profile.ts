@@ -8,7 +8,6 @@ import { CLICK_MS, given, isAttended, SKIP_MS } from '../rules';
 import type { CatalogueEntry, VisitorProfile as StoredProfile } from '../types';
 import type { ItemView, RankItem, Scores, VisitorProfile } from './types';
 
-
 /** An empty profile. */
 export function emptyProfile(): VisitorProfile {
   return { items: {}, topics: {}, totals: { items: 0, attended: 0, clicks: 0, skipped: 0 } };
@@ -18,10 +17,17 @@ export function emptyProfile(): VisitorProfile {
 export function fromKnown(known: { profile: StoredProfile; items: readonly CatalogueEntry[] }): VisitorProfile {
   const p = emptyProfile();
   const { profile } = known;
-  for (const e of known.items) p.items[e.itemId] = { attentionMs: e.attentionMs, clicks: e.clicks, skipped: e.skipped, views: e.views, topics: [...e.topics] };
+  for (const e of known.items)
+    p.items[e.itemId] = { attentionMs: e.attentionMs, clicks: e.clicks, skipped: e.skipped, views: e.views, topics: [...e.topics] };
   for (const t in profile.topics) {
     const s = profile.topics[t]!;
-    p.topics[t] = { attentionMs: s.attentionMs, attended: s.attended, clicks: s.clicks, skipped: s.skipped, top: s.top.map(([id, ms]) => [id, ms]) };
+    p.topics[t] = {
+      attentionMs: s.attentionMs,
+      attended: s.attended,
+      clicks: s.clicks,
+      skipped: s.skipped,
+      top: s.top.map(([id, ms]) => [id, ms]),
+    };
   }
   p.totals = { items: profile.items, attended: profile.attended, clicks: profile.clicks, skipped: profile.skipped };
   return p;
@@ -97,7 +103,7 @@ export function profileScores(profile: VisitorProfile, items: readonly RankItem[
     for (const topic of item.topics) s += affinity[topic] ?? 0;
     if (item.topics.length) s /= item.topics.length;
     const own = profile.items[item.id];
-    if (own && own.skipped) s -= 0.02 * Math.min(own.skipped, 3);
+    if (own?.skipped) s -= 0.02 * Math.min(own.skipped, 3);
     out[item.id] = Math.round(s * 1e6) / 1e6;
   }
   return out;

@@ -100,7 +100,12 @@ export interface VariantOptions {
 }
 
 /** Picks the one alternative of a group to show: the best score, or an unseen one when exploring. */
-export function pickVariant(group: string, alternatives: readonly RankItem[], scores: Scores, options: VariantOptions): { shown: string; explored: boolean } | undefined {
+export function pickVariant(
+  group: string,
+  alternatives: readonly RankItem[],
+  scores: Scores,
+  options: VariantOptions,
+): { shown: string; explored: boolean } | undefined {
   if (!alternatives.length) return undefined;
   const random = seededRandom(options.seed ^ hashString(`variant\u0000${group}`));
   const seen = options.seen ?? (() => false);
@@ -112,7 +117,8 @@ export function pickVariant(group: string, alternatives: readonly RankItem[], sc
   const best = sortByScore(alternatives, scores)[0]!;
   // Equal scores (nothing known yet) keep the page's own default.
   const allEqual = scored.length === 0 || scored.every((a) => scores[a.id] === scores[scored[0]!.id]);
-  if (allEqual && options.fallback && alternatives.some((a) => a.id === options.fallback)) return { shown: options.fallback, explored: false };
+  if (allEqual && options.fallback && alternatives.some((a) => a.id === options.fallback))
+    return { shown: options.fallback, explored: false };
   return { shown: best.id, explored: false };
 }
 

@@ -44,7 +44,10 @@ export async function foldSome(d: Db, clock: () => number): Promise<boolean> {
   if (last === undefined) return false;
   void journal.delete(IDBKeyRange.upperBound(last));
   const cat = tx.objectStore('catalogue');
-  const got = await entries(cat, found.flatMap((e) => e.items.map((x) => x[0])));
+  const got = await entries(
+    cat,
+    found.flatMap((e) => e.items.map((x) => x[0])),
+  );
   const now = clock();
   const profile = (await tx.objectStore('profile').get('visitor')) ?? emptyProfile(now);
   for (const [id, e] of foldJournal(profile, found, (id) => got.get(id), now)) void (e ? cat.put(e) : cat.delete(id));
@@ -72,5 +75,13 @@ export async function readKnown(d: Db, ids: readonly string[], mine: () => Journ
 /** The aggregates of views kept in memory (where IndexedDB is missing), from scratch. */
 export function memoryKnown(views: ReadonlyArray<{ updatedAt: number; records: ItemRecord[] }>, now: number) {
   const profile = emptyProfile(now);
-  return { profile, items: foldJournal(profile, views.map((v) => addition(v.updatedAt, v.records)), () => undefined, now) };
+  return {
+    profile,
+    items: foldJournal(
+      profile,
+      views.map((v) => addition(v.updatedAt, v.records)),
+      () => undefined,
+      now,
+    ),
+  };
 }

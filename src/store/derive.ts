@@ -11,12 +11,20 @@ import type { CatalogueEntry, ItemRecord, TopicTotals, VisitorProfile } from '..
 /** The most attended items kept per topic (for explanations). */
 export const TOP_ITEMS = 5;
 
-
 /**
  * A change of one item record: id, topics, attention ms, clicks, skips, records (1 new, -1 gone),
  * and the record's first and last change (epoch ms).
  */
-export type ItemDelta = [itemId: string, topics: string[], attentionMs: number, clicks: number, skipped: number, records: number, firstAt: number, lastAt: number];
+export type ItemDelta = [
+  itemId: string,
+  topics: string[],
+  attentionMs: number,
+  clicks: number,
+  skipped: number,
+  records: number,
+  firstAt: number,
+  lastAt: number,
+];
 
 /** What one write changed in the log: its time (epoch ms, the time its attention is dated), new views, item changes. */
 export interface JournalEntry {
@@ -27,7 +35,16 @@ export interface JournalEntry {
 
 /** The change from `prev` (this record as last written; none: new) to `r`; undefined when no count changed. */
 export function recordDelta(r: ItemRecord, prev?: ItemRecord): ItemDelta | undefined {
-  const d: ItemDelta = [r.itemId, r.topics, r.attentionMs - (prev?.attentionMs ?? 0), r.clicks - (prev?.clicks ?? 0), +r.skipped - +(prev?.skipped ?? 0), prev ? 0 : 1, r.firstAt, r.lastAt];
+  const d: ItemDelta = [
+    r.itemId,
+    r.topics,
+    r.attentionMs - (prev?.attentionMs ?? 0),
+    r.clicks - (prev?.clicks ?? 0),
+    +r.skipped - +(prev?.skipped ?? 0),
+    prev ? 0 : 1,
+    r.firstAt,
+    r.lastAt,
+  ];
   return prev && !d[2] && !d[3] && !d[4] ? undefined : d;
 }
 
@@ -46,7 +63,8 @@ export function emptyProfile(now: number): VisitorProfile {
   return { id: 'visitor', affinities: {}, views: 0, updatedAt: now, records: 0, items: 0, attended: 0, clicks: 0, skipped: 0, topics: {} };
 }
 
-const topic = (p: VisitorProfile, t: string): TopicTotals => (p.topics[t] ??= { attentionMs: 0, attended: 0, clicks: 0, skipped: 0, top: [] });
+const topic = (p: VisitorProfile, t: string): TopicTotals =>
+  (p.topics[t] ??= { attentionMs: 0, attended: 0, clicks: 0, skipped: 0, top: [] });
 
 /** Puts `id` among the topic's most attended items with `ms`, or takes it out (`ms` undefined). */
 export function rankTop(t: TopicTotals, id: string, ms?: number): void {

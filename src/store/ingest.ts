@@ -39,7 +39,8 @@ function numbers(keys: string[], from: Record<string, unknown>, to: Record<strin
 function same(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   for (const k in a) {
     const x = a[k];
-    if (k !== 'lastAt' && k !== 'updatedAt' && x !== b[k] && (typeof x !== 'object' || JSON.stringify(x) !== JSON.stringify(b[k]))) return false;
+    if (k !== 'lastAt' && k !== 'updatedAt' && x !== b[k] && (typeof x !== 'object' || JSON.stringify(x) !== JSON.stringify(b[k])))
+      return false;
   }
   return true;
 }

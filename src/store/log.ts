@@ -80,7 +80,9 @@ export function createLog(o: StoreOptions): Log {
       copied.clear();
       withLocalStorage((ls) => Object.keys(ls).forEach((k) => k.startsWith(prefix) && ls.removeItem(k)));
       // Without the chunk, the database still goes.
-      return ready().then((s) => (s ? s.forget() : void indexedDB.deleteDatabase(o.name ?? DB_NAME))).catch(() => {});
+      return ready()
+        .then((s) => (s ? s.forget() : void indexedDB.deleteDatabase(o.name ?? DB_NAME)))
+        .catch(() => {});
     },
     allow(yes) {
       allowed = yes;

@@ -47,7 +47,7 @@ export const open = (c: State): Promise<Db | undefined> =>
         terminated: () => close(c),
       }).then(
         (d) => {
-          if (!c.allowed || c.dead) return d.close(), resolve(undefined);
+          if (!c.allowed || c.dead) return (d.close(), resolve(undefined));
           c.db = d;
           c.inMemory = false;
           recover(c, d).then(() => {
@@ -78,7 +78,7 @@ export const forget = async (c: State): Promise<void> => {
     try {
       // Blocked: a tab that ignores versionchange still holds it; deletion completes when it closes.
       deleteDB(c.o.name ?? DB_NAME, { blocked: resolve as () => void }).then(resolve, (error) => (warn(c, error, 'forget'), resolve()));
-    } catch (error) {
+    } catch {
       // No IndexedDB: nothing to delete.
       resolve();
     }

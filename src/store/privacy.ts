@@ -5,10 +5,16 @@
  */
 
 /** Whether the visitor sent a signal the site honours: then nothing is stored, whatever `consent()` says. */
-export function privacySignal(respectGpc: boolean, respectDoNotTrack: boolean, nav: unknown = globalThis.navigator, win: unknown = globalThis): boolean {
+export function privacySignal(
+  respectGpc: boolean,
+  respectDoNotTrack: boolean,
+  nav: unknown = globalThis.navigator,
+  win: unknown = globalThis,
+): boolean {
   const n = (nav ?? {}) as { globalPrivacyControl?: unknown; doNotTrack?: unknown; msDoNotTrack?: unknown };
   return (
     (respectGpc && n.globalPrivacyControl === true) ||
-    (respectDoNotTrack && ['1', 'yes', 1].includes((n.doNotTrack ?? (win as { doNotTrack?: unknown } | undefined)?.doNotTrack ?? n.msDoNotTrack) as string))
+    (respectDoNotTrack &&
+      ['1', 'yes', 1].includes((n.doNotTrack ?? (win as { doNotTrack?: unknown } | undefined)?.doNotTrack ?? n.msDoNotTrack) as string))
   );
 }

@@ -14,7 +14,12 @@ import { warn, type State } from './state';
 
 // The aggregates of the views in memory (memory mode), but for `except`.
 const memKnown = (c: State, now: number, except: string) =>
-  memoryKnown([...c.pending.values()].flatMap((e) => (e.view && e.view.viewId !== except ? [{ updatedAt: e.view.updatedAt, records: [...e.items.values()] }] : [])), now);
+  memoryKnown(
+    [...c.pending.values()].flatMap((e) =>
+      e.view && e.view.viewId !== except ? [{ updatedAt: e.view.updatedAt, records: [...e.items.values()] }] : [],
+    ),
+    now,
+  );
 
 /**
  * What the log holds besides this tab's view in progress: the visitor's profile and the catalogue
@@ -56,7 +61,8 @@ export const exportLog = async (c: State): Promise<AttentionExport> => {
   try {
     const tx = d?.transaction(STORES);
     tx?.done.catch(() => {});
-    for (const s of STORES) out[s] = tx ? await tx.objectStore(s).getAll() : s === 'views' ? [...c.pending.values()].map(doc) : [...c.mem.get(s)!.values()];
+    for (const s of STORES)
+      out[s] = tx ? await tx.objectStore(s).getAll() : s === 'views' ? [...c.pending.values()].map(doc) : [...c.mem.get(s)!.values()];
   } catch (error) {
     warn(c, error, 'export');
   }

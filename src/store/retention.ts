@@ -45,8 +45,10 @@ export const trimDb = async (c: State, d: Db, evict = 0): Promise<void> => {
   for (const e of await journal.getAll()) for (const x of e.items) excess += x[5];
   let cur = await index.openCursor(IDBKeyRange.upperBound(c.o.clock.epoch() - c.o.retentionDays * DAY, true));
   for (; cur; cur = await cur.continue()) (excess -= drop(cur.value)), void cur.delete();
-  for (cur = excess > 0 ? await index.openCursor() : null; cur && excess > 0; cur = await cur.continue()) (excess -= drop(cur.value)), void cur.delete();
-  for (cur = evict > 0 ? await index.openCursor() : null; cur && evict-- > 0; cur = await cur.continue()) drop(cur.value), void cur.delete();
+  for (cur = excess > 0 ? await index.openCursor() : null; cur && excess > 0; cur = await cur.continue())
+    (excess -= drop(cur.value)), void cur.delete();
+  for (cur = evict > 0 ? await index.openCursor() : null; cur && evict-- > 0; cur = await cur.continue())
+    drop(cur.value), void cur.delete();
   await tx.done;
   // A view of this tab's that went is new again if it is written again.
   for (const e of ours) (e.put = false), e.sent.clear(), e.items.forEach((_, id) => e.dirty.add(id));

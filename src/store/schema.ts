@@ -3,15 +3,7 @@
  * `migrate` for every change; each step must keep the data of the version before it.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
-import type {
-  CatalogueEntry,
-  ItemRecord,
-  ScoresRecord,
-  SettingRecord,
-  ViewRecord,
-  VisitorProfile,
-  WeightsRecord,
-} from '../types';
+import type { CatalogueEntry, ItemRecord, ScoresRecord, SettingRecord, ViewRecord, VisitorProfile, WeightsRecord } from '../types';
 import { addition, emptyProfile, foldJournal, type JournalEntry } from './derive';
 
 export const DB_NAME = 'attnflow';
@@ -98,7 +90,8 @@ export async function migrate(db: Db, from: number, to: number, tx: UpgradeTx): 
   if (from < 4 && to >= 4) {
     db.createObjectStore('journal', { autoIncrement: true });
     const entries: JournalEntry[] = [];
-    for (let c = await tx.objectStore('views').openCursor(); c; c = await c.continue()) entries.push(addition(c.value.updatedAt, itemsOf(c.value)));
+    for (let c = await tx.objectStore('views').openCursor(); c; c = await c.continue())
+      entries.push(addition(c.value.updatedAt, itemsOf(c.value)));
     const profile = emptyProfile(Date.now());
     const cat = tx.objectStore('catalogue');
     await cat.clear();
@@ -142,10 +135,19 @@ export function itemsOf(v: StoredView): ItemRecord[] {
     const a = line.indexOf('\t');
     const b = line.indexOf('\t', a + 1);
     const n = line.slice(0, a).split(',').map(Number);
-    const r = { viewId: v.viewId, itemId: line.slice(b + 1), topics: b > a + 1 ? line.slice(a + 1, b).split(',') : [] } as Record<string, unknown>;
+    const r = { viewId: v.viewId, itemId: line.slice(b + 1), topics: b > a + 1 ? line.slice(a + 1, b).split(',') : [] } as Record<
+      string,
+      unknown
+    >;
     COUNTS.forEach((k, i) => (r[k] = n[i]));
     const firstAt = v.startedAt + n[9]!;
-    Object.assign(r, { maxVisibleRatio: n[7]! / 1e3, viewable: (n[8]! & 1) > 0, skipped: (n[8]! & 2) > 0, firstAt, lastAt: firstAt + n[10]! });
+    Object.assign(r, {
+      maxVisibleRatio: n[7]! / 1e3,
+      viewable: (n[8]! & 1) > 0,
+      skipped: (n[8]! & 2) > 0,
+      firstAt,
+      lastAt: firstAt + n[10]!,
+    });
     return r as unknown as ItemRecord;
   });
 }
@@ -156,7 +158,11 @@ export function itemsOf(v: StoredView): ItemRecord[] {
  */
 export async function readRecent(db: Db, count: number): Promise<ItemRecord[]> {
   const out: ItemRecord[] = [];
-  for (let c = await db.transaction('views').store.index('by-updated').openCursor(null, 'prev'); c && out.length < count; c = await c.continue()) {
+  for (
+    let c = await db.transaction('views').store.index('by-updated').openCursor(null, 'prev');
+    c && out.length < count;
+    c = await c.continue()
+  ) {
     out.push(...itemsOf(c.value));
   }
   return out;

@@ -10,15 +10,16 @@ import { close, warn, type State } from './state';
  * time; a call while one runs queues one more, which picks up what came meanwhile.
  */
 export const settle = (c: State): Promise<void> =>
-  (c.queued ??= c.folds = c.folds.then(async () => {
-    c.queued = undefined;
-    const d = c.db;
-    try {
-      while (d && c.db === d && c.allowed && (await foldSome(d, () => c.o.clock.epoch())));
-    } catch (error) {
-      // A connection closed under us (another tab, the browser): the next write reopens it, and
-      // the journal is folded then.
-      if ((error as Error)?.name === 'InvalidStateError') c.db === d && close(c);
-      else warn(c, error, 'fold');
-    }
-  }));
+  (c.queued ??= c.folds =
+    c.folds.then(async () => {
+      c.queued = undefined;
+      const d = c.db;
+      try {
+        while (d && c.db === d && c.allowed && (await foldSome(d, () => c.o.clock.epoch())));
+      } catch (error) {
+        // A connection closed under us (another tab, the browser): the next write reopens it, and
+        // the journal is folded then.
+        if ((error as Error)?.name === 'InvalidStateError') c.db === d && close(c);
+        else warn(c, error, 'fold');
+      }
+    }));

@@ -104,7 +104,8 @@ export function createStore(o: StoreOptions): Store {
       c.pending.set(id, c.current);
     }
     // A hide while the page still shows is a pagehide, which comes before visibilitychange: the page unloads.
-    if (reason !== 'tick') void flushNow(reason === 'hide' && typeof document !== 'undefined' && document.visibilityState !== 'hidden' ? 2 : 1);
+    if (reason !== 'tick')
+      void flushNow(reason === 'hide' && typeof document !== 'undefined' && document.visibilityState !== 'hidden' ? 2 : 1);
     else c.timer ??= setTimeout(flush, o.flushIntervalMs ?? 5000);
   };
 

@@ -23,7 +23,15 @@ async function open(page: Page, fixture: string) {
 
 /** The ids of the blocks the fixture expects. */
 const expected = (page: Page): Promise<string[]> =>
-  page.evaluate(() => [...new Set([...document.querySelectorAll<HTMLElement>('[data-truth],[data-truth-also]')].map((el) => el.dataset.truthAlso ?? el.dataset.truth!))].sort());
+  page.evaluate(() =>
+    [
+      ...new Set(
+        [...document.querySelectorAll<HTMLElement>('[data-truth],[data-truth-also]')].map(
+          (el) => el.dataset.truthAlso ?? el.dataset.truth!,
+        ),
+      ),
+    ].sort(),
+  );
 
 /** Wheels through the whole page and returns the ids attnflow measured. */
 async function seen(page: Page): Promise<string[]> {
@@ -36,7 +44,9 @@ async function seen(page: Page): Promise<string[]> {
 }
 
 for (const fixture of FIXTURES) {
-  test(`${fixture}: its headed blocks are found, the same on every load, and nothing from navigation, contents or footer`, async ({ page }) => {
+  test(`${fixture}: its headed blocks are found, the same on every load, and nothing from navigation, contents or footer`, async ({
+    page,
+  }) => {
     await open(page, fixture);
     const want = await expected(page);
     const first = await seen(page);
@@ -80,12 +90,15 @@ for (const fixture of FIXTURES) {
       for (const k of ['attentionMs', 'visibleMs', 'viewableMs', 'hoverMs']) {
         const af = delta(r1, 'af', id, k) - delta(r0, 'af', id, k);
         const truth = delta(r1, 'truth', id, k) - delta(r0, 'truth', id, k);
-        if (Math.abs(af - truth) >= worst.error) worst = { error: Math.abs(af - truth), label: `${id}.${k} ${af.toFixed(0)} vs ${truth.toFixed(0)}` };
+        if (Math.abs(af - truth) >= worst.error)
+          worst = { error: Math.abs(af - truth), label: `${id}.${k} ${af.toFixed(0)} vs ${truth.toFixed(0)}` };
         expectClose(af, truth, `${fixture} ${id}.${k}`);
       }
       if (r1.af.items[id]?.attentionMs >= 1000) attended++;
     }
-    console.log(`${fixture}: ${ids.length} blocks, ${attended} attended ≥ 1 s in the session; worst error ${worst.error.toFixed(0)} ms (${worst.label})`);
+    console.log(
+      `${fixture}: ${ids.length} blocks, ${attended} attended ≥ 1 s in the session; worst error ${worst.error.toFixed(0)} ms (${worst.label})`,
+    );
     expect(attended).toBeGreaterThanOrEqual(2);
     expect(Object.values(r1.af.items).some((it: any) => it.hoverMs > 300)).toBe(true);
   });
@@ -107,10 +120,17 @@ test('a headed block added later (lazy content) is picked up like any other item
   expect(before).toBeTruthy();
 });
 
-test('nothing of the page is wrapped, moved or styled; the overlay tints every element of a block and shows topics with their sources', async ({ page }) => {
+test('nothing of the page is wrapped, moved or styled; the overlay tints every element of a block and shows topics with their sources', async ({
+  page,
+}) => {
   await page.goto('/test/fixtures/flat-blog.html');
   await waitForTracker(page);
-  const shape = () => page.evaluate(() => [...document.body.querySelectorAll('*')].map((e) => `${e.localName}>${e.parentElement!.localName}:${e.getAttribute('style') ?? ''}`).join());
+  const shape = () =>
+    page.evaluate(() =>
+      [...document.body.querySelectorAll('*')]
+        .map((e) => `${e.localName}>${e.parentElement!.localName}:${e.getAttribute('style') ?? ''}`)
+        .join(),
+    );
   const before = await shape();
   await waitForChunk(page, 'attnflow-detect.js');
   await stayActive(page, 1200, 700, 300);

@@ -1,5 +1,5 @@
 /** 10,000 items on one page, items removed while being read, items added later. */
-import { test, expect, readAttention, scrollToItem, stayActive, waitForTracker } from './helpers';
+import { test, expect, stayActive, waitForTracker } from './helpers';
 
 test.use({ viewport: { width: 1000, height: 800 } });
 

@@ -40,7 +40,10 @@ async function swipe(cdp: CDPSession, dy: number, x = 195, y = 600): Promise<voi
 async function pinch(cdp: CDPSession, x: number, y: number, scale: number): Promise<void> {
   const from = 100;
   const steps = 12;
-  const at = (d: number) => [{ x: x - d / 2, y, id: 0 }, { x: x + d / 2, y, id: 1 }];
+  const at = (d: number) => [
+    { x: x - d / 2, y, id: 0 },
+    { x: x + d / 2, y, id: 1 },
+  ];
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(from) });
   for (let i = 1; i <= steps; i++) {
     await frame();
@@ -58,14 +61,17 @@ function compare(r0: any, r1: any, label: string): string {
     for (const k of MS) {
       const af = d(r1, 'af', id, k) - d(r0, 'af', id, k);
       const truth = d(r1, 'truth', id, k) - d(r0, 'truth', id, k);
-      if (Math.abs(af - truth) >= worst.error) worst = { error: Math.abs(af - truth), at: `${id}.${k} ${af.toFixed(0)} vs ${truth.toFixed(0)}` };
+      if (Math.abs(af - truth) >= worst.error)
+        worst = { error: Math.abs(af - truth), at: `${id}.${k} ${af.toFixed(0)} vs ${truth.toFixed(0)}` };
       expectClose(af, truth, `${label} ${id}.${k}`);
     }
   }
   return `worst error ${worst.error.toFixed(0)} ms (${worst.at})`;
 }
 
-test('touch: swipes keep the visitor active, attention splits as on the desktop, a finger hovers nothing, taps are clicks', async ({ page }) => {
+test('touch: swipes keep the visitor active, attention splits as on the desktop, a finger hovers nothing, taps are clicks', async ({
+  page,
+}) => {
   const cdp = await open(page);
   const r0 = await readAttention(page);
   // Read, swipe on, read: the gaps between swipes (3 s) are shorter than the idle timeout (5 s).
@@ -74,7 +80,9 @@ test('touch: swipes keep the visitor active, attention splits as on the desktop,
     await page.waitForTimeout(3000);
   }
   const tapped = await page.evaluate(() => {
-    const p = [...document.querySelectorAll<HTMLElement>('[data-truth]')].find((e) => e.localName === 'p' && e.getBoundingClientRect().top > 100)!;
+    const p = [...document.querySelectorAll<HTMLElement>('[data-truth]')].find(
+      (e) => e.localName === 'p' && e.getBoundingClientRect().top > 100,
+    )!;
     const r = p.getBoundingClientRect();
     return { id: p.dataset.truth!, x: r.left + 20, y: r.top + 10 };
   });

@@ -16,7 +16,8 @@ type Read = Awaited<ReturnType<typeof readAttention>>;
 /** Compares what attnflow measured between two reads with what the truth measured. */
 function compare(r0: Read, r1: Read) {
   const delta = (a: any, b: any, k: string) => (b?.[k] ?? 0) - (a?.[k] ?? 0);
-  for (const k of ['engagedMs', 'visibleMs']) expectClose(delta(r0.af.page, r1.af.page, k), delta(r0.truth.page, r1.truth.page, k), `page.${k}`);
+  for (const k of ['engagedMs', 'visibleMs'])
+    expectClose(delta(r0.af.page, r1.af.page, k), delta(r0.truth.page, r1.truth.page, k), `page.${k}`);
   const ids = new Set([...Object.keys(r1.truth.items), ...Object.keys(r1.af.items)]);
   for (const id of ids) {
     for (const k of MS) {

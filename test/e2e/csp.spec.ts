@@ -39,7 +39,9 @@ test('strict CSP with Trusted Types: core, personalization and the debug overlay
 
   // The overlay mounted: shadow root with its panel and a label per item in view.
   await expect
-    .poll(() => page.evaluate(() => document.getElementById('attnflow-debug')?.shadowRoot?.querySelectorAll('[data-part="label"]').length ?? 0))
+    .poll(() =>
+      page.evaluate(() => document.getElementById('attnflow-debug')?.shadowRoot?.querySelectorAll('[data-part="label"]').length ?? 0),
+    )
     .toBeGreaterThanOrEqual(3);
   // The model chunk is judged by the test below; everything else must not trip the policy.
   const violations: any[] = await page.evaluate(() => (window as any).__violations);

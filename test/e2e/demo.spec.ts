@@ -5,7 +5,7 @@
 import type { BrowserContext, Request } from '@playwright/test';
 import { test, expect, waitForTracker, collectConsole } from './helpers';
 // @ts-expect-error plain ES module shared with scripts/demo.mjs
-import { visitOnce, forYouOrder } from '../../scripts/demo-visitor.mjs';
+import { visitOnce } from '../../scripts/demo-visitor.mjs';
 
 /** Records every request of the context and every layout shift of its pages. */
 async function watch(context: BrowserContext) {
@@ -16,7 +16,11 @@ async function watch(context: BrowserContext) {
     w.__shifts = [];
     new PerformanceObserver((list) => {
       for (const e of list.getEntries() as any[]) {
-        w.__shifts.push({ value: e.value, input: e.hadRecentInput, sources: (e.sources || []).map((s: any) => s.node?.getAttribute?.('data-attn-item') || s.node?.nodeName || '?') });
+        w.__shifts.push({
+          value: e.value,
+          input: e.hadRecentInput,
+          sources: (e.sources || []).map((s: any) => s.node?.getAttribute?.('data-attn-item') || s.node?.nodeName || '?'),
+        });
       }
     }).observe({ type: 'layout-shift', buffered: true });
   });
@@ -34,7 +38,11 @@ function offDevice(requests: Request[], origin: string): string[] {
     .map((r) => `${r.method()} ${r.url()}`);
 }
 
-test('a visitor who prefers one topic sees it rise into the top 3 of For you within 20 attended items; CLS 0', async ({ page, context, baseURL }) => {
+test('a visitor who prefers one topic sees it rise into the top 3 of For you within 20 attended items; CLS 0', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(180_000);
   const requests = await watch(context);
   const topic = 'science';
@@ -67,7 +75,11 @@ test('a visitor who prefers one topic sees it rise into the top 3 of For you wit
   expect(offDevice(requests, new URL(baseURL!).origin)).toEqual([]);
 });
 
-test('the demo tour: shop variants, the unannotated article, the React list and the overlay, all on-device', async ({ page, context, baseURL }) => {
+test('the demo tour: shop variants, the unannotated article, the React list and the overlay, all on-device', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(120_000);
   const requests = await watch(context);
   // A console error (a file that failed to load, an error the SDK logs) is what a developer trying
@@ -115,7 +127,9 @@ test('the demo tour: shop variants, the unannotated article, the React list and 
 
   await page.goto('/examples/?attn-debug');
   await waitForTracker(page);
-  await expect.poll(() => page.evaluate(() => document.getElementById('attnflow-debug')?.shadowRoot?.querySelector('[data-part="panel"]') != null)).toBe(true);
+  await expect
+    .poll(() => page.evaluate(() => document.getElementById('attnflow-debug')?.shadowRoot?.querySelector('[data-part="panel"]') != null))
+    .toBe(true);
 
   // Why this? on a For you story answers in words.
   await page.evaluate(() => document.querySelector('[data-attn-rank="for-you"]')!.scrollIntoView());

@@ -9,8 +9,10 @@ test.fail('a request to another host fails the test', async ({ page }) => {
 
 test.fail('an uncaught page error fails the test', async ({ page }) => {
   await page.goto('/test/fixtures/smoke.html');
-  await page.evaluate(() => setTimeout(() => {
-    throw new Error('boom');
-  }));
+  await page.evaluate(() =>
+    setTimeout(() => {
+      throw new Error('boom');
+    }),
+  );
   await page.waitForTimeout(100);
 });

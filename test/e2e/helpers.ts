@@ -116,5 +116,8 @@ export async function readAttention(page: Page): Promise<{ af: any; truth: any }
 /** The tolerance of every measured figure: max(150 ms, 5%) of the truth. */
 export function expectClose(actual: number, truth: number, label: string): void {
   const tol = Math.max(150, 0.05 * Math.abs(truth));
-  expect(Math.abs(actual - truth), `${label}: measured ${actual.toFixed(0)}, truth ${truth.toFixed(0)} (±${tol.toFixed(0)})`).toBeLessThanOrEqual(tol);
+  expect(
+    Math.abs(actual - truth),
+    `${label}: measured ${actual.toFixed(0)}, truth ${truth.toFixed(0)} (±${tol.toFixed(0)})`,
+  ).toBeLessThanOrEqual(tol);
 }

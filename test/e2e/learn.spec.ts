@@ -49,16 +49,40 @@ test('after 20 attended stories the model puts the hidden preferred topic in the
           for (let i = 0; i < 4; i++) {
             const viewId = `s${seed}-v${load}`;
             const ms = 4000 + ((seed * 7 + load * 3 + i) % 5) * 1200;
-            log.push({ viewId, itemId: `s${seed}-l${load}-${preferred}-${i}`, topics: [preferred], attentionMs: ms, hoverMs: i % 2 ? 800 : 0, clicks: i === 0 ? 1 : 0, skipped: false, lastAt: (t += 1000) });
-            log.push({ viewId, itemId: `s${seed}-l${load}-${others[i % 3]}-${i}`, topics: [others[i % 3]], attentionMs: 250, hoverMs: 0, clicks: 0, skipped: true, lastAt: (t += 1000) });
+            log.push({
+              viewId,
+              itemId: `s${seed}-l${load}-${preferred}-${i}`,
+              topics: [preferred],
+              attentionMs: ms,
+              hoverMs: i % 2 ? 800 : 0,
+              clicks: i === 0 ? 1 : 0,
+              skipped: false,
+              lastAt: (t += 1000),
+            });
+            log.push({
+              viewId,
+              itemId: `s${seed}-l${load}-${others[i % 3]}-${i}`,
+              topics: [others[i % 3]],
+              attentionMs: 250,
+              hoverMs: 0,
+              clicks: 0,
+              skipped: true,
+              lastAt: (t += 1000),
+            });
           }
         }
         const rank = (scores: Record<string, number>) =>
-          Object.entries(scores).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id]) => id);
+          Object.entries(scores)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 3)
+            .map(([id]) => id);
         // The trained model alone, without the topic priors: did it learn the topic itself?
         const { host } = await chunk.createModelHost({ init: { backends: ['wasm', 'cpu'], model: { weights: saved!.data } } });
         const history = log.map(({ lastAt, ...e }: any) => e);
-        const model = await host.score(history, heldOut.map((id: string) => ({ itemId: id, topics: [id.split('-')[1]] })));
+        const model = await host.score(
+          history,
+          heldOut.map((id: string) => ({ itemId: id, topics: [id.split('-')[1]] })),
+        );
         host.dispose();
         const modelScores = Object.fromEntries(heldOut.map((id: string, i: number) => [id, model[i]]));
         out.push({ preferred, top3: rank(result), steps, modelTop3: rank(modelScores) });
@@ -72,7 +96,9 @@ test('after 20 attended stories the model puts the hidden preferred topic in the
   for (const [seed, r] of runs.entries()) {
     const p = r.top3.filter((id) => id.startsWith(`new-${r.preferred}-`)).length / 3;
     const pm = r.modelTop3.filter((id) => id.startsWith(`new-${r.preferred}-`)).length / 3;
-    console.log(`seed ${seed}: preferred ${r.preferred}, top 3 ${r.top3.join(' ')} → precision@3 ${p.toFixed(2)}; model alone ${pm.toFixed(2)}; ${r.steps} training steps`);
+    console.log(
+      `seed ${seed}: preferred ${r.preferred}, top 3 ${r.top3.join(' ')} → precision@3 ${p.toFixed(2)}; model alone ${pm.toFixed(2)}; ${r.steps} training steps`,
+    );
     expect(r.steps).toBeGreaterThan(0);
     sum += p;
     modelSum += pm;
@@ -81,7 +107,7 @@ test('after 20 attended stories the model puts the hidden preferred topic in the
   expect(sum / 5).toBeGreaterThanOrEqual(0.8);
 });
 
-test('a page that personalizes trains on the visitor\'s real log and keeps the weights in the store', async ({ page }) => {
+test("a page that personalizes trains on the visitor's real log and keeps the weights in the store", async ({ page }) => {
   test.setTimeout(120_000);
   await ready(page);
   // Read three stories for real: scroll them into view and stay, moving the pointer.
@@ -133,26 +159,40 @@ test('a missing model chunk keeps the default order and throws nothing into the 
     return { scores, ids: [...document.querySelectorAll('#more [data-attn-item]')].map((e) => e.getAttribute('data-attn-item')) };
   });
   expect(order.scores).toEqual({});
-  expect(order.ids).toEqual(HELD_OUT.slice().sort((a, b) => {
-    const n = (id: string) => Number(id.split('-')[2]) * 10 + TOPICS.indexOf(id.split('-')[1]!);
-    return n(a) - n(b);
-  }));
+  expect(order.ids).toEqual(
+    HELD_OUT.slice().sort((a, b) => {
+      const n = (id: string) => Number(id.split('-')[2]) * 10 + TOPICS.indexOf(id.split('-')[1]!);
+      return n(a) - n(b);
+    }),
+  );
   expect(errors).toEqual([]);
 });
 
-test("with modelUrl a first visit scores with the site's model, half-trusted, as the scores event and in the store; a missing one is reported and a fresh model scores", async ({ page }) => {
+test("with modelUrl a first visit scores with the site's model, half-trusted, as the scores event and in the store; a missing one is reported and a fresh model scores", async ({
+  page,
+}) => {
   test.setTimeout(120_000);
   // The site's weights, trained on its visitors (who read science and pass over the rest), saved
   // as attnflow-train saves them.
   await page.goto('/test/fixtures/model.html');
   await page.waitForFunction(() => (window as any).hostReady === true);
   const weights = await page.evaluate(async (topics: string[]) => {
-    const { host } = await (await (window as any).chunk()).createModelHost({ worker: false, init: { backends: ['wasm', 'cpu'], model: { seed: 77 } } });
+    const { host } = await (await (window as any).chunk()).createModelHost({
+      worker: false,
+      init: { backends: ['wasm', 'cpu'], model: { seed: 77 } },
+    });
     const visitors = Array.from({ length: 32 }, (_, v) =>
       Array.from({ length: 12 }, (_, i) => {
         const topic = topics[(v + i) % 4]!;
         const read = topic === 'science';
-        return { itemId: `site-${topic}-${(v * 5 + i) % 40}`, topics: [topic], attentionMs: read ? 6000 : 300, clicks: read && i % 3 === 0 ? 1 : 0, skipped: !read, viewId: `v${v}-${i >> 2}` };
+        return {
+          itemId: `site-${topic}-${(v * 5 + i) % 40}`,
+          topics: [topic],
+          attentionMs: read ? 6000 : 300,
+          clicks: read && i % 3 === 0 ? 1 : 0,
+          skipped: !read,
+          viewId: `v${v}-${i >> 2}`,
+        };
       }),
     );
     for (let step = 0; step < 30; step++) await host.train(visitors);
@@ -167,14 +207,26 @@ test("with modelUrl a first visit scores with the site's model, half-trusted, as
     fetched.push(path);
     if (missing) return route.fulfill({ status: 404, body: 'not found' });
     if (path.endsWith('/model.json')) {
-      return route.fulfill({ contentType: 'application/json', body: JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', quantization: 'float16', bytes: weights.length }) });
+      return route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({
+          format: 'attnflow-model',
+          version: 1,
+          weights: 'weights.bin',
+          quantization: 'float16',
+          bytes: weights.length,
+        }),
+      });
     }
     return route.fulfill({ contentType: 'application/octet-stream', body: Buffer.from(weights) });
   });
   // The learn page, its script tag given the site's model (no exploration: a fixed order to judge).
   await page.route('**/test/fixtures/learn.html', async (route) => {
     const response = await route.fetch();
-    const body = (await response.text()).replace('<script async src="/dist/attnflow.js">', '<script async src="/dist/attnflow.js" data-model-url="/site-model/model.json" data-explore="0" data-debug>');
+    const body = (await response.text()).replace(
+      '<script async src="/dist/attnflow.js">',
+      '<script async src="/dist/attnflow.js" data-model-url="/site-model/model.json" data-explore="0" data-debug>',
+    );
     expect(body).toContain('data-model-url');
     await route.fulfill({ response, body });
   });
@@ -203,17 +255,34 @@ test("with modelUrl a first visit scores with the site's model, half-trusted, as
   expect(fetched).toEqual(['/site-model/model.json', '/site-model/weights.bin']);
   expect(Object.keys(site).sort()).toEqual([...HELD_OUT].sort());
   expect(spread(site)).toBeCloseTo(0.5, 2);
-  console.log(`site model, first visit: ${Object.entries(site).sort((a, b) => b[1] - a[1]).map(([id, s]) => `${id} ${s.toFixed(2)}`).join(', ')}`);
+  console.log(
+    `site model, first visit: ${Object.entries(site)
+      .sort((a, b) => b[1] - a[1])
+      .map(([id, s]) => `${id} ${s.toFixed(2)}`)
+      .join(', ')}`,
+  );
   // The site's visitors read science: so does its model, and a newcomer's page shows science first.
-  const top3 = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id]) => id);
+  const top3 = (scores: Record<string, number>) =>
+    Object.entries(scores)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([id]) => id);
   expect(top3(site).every((id) => id.startsWith('new-science-'))).toBe(true);
-  const shown = () => page.evaluate(() => [...document.querySelectorAll('#more [data-attn-item]')].slice(0, 3).map((e) => e.getAttribute('data-attn-item')!));
+  const shown = () =>
+    page.evaluate(() => [...document.querySelectorAll('#more [data-attn-item]')].slice(0, 3).map((e) => e.getAttribute('data-attn-item')!));
   await expect.poll(async () => (await shown()).every((id) => id.startsWith('new-science-')), { timeout: 30_000 }).toBe(true);
 
   // The same first visit without the site's model (a new browser profile's database): a fresh
   // model has earned no weight, and the scores are flat. The manifest's 404 reaches the debug log
   // (and `onError`), not the page.
-  await page.evaluate(() => new Promise((r) => { localStorage.clear(); const q = indexedDB.deleteDatabase('attnflow'); q.onsuccess = q.onerror = q.onblocked = r; }));
+  await page.evaluate(
+    () =>
+      new Promise((r) => {
+        localStorage.clear();
+        const q = indexedDB.deleteDatabase('attnflow');
+        q.onsuccess = q.onerror = q.onblocked = r;
+      }),
+  );
   missing = true;
   fetched.length = 0;
   await ready(page);

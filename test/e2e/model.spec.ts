@@ -65,7 +65,9 @@ test('the automatic choice measures the backends and keeps the fastest', async (
     host.dispose();
     return { ...state, where: host.where };
   });
-  console.log(`probe (worker): ${state.probe.map((p: any) => `${p.backend} ${p.scoreMs?.toFixed(2) ?? p.error} ms`).join(', ')} → ${state.backend.name}`);
+  console.log(
+    `probe (worker): ${state.probe.map((p: any) => `${p.backend} ${p.scoreMs?.toFixed(2) ?? p.error} ms`).join(', ')} → ${state.backend.name}`,
+  );
   expect(state.where).toBe('worker');
   const measured = state.probe.filter((p: any) => p.scoreMs !== undefined);
   // This machine renders WebGL in software (SwiftShader): it is skipped unmeasured; on a GPU it is measured.
@@ -82,7 +84,11 @@ test('software WebGL is measured when asked to, and then loses to WASM here', as
     const w = window as any;
     const chunk = await w.chunk();
     const { host, state } = await chunk.createModelHost({
-      init: { skipSoftwareGL: false, backends: ['webgl', 'wasm'], probe: { history: w.visitorLog(10), candidates: w.candidates(200), rounds: 3 } },
+      init: {
+        skipSoftwareGL: false,
+        backends: ['webgl', 'wasm'],
+        probe: { history: w.visitorLog(10), candidates: w.candidates(200), rounds: 3 },
+      },
     });
     host.dispose();
     return state;
@@ -238,9 +244,21 @@ test('loading, scoring and training in the worker cause no long task on the page
   expect(out.long).toEqual([]);
 });
 
-test('on the page (no worker), a first visit choosing the backend, scoring, training and saving causes no long task', async ({ browser, baseURL }) => {
+test('on the page (no worker), a first visit choosing the backend, scoring, training and saving causes no long task', async ({
+  browser,
+  baseURL,
+}) => {
   test.setTimeout(120_000);
-  type Run = { long: number[]; where: string; backend: string; probe: { backend: string; error?: string }[]; steps: number; bytes: number; offsite: string[]; errors: string[] };
+  type Run = {
+    long: number[];
+    where: string;
+    backend: string;
+    probe: { backend: string; error?: string }[];
+    steps: number;
+    bytes: number;
+    offsite: string[];
+    errors: string[];
+  };
   // Each visit in a browser context of its own: a new renderer, which has compiled none of the
   // model's code (the browser keeps compiled scripts and WASM modules in memory across pages of
   // one renderer), as on a visitor's first page view.

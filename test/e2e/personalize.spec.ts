@@ -7,7 +7,9 @@ import { test, expect, waitForTracker, scrollToItem, stayActive } from './helper
 
 /** A visit that teaches the visitor's profile: each item fills the screen and is read for `readMs`. */
 async function teach(page: Page, items: Record<string, string>, readMs = 1600): Promise<void> {
-  const query = Object.entries(items).map(([id, topic]) => `${id}:${topic}`).join(',');
+  const query = Object.entries(items)
+    .map(([id, topic]) => `${id}:${topic}`)
+    .join(',');
   await page.goto(`/test/fixtures/personalize-train.html?items=${query}`);
   await waitForTracker(page);
   for (const id of Object.keys(items)) {
@@ -151,10 +153,15 @@ test('the next page view shows the cached order from its first paint, without a 
     const w = window as any;
     localStorage.setItem('attnflow:rank', JSON.stringify({ c: { top: o }, v: {} }));
     w.__shifts = [];
-    new PerformanceObserver((l) => w.__shifts.push(...l.getEntries().map((e: any) => e.value))).observe({ type: 'layout-shift', buffered: true });
+    new PerformanceObserver((l) => w.__shifts.push(...l.getEntries().map((e: any) => e.value))).observe({
+      type: 'layout-shift',
+      buffered: true,
+    });
     new PerformanceObserver(() => {
       if (w.__atPaint) return;
-      w.__atPaint = [...document.querySelectorAll('[data-attn-rank="top"] > [data-attn-item]')].map((e) => e.getAttribute('data-attn-item'));
+      w.__atPaint = [...document.querySelectorAll('[data-attn-rank="top"] > [data-attn-item]')].map((e) =>
+        e.getAttribute('data-attn-item'),
+      );
     }).observe({ type: 'paint', buffered: true });
   }, order);
   // The order is in place before anything is painted (a synchronous script in <head>).

@@ -7,9 +7,20 @@ import type { ConsoleMessage } from '@playwright/test';
 import { test, expect, guardContext } from './helpers';
 
 // No GPU and no software rasterizer: no WebGL, on the page nor in workers, as in headless Firefox.
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu', '--disable-software-rasterizer'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-gpu',
+  '--disable-software-rasterizer',
+];
 
-test('without WebGL, a personalized page says nothing on the console; the model runs on WASM and debug says why', async ({ playwright, baseURL }) => {
+test('without WebGL, a personalized page says nothing on the console; the model runs on WASM and debug says why', async ({
+  playwright,
+  baseURL,
+}) => {
   test.setTimeout(120_000);
   const browser = await playwright.chromium.launch({
     executablePath: process.env.ATTNFLOW_CHROMIUM || '/usr/bin/chromium',
@@ -56,7 +67,9 @@ test('without WebGL, a personalized page says nothing on the console; the model 
     debug.on('console', async (m) => said.push(await Promise.all(m.args().map((a) => a.jsonValue().catch(() => String(a))))));
     await debug.goto('/test/fixtures/returning.html');
     await debug.waitForFunction(() => (window as any).__times.score, null, { timeout: 60_000 });
-    await expect.poll(() => JSON.stringify(said.find((args) => args.includes('model on')) ?? null)).toMatch(/"model on","wasm","in the","worker".*"webgl","error":"WebGL2 is unavailable here"/);
+    await expect
+      .poll(() => JSON.stringify(said.find((args) => args.includes('model on')) ?? null))
+      .toMatch(/"model on","wasm","in the","worker".*"webgl","error":"WebGL2 is unavailable here"/);
     for (const g of [guard, freshGuard]) {
       expect(g.offsite).toEqual([]);
       expect(g.pageErrors).toEqual([]);

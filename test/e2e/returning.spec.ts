@@ -41,7 +41,9 @@ async function load(page: Page, whole: boolean): Promise<Load> {
   return page.evaluate(async (sdk) => {
     const w = window as any;
     const re = new RegExp(sdk);
-    const long = w.__frames.flatMap((f: any) => f.scripts.filter((s: any) => re.test(s.url)).map((s: any) => `${s.url.split('/').pop()} ${Math.round(s.duration)} ms`));
+    const long = w.__frames.flatMap((f: any) =>
+      f.scripts.filter((s: any) => re.test(s.url)).map((s: any) => `${s.url.split('/').pop()} ${Math.round(s.duration)} ms`),
+    );
     const records = (await w.attnflow.export()).records.length;
     return { decision: w.__times.decision, score: w.__times.score, long, records };
   }, SDK.source);
@@ -50,7 +52,10 @@ async function load(page: Page, whole: boolean): Promise<Load> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 for (const noWorker of [false, true]) {
-  test(`a log at the retention cap: no long task of the SDK's, first decision as soon as with an empty log (${noWorker ? 'no worker: the model on the page' : 'the model in its worker'})`, async ({ browser, baseURL }) => {
+  test(`a log at the retention cap: no long task of the SDK's, first decision as soon as with an empty log (${noWorker ? 'no worker: the model on the page' : 'the model in its worker'})`, async ({
+    browser,
+    baseURL,
+  }) => {
     test.setTimeout(240_000);
     const empty = await visitor(browser, baseURL!, 0, noWorker);
     const full = await visitor(browser, baseURL!, 50_000, noWorker);
@@ -60,7 +65,10 @@ for (const noWorker of [false, true]) {
     const measure = async () => {
       const out = { empty: [] as Load[], full: [] as Load[] };
       for (let i = 0; i < 10; i++) {
-        for (const [name, v] of [['empty', empty], ['full', full]] as const) {
+        for (const [name, v] of [
+          ['empty', empty],
+          ['full', full],
+        ] as const) {
           const page = await v.context.newPage();
           out[name].push(await load(page, i < 3));
           await page.close();

@@ -19,7 +19,13 @@ async function measuredPage(page: Page, url = '/test/fixtures/store-items.html')
 test.beforeEach(async ({ page }) => {
   // Start every test from an empty origin.
   await page.goto('/test/fixtures/store-blank.html');
-  await page.evaluate(() => new Promise((r) => { const q = indexedDB.deleteDatabase('attnflow'); q.onsuccess = q.onerror = q.onblocked = r; }));
+  await page.evaluate(
+    () =>
+      new Promise((r) => {
+        const q = indexedDB.deleteDatabase('attnflow');
+        q.onsuccess = q.onerror = q.onblocked = r;
+      }),
+  );
 });
 
 test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ context }) => {
@@ -39,8 +45,15 @@ test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ c
   const reader = await context.newPage();
   await reader.goto('/test/fixtures/store-blank.html');
   const before: string[] = await reader.evaluate(async () => {
-    const db: IDBDatabase = await new Promise((res, rej) => { const q = indexedDB.open('attnflow'); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
-    const ids = await new Promise<string[]>((res) => { const q = db.transaction('views').objectStore('views').getAllKeys(); q.onsuccess = () => res(q.result as string[]); });
+    const db: IDBDatabase = await new Promise((res, rej) => {
+      const q = indexedDB.open('attnflow');
+      q.onsuccess = () => res(q.result);
+      q.onerror = () => rej(q.error);
+    });
+    const ids = await new Promise<string[]>((res) => {
+      const q = db.transaction('views').objectStore('views').getAllKeys();
+      q.onsuccess = () => res(q.result as string[]);
+    });
     db.close();
     return ids;
   });
@@ -50,12 +63,17 @@ test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ c
   const ids = new Set(measured.map((m) => m.viewId));
   const all = await exportAll(reader);
   const stored = { views: all.views.filter((v: any) => ids.has(v.viewId)), records: all.records.filter((r: any) => ids.has(r.viewId)) };
-  console.log(`close test: ${measured.filter((m) => before.includes(m.viewId)).length}/20 views in IndexedDB when the tab closed, ${left} left in localStorage for the next page`);
+  console.log(
+    `close test: ${measured.filter((m) => before.includes(m.viewId)).length}/20 views in IndexedDB when the tab closed, ${left} left in localStorage for the next page`,
+  );
   expect(await reader.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('attnflow:unsaved:')))).toEqual([]);
   let lost = 0;
   let checked = 0;
   for (const m of measured) {
-    expect(stored.views.some((v: any) => v.viewId === m.viewId), `view ${m.viewId}`).toBe(true);
+    expect(
+      stored.views.some((v: any) => v.viewId === m.viewId),
+      `view ${m.viewId}`,
+    ).toBe(true);
     for (const [itemId, it] of Object.entries(m.items)) {
       checked++;
       const r = stored.records.find((x: any) => x.viewId === m.viewId && x.itemId === itemId);
@@ -90,7 +108,9 @@ test('two tabs writing at once: one log, no duplicates, no loss', async ({ conte
   expect(out.views.map((v: any) => v.viewId).sort()).toEqual([a.page.viewId, b.page.viewId].sort());
 });
 
-test('a view too big to copy to localStorage (1,500 items) loses nothing when its tab closes, or is hidden and closed at once', async ({ context }) => {
+test('a view too big to copy to localStorage (1,500 items) loses nothing when its tab closes, or is hidden and closed at once', async ({
+  context,
+}) => {
   test.setTimeout(120_000);
   const measured: Array<{ viewId: string; items: Record<string, { attentionMs: number; visibleMs: number }> }> = [];
   for (let i = 0; i < 6; i++) {
@@ -101,7 +121,11 @@ test('a view too big to copy to localStorage (1,500 items) loses nothing when it
     measured.push({ viewId: s.page.viewId, items: s.items });
     // Every other time the tab is hidden first: its flush goes in chunks, and the close that
     // follows at once cuts it short and puts everything still pending.
-    if (i % 2) await page.evaluate(() => { Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange')); });
+    if (i % 2)
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
     await page.close({ runBeforeUnload: true });
   }
   const reader = await context.newPage();
@@ -109,10 +133,23 @@ test('a view too big to copy to localStorage (1,500 items) loses nothing when it
   // Nothing could wait in localStorage for a later page: the database must hold it all already.
   expect(await reader.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('attnflow:unsaved:')).length)).toBe(0);
   const records: any[] = await reader.evaluate(async () => {
-    const db: IDBDatabase = await new Promise((res, rej) => { const q = indexedDB.open('attnflow'); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
-    const views = await new Promise<any[]>((res) => { const q = db.transaction('views').objectStore('views').getAll(); q.onsuccess = () => res(q.result); });
+    const db: IDBDatabase = await new Promise((res, rej) => {
+      const q = indexedDB.open('attnflow');
+      q.onsuccess = () => res(q.result);
+      q.onerror = () => rej(q.error);
+    });
+    const views = await new Promise<any[]>((res) => {
+      const q = db.transaction('views').objectStore('views').getAll();
+      q.onsuccess = () => res(q.result);
+    });
     db.close();
-    return views.flatMap((v) => v.items.map((line: string) => ({ viewId: v.viewId, itemId: line.slice(line.lastIndexOf('\t') + 1), visibleMs: Number(line.split(',')[1]) })));
+    return views.flatMap((v) =>
+      v.items.map((line: string) => ({
+        viewId: v.viewId,
+        itemId: line.slice(line.lastIndexOf('\t') + 1),
+        visibleMs: Number(line.split(',')[1]),
+      })),
+    );
   });
   const byKey = new Map(records.map((r) => [`${r.viewId} ${r.itemId}`, r]));
   let lost = 0;
@@ -141,7 +178,7 @@ test('an old version open in another tab blocks the upgrade: no hang, no page er
           const views = db.createObjectStore('views', { keyPath: 'viewId' });
           views.put({ viewId: 'v1-old', url: 'http://127.0.0.1/old?token=SECRET', startedAt: Date.now() - 1000, engagedMs: 5 });
         };
-        q.onsuccess = () => ((window as any).__old = q.result, resolve());
+        q.onsuccess = () => (((window as any).__old = q.result), resolve());
       }),
   );
   await measuredPage(page);
@@ -168,7 +205,16 @@ test('a newer version in another tab: our connection closes cleanly and the page
   const newer = await context.newPage();
   await newer.goto('/test/fixtures/store-blank.html');
   const version = await newer.evaluate(
-    () => new Promise((resolve, reject) => { const q = indexedDB.open('attnflow', 5); q.onsuccess = () => { resolve(q.result.version); q.result.close(); }; q.onerror = () => reject(q.error); q.onblocked = () => reject(new Error('blocked by the attnflow tab')); }),
+    () =>
+      new Promise((resolve, reject) => {
+        const q = indexedDB.open('attnflow', 5);
+        q.onsuccess = () => {
+          resolve(q.result.version);
+          q.result.close();
+        };
+        q.onerror = () => reject(q.error);
+        q.onblocked = () => reject(new Error('blocked by the attnflow tab'));
+      }),
   );
   expect(version).toBe(5);
   await stayActive(page, 500, 300, 200, 200);
@@ -176,11 +222,22 @@ test('a newer version in another tab: our connection closes cleanly and the page
   expect((await exportAll(page)).storage).toBe('memory');
 });
 
-test('in a sandboxed iframe, where storage throws and chunks cannot load, attention is still measured and the page never sees an error', async ({ page }) => {
+test('in a sandboxed iframe, where storage throws and chunks cannot load, attention is still measured and the page never sees an error', async ({
+  page,
+}) => {
   await page.goto('/test/fixtures/store-sandboxed.html');
   const frame = page.frames().find((f) => f.url().includes('store-items.html'))!;
   await frame.waitForFunction(() => typeof (window as any).attnflow?.snapshot === 'function');
-  expect(await frame.evaluate(() => { try { indexedDB.open('probe'); return 'opened'; } catch (e) { return (e as Error).name; } })).toBe('SecurityError');
+  expect(
+    await frame.evaluate(() => {
+      try {
+        indexedDB.open('probe');
+        return 'opened';
+      } catch (e) {
+        return (e as Error).name;
+      }
+    }),
+  ).toBe('SecurityError');
   await stayActive(page, 1200, 300, 200, 200);
   const out = await frame.evaluate(async () => {
     const af = (window as any).attnflow;
@@ -240,7 +297,14 @@ test('Global Privacy Control: nothing is stored, even after consent(true)', asyn
 });
 
 test('no text, input value or query string ever reaches the log', async ({ page }) => {
-  const canaries = ['ZEBRAFINCH-TEXT-7731', 'OSPREY-INPUT-4410', 'CANARY.MAIL@EXAMPLE.ORG', 'PELICAN-QUERY-9902', 'HERON-HASH-1207', 'IBIS-NOTE-5521'];
+  const canaries = [
+    'ZEBRAFINCH-TEXT-7731',
+    'OSPREY-INPUT-4410',
+    'CANARY.MAIL@EXAMPLE.ORG',
+    'PELICAN-QUERY-9902',
+    'HERON-HASH-1207',
+    'IBIS-NOTE-5521',
+  ];
   await measuredPage(page, '/test/fixtures/store-items.html?token=PELICAN-QUERY-9902#HERON-HASH-1207');
   await page.fill('#q', 'OSPREY-INPUT-4410');
   await page.fill('#email', 'canary.mail@example.org');

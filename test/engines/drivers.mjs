@@ -169,16 +169,15 @@ function unwrap(json, fn) {
  */
 function harvestInPage() {
   const g = window.__engineGuard;
-  const offsite = [...performance.getEntriesByType('resource').map((e) => e.name), ...(g ? g.requests.splice(0) : [])]
-    .filter((n) => {
-      try {
-        const u = new URL(n);
-        // data: and blob: URLs are read from memory, not fetched.
-        return !['data:', 'blob:', 'about:'].includes(u.protocol) && u.hostname !== '127.0.0.1';
-      } catch {
-        return true;
-      }
-    });
+  const offsite = [...performance.getEntriesByType('resource').map((e) => e.name), ...(g ? g.requests.splice(0) : [])].filter((n) => {
+    try {
+      const u = new URL(n);
+      // data: and blob: URLs are read from memory, not fetched.
+      return !['data:', 'blob:', 'about:'].includes(u.protocol) && u.hostname !== '127.0.0.1';
+    } catch {
+      return true;
+    }
+  });
   return { errors: g ? g.errors.splice(0) : [], console: g ? g.console.splice(0) : [], offsite };
 }
 
@@ -228,7 +227,10 @@ class Tab {
         last = error;
         // A page in the middle of navigating: try again.
       }
-      if (Date.now() > end) throw new Error(`${message ?? 'waitFor'}: still ${last instanceof Error ? last.message : JSON.stringify(last)} after ${timeout} ms (${fn.toString().slice(0, 160)})`);
+      if (Date.now() > end)
+        throw new Error(
+          `${message ?? 'waitFor'}: still ${last instanceof Error ? last.message : JSON.stringify(last)} after ${timeout} ms (${fn.toString().slice(0, 160)})`,
+        );
       await sleep(100);
     }
   }
@@ -535,7 +537,8 @@ class WebKitSession {
 
 /** Starts `engine` ('firefox' or 'webkit'); `dir` is a folder of the run for its profile and data. */
 export async function launch(engine, { baseURL, dir }) {
-  const session = engine === 'firefox' ? new FirefoxSession({ baseURL, dir }) : engine === 'webkit' ? new WebKitSession({ baseURL, dir }) : undefined;
+  const session =
+    engine === 'firefox' ? new FirefoxSession({ baseURL, dir }) : engine === 'webkit' ? new WebKitSession({ baseURL, dir }) : undefined;
   if (!session) throw new Error(`unknown engine ${engine}`);
   try {
     await session.start();

@@ -10,7 +10,9 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the script tag's tracker is up (the stub replaced by the API). */
 export function waitForTracker(tab) {
-  return tab.waitFor(() => typeof window.attnflow?.snapshot === 'function' && !Array.isArray(window.attnflow), [], { message: 'attnflow did not start' });
+  return tab.waitFor(() => typeof window.attnflow?.snapshot === 'function' && !Array.isArray(window.attnflow), [], {
+    message: 'attnflow did not start',
+  });
 }
 
 /**
@@ -26,7 +28,9 @@ export function stayActive(tab, ms, x = 900, y = 400, every = 400) {
         let i = 0;
         const move = () => {
           const target = document.elementFromPoint(x, y) || document.documentElement;
-          target.dispatchEvent(new PointerEvent('pointermove', { bubbles: true, composed: true, clientX: x + (i++ % 2), clientY: y, pointerType: 'mouse' }));
+          target.dispatchEvent(
+            new PointerEvent('pointermove', { bubbles: true, composed: true, clientX: x + (i++ % 2), clientY: y, pointerType: 'mouse' }),
+          );
           const left = end - performance.now();
           if (left <= 0) return resolve();
           setTimeout(move, Math.min(every, left));
@@ -83,11 +87,16 @@ const zero = { attentionMs: 0, visibleMs: 0, viewableMs: 0, hoverMs: 0 };
  */
 export function compare(r0, r1) {
   const delta = (a, b, k) => (b?.[k] ?? 0) - (a?.[k] ?? 0);
-  for (const k of ['engagedMs', 'visibleMs']) expectClose(delta(r0.af.page, r1.af.page, k), delta(r0.truth.page, r1.truth.page, k), `page.${k}`);
+  for (const k of ['engagedMs', 'visibleMs'])
+    expectClose(delta(r0.af.page, r1.af.page, k), delta(r0.truth.page, r1.truth.page, k), `page.${k}`);
   const ids = new Set([...Object.keys(r1.truth.items), ...Object.keys(r1.af.items)]);
   for (const id of ids) {
     for (const k of MS) {
-      expectClose(delta(r0.af.items[id] ?? zero, r1.af.items[id] ?? zero, k), delta(r0.truth.items[id] ?? zero, r1.truth.items[id] ?? zero, k), `${id}.${k}`);
+      expectClose(
+        delta(r0.af.items[id] ?? zero, r1.af.items[id] ?? zero, k),
+        delta(r0.truth.items[id] ?? zero, r1.truth.items[id] ?? zero, k),
+        `${id}.${k}`,
+      );
     }
   }
   const sum = Object.values(r1.af.items).reduce((s, it) => s + it.attentionMs, 0);
@@ -120,7 +129,7 @@ export async function emptyOrigin(tab) {
         }),
     );
     if (done) return;
-    if (attempt == 3) assert.fail('emptyOrigin: the attnflow database could not be deleted in 3 tries');
+    if (attempt === 3) assert.fail('emptyOrigin: the attnflow database could not be deleted in 3 tries');
   }
 }
 

@@ -67,9 +67,10 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 function withTimeout(promise, ms, what) {
   let timer;
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000} s`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000} s`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Runs one test on `session`: a new tab (and any the test opens), checked and closed after. */
@@ -131,11 +132,20 @@ try {
               const note = await runOnce(t, session);
               row.passed++;
               if (tries > 1) row.retried++;
-              console.log(`  ✓ ${name} (${seconds(Date.now() - tt)}${tries > 1 ? ', passed on its second try: timing' : ''})${note ? `\n      ${note}` : ''}`);
+              console.log(
+                `  ✓ ${name} (${seconds(Date.now() - tt)}${tries > 1 ? ', passed on its second try: timing' : ''})${note ? `\n      ${note}` : ''}`,
+              );
               break;
             } catch (error) {
               // A browser that went away: start a new one for the next test.
-              const alive = await withTimeout(session.newTab().then((x) => x.close()), 20_000, 'a new tab').then(() => true, () => false);
+              const alive = await withTimeout(
+                session.newTab().then((x) => x.close()),
+                20_000,
+                'a new tab',
+              ).then(
+                () => true,
+                () => false,
+              );
               if (!alive) {
                 console.log(`    (${engine} stopped answering; starting it again)`);
                 await session.close().catch(() => {});
@@ -146,7 +156,12 @@ try {
                 continue;
               }
               row.failed++;
-              console.log(`  ✗ ${name} (${seconds(Date.now() - tt)})\n      ${String(error.stack || error).split('\n').slice(0, 6).join('\n      ')}`);
+              console.log(
+                `  ✗ ${name} (${seconds(Date.now() - tt)})\n      ${String(error.stack || error)
+                  .split('\n')
+                  .slice(0, 6)
+                  .join('\n      ')}`,
+              );
               break;
             }
           }
@@ -168,7 +183,9 @@ try {
 }
 
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`\n${pad('engine', 9)}${repeat > 1 ? pad('round', 7) : ''}${pad('passed', 8)}${pad('failed', 8)}${pad('skipped', 9)}${pad('time', 9)}browser`);
+console.log(
+  `\n${pad('engine', 9)}${repeat > 1 ? pad('round', 7) : ''}${pad('passed', 8)}${pad('failed', 8)}${pad('skipped', 9)}${pad('time', 9)}browser`,
+);
 for (const r of results) {
   console.log(
     `${pad(r.engine, 9)}${repeat > 1 ? pad(r.round, 7) : ''}${pad(r.passed, 8)}${pad(r.failed, 8)}${pad(r.skipped, 9)}${pad(seconds(r.ms), 9)}${r.version}${r.retried ? `  (${r.retried} passed on a second try)` : ''}`,

@@ -28,7 +28,9 @@ const ids = () => scan(document, new WeakMap(), new Set()).map((f) => f[1]);
 
 describe('headed blocks', () => {
   it('a heading and the siblings after it, up to the next heading of its level or higher; the lead before the first', () => {
-    html(`<main><h1>T</h1><p>lead</p><h2 id="a">A</h2><p>1</p><h3 id="a1">A1</h3><p>2</p><h2 id="b">B</h2><p>3</p><ul><li>x</li></ul></main>`);
+    html(
+      `<main><h1>T</h1><p>lead</p><h2 id="a">A</h2><p>1</p><h3 id="a1">A1</h3><p>2</p><h2 id="b">B</h2><p>3</p><ul><li>x</li></ul></main>`,
+    );
     const blocks = detectBlocks(document).map((b) => b.map((e) => e.localName + (e.id ? `#${e.id}` : '')).join(' '));
     // Not taller than two viewports (no layout here): h3 stays inside its h2's block.
     expect(blocks).toEqual(['h1 p', 'h2#a p h3#a1 p', 'h2#b p ul']);
@@ -76,16 +78,21 @@ describe('headed blocks', () => {
     expect(ids()).toEqual(['section#s', 'article#a']);
   });
 
-  it.each(['flat-encyclopedia', 'flat-technical', 'flat-blog', 'flat-docs'])('%s: ≥ 3 blocks, the same ids on a second load, none from navigation', (name) => {
-    fixture(name);
-    const first = ids();
-    fixture(name);
-    expect(ids()).toEqual(first);
-    expect(first.filter((id) => !id.startsWith('figure')).length).toBeGreaterThanOrEqual(3);
-    const expected = new Set([...document.querySelectorAll<HTMLElement>('[data-truth],[data-truth-also]')].map((e) => e.dataset.truthAlso ?? e.dataset.truth));
-    // Without layout no block splits: every id found is one the fixture expects.
-    for (const id of first) expect(expected.has(id), id).toBe(true);
-  });
+  it.each(['flat-encyclopedia', 'flat-technical', 'flat-blog', 'flat-docs'])(
+    '%s: ≥ 3 blocks, the same ids on a second load, none from navigation',
+    (name) => {
+      fixture(name);
+      const first = ids();
+      fixture(name);
+      expect(ids()).toEqual(first);
+      expect(first.filter((id) => !id.startsWith('figure')).length).toBeGreaterThanOrEqual(3);
+      const expected = new Set(
+        [...document.querySelectorAll<HTMLElement>('[data-truth],[data-truth-also]')].map((e) => e.dataset.truthAlso ?? e.dataset.truth),
+      );
+      // Without layout no block splits: every id found is one the fixture expects.
+      for (const id of first) expect(expected.has(id), id).toBe(true);
+    },
+  );
 });
 
 describe('topics without markup', () => {
@@ -106,7 +113,9 @@ describe('topics without markup', () => {
   });
 
   it('data-attn-topics first, and then nothing else', () => {
-    html(`<div data-attn-topics="Local, weather"><div id="c"><a href="/sport/x-1">s</a><a rel="tag" href="/tags/rain">rain</a></div></div>`);
+    html(
+      `<div data-attn-topics="Local, weather"><div id="c"><a href="/sport/x-1">s</a><a rel="tag" href="/tags/rain">rain</a></div></div>`,
+    );
     expect(topicsOf([document.getElementById('c')!])).toEqual([
       ['Local', 'markup'],
       ['weather', 'markup'],
@@ -114,7 +123,9 @@ describe('topics without markup', () => {
   });
 
   it('rel=tag links (the last segment of their path), then the section in the path of the item own link', () => {
-    html(`<div id="c"><a href="/sport/football/2026/derby">Derby</a> <a rel="tag" href="/tags/Derby%20Day/">Derby words</a> <a rel="tag nofollow" href="/t/rain">wet</a></div>`);
+    html(
+      `<div id="c"><a href="/sport/football/2026/derby">Derby</a> <a rel="tag" href="/tags/Derby%20Day/">Derby words</a> <a rel="tag nofollow" href="/t/rain">wet</a></div>`,
+    );
     const el = document.getElementById('c')!;
     expect(topicsOf([el], el.querySelector('a'))).toEqual([
       ['derby-day', 'tag'],

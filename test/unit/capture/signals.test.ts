@@ -108,8 +108,7 @@ describe('observeItems', () => {
 });
 
 describe('observeClicks', () => {
-  const click = (el: Element, x = 10, y = 10) =>
-    el.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: x, clientY: y }));
+  const click = (el: Element, x = 10, y = 10) => el.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: x, clientY: y }));
 
   it('counts a rage burst once, and dead clicks only when nothing follows within 1 s', async () => {
     vi.useFakeTimers();
@@ -218,7 +217,16 @@ describe('observeVisibility', () => {
     /** Delivers an entry for `el`: `visible` px of its 100 px height in a 1000 px viewport. */
     deliver(el: Element, visible: number, time: number) {
       const rect = (h: number) => ({ width: 100, height: h }) as DOMRectReadOnly;
-      this.cb([{ target: el, time, isIntersecting: visible > 0, intersectionRatio: visible / 100, intersectionRect: rect(visible), rootBounds: rect(1000) } as IntersectionObserverEntry]);
+      this.cb([
+        {
+          target: el,
+          time,
+          isIntersecting: visible > 0,
+          intersectionRatio: visible / 100,
+          intersectionRect: rect(visible),
+          rootBounds: rect(1000),
+        } as IntersectionObserverEntry,
+      ]);
     }
   }
   const start = () => {

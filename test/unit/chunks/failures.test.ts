@@ -22,7 +22,21 @@ afterEach(() => {
 
 const snap = (viewId: string): AttentionSnapshot => ({
   page: { engagedMs: 1000, visibleMs: 1000, scrollDepth: 0.5, startedAt: 1, viewId, path: '/', rageClicks: 0, deadClicks: 0 },
-  items: { a: { attentionMs: 900, visibleMs: 1000, viewableMs: 1000, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: true, skipped: false, topics: ['x'], rageClicks: 0, deadClicks: 0 } },
+  items: {
+    a: {
+      attentionMs: 900,
+      visibleMs: 1000,
+      viewableMs: 1000,
+      hoverMs: 0,
+      maxVisibleRatio: 1,
+      clicks: 0,
+      viewable: true,
+      skipped: false,
+      topics: ['x'],
+      rageClicks: 0,
+      deadClicks: 0,
+    },
+  },
 });
 
 describe('without the log chunk', () => {

@@ -44,7 +44,11 @@ describe('model engine', () => {
 
   it('stops timing a backend far behind one measured before it, and does not time the only one that works', async () => {
     const engine = new Engine();
-    const { probe, backend } = await engine.init({ backends: ['wasm', 'cpu'], model: { seed: 3 }, probe: { history: log, candidates, rounds: 4 } });
+    const { probe, backend } = await engine.init({
+      backends: ['wasm', 'cpu'],
+      model: { seed: 3 },
+      probe: { history: log, candidates, rounds: 4 },
+    });
     engine.dispose();
     expect(backend.name).toBe('wasm');
     const [wasm, cpu] = probe as [ProbeResult, ProbeResult];
@@ -86,7 +90,6 @@ describe('model engine', () => {
     after.forEach((s, i) => expect(s).toBeCloseTo(trained[i]!, 4));
     engine.dispose();
   });
-
 });
 
 describe('the window of the log, read where the model runs', () => {
@@ -100,14 +103,41 @@ describe('the window of the log, read where the model runs', () => {
     try {
       let t = Date.UTC(2026, 0, 1);
       const clock = { now: () => t, epoch: () => t };
-      const store = createStore({ retentionDays: 90, maxItemRecords: 50_000, report: (e) => { throw e; }, log: () => {}, clock, name: 'window-test' });
+      const store = createStore({
+        retentionDays: 90,
+        maxItemRecords: 50_000,
+        report: (e) => {
+          throw e;
+        },
+        log: () => {},
+        clock,
+        name: 'window-test',
+      });
       store.allow(true);
       for (let v = 0; v < 40; v++) {
         t += 1000;
         const items = Object.fromEntries(
-          Array.from({ length: 16 }, (_, k) => [`v${v % 7}-s${k}`, { attentionMs: k % 4 === 0 ? 3000 + v : 100, visibleMs: 0, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: k === 0 ? 1 : 0, viewable: true, skipped: k % 4 !== 0, topics: [`t${k % 4}`], rageClicks: 0, deadClicks: 0 }]),
+          Array.from({ length: 16 }, (_, k) => [
+            `v${v % 7}-s${k}`,
+            {
+              attentionMs: k % 4 === 0 ? 3000 + v : 100,
+              visibleMs: 0,
+              viewableMs: 0,
+              hoverMs: 0,
+              maxVisibleRatio: 1,
+              clicks: k === 0 ? 1 : 0,
+              viewable: true,
+              skipped: k % 4 !== 0,
+              topics: [`t${k % 4}`],
+              rageClicks: 0,
+              deadClicks: 0,
+            },
+          ]),
         );
-        store.recordView({ page: { viewId: `view-${v}`, path: '/', startedAt: t, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 }, items });
+        store.recordView({
+          page: { viewId: `view-${v}`, path: '/', startedAt: t, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 },
+          items,
+        });
       }
       await store.settled();
       const handed = sequenceOf((await store.export()).records);
@@ -119,7 +149,12 @@ describe('the window of the log, read where the model runs', () => {
       expect(Array.from(await engine.score(window, candidates))).toEqual(Array.from(await engine.score(handed, candidates)));
       // With `learned`, the model's scores blended with the topic priors of the same events.
       const model = standardize(await engine.score(handed, candidates));
-      const prior = standardize(topicPrior(handed, candidates.map((c) => ({ id: c.itemId, topics: c.topics }))));
+      const prior = standardize(
+        topicPrior(
+          handed,
+          candidates.map((c) => ({ id: c.itemId, topics: c.topics })),
+        ),
+      );
       const blended = await engine.score(window, candidates, 0.25);
       blended.forEach((x, i) => expect(x).toBeCloseTo(0.25 * model[i]! + 0.875 * prior[i]!, 4));
       const step = await engine.train([window], { negativePool: 'history' });

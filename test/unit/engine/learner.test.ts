@@ -65,7 +65,7 @@ describe('saving power', () => {
     expect(await savingPower()).toBe(false);
   });
 
-  it('keeps the visitor\'s model from training, and stops a round when it turns on', async () => {
+  it("keeps the visitor's model from training, and stops a round when it turns on", async () => {
     const off = learner(async () => true);
     expect(await off.l.train()).toBeUndefined();
     expect(off.lines).toContain('model training skipped: the device is saving power');
@@ -140,7 +140,10 @@ describe("the site's model (modelUrl)", () => {
   it("starts from the site's weights, half-trusted before any step on this visitor, and remembers which model they came from", async () => {
     const site = (await loadModel({ seed: 77 })).save('float32');
     const siteOwn = await loadModel({ weights: site });
-    const own = await siteOwn.score(sequenceOf(log), items.map((c) => ({ itemId: c.id, topics: c.topics })));
+    const own = await siteOwn.score(
+      sequenceOf(log),
+      items.map((c) => ({ itemId: c.id, topics: c.topics })),
+    );
     siteOwn.dispose();
     const expected = Object.fromEntries(items.map((c, i) => [c.id, own[i]!]));
 
@@ -228,7 +231,13 @@ describe('the site model behind modelUrl, on the page', () => {
     const files: Record<string, string | Uint8Array> = {
       'https://news.example/model/model.json': JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', bytes: 3 }),
       'https://news.example/model/weights.bin': new Uint8Array([1, 2, 3]),
-      'https://news.example/model/v2.json': JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'weights.bin', bytes: 3, training: { visitors: 9 } }),
+      'https://news.example/model/v2.json': JSON.stringify({
+        format: 'attnflow-model',
+        version: 1,
+        weights: 'weights.bin',
+        bytes: 3,
+        training: { visitors: 9 },
+      }),
       'https://news.example/model/other.json': JSON.stringify({ format: 'something-else' }),
     };
     const fetched: string[] = [];

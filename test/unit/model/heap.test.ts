@@ -17,10 +17,16 @@ it('touches the memory the first step takes ahead of it, in slices, so the step 
   const seqs = Array.from({ length: 2 }, (_, r) => ({ keys: Array.from({ length: 51 }, (_, i) => (r * 7 + i * 3) % 300) }));
   // Scored first, as a page does before it trains.
   for (let r = 0; r < 5; r++) net.score(seqBatch([seqs[r % 2]!], [51], (k) => codes[k]!, 50).batch, codeList(codes.slice(0, 200)), 200);
-  const batch = trainBatch(seqs, (k) => codes[k]!, Int32Array.from({ length: 64 }, (_, i) => i * 3), 50, 0);
+  const batch = trainBatch(
+    seqs,
+    (k) => codes[k]!,
+    Int32Array.from({ length: 64 }, (_, i) => i * 3),
+    50,
+    0,
+  );
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
   let parts = 0;
-  while (!net['adam']) (net.prepare('train', undefined, batch), parts++);
+  while (!net['adam']) net.prepare('train', undefined, batch), parts++;
   const [tensors, bytes, before] = [tf.memory().numTensors, tf.memory().numBytes, heap()];
   while (net.prepare('train', undefined, batch) && parts < 1000) parts++;
   // Four times the tables (ids, topics, biases), 64K values a slice (the last frees them all),

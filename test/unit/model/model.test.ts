@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttnflowConfigError } from '../../../src/lib/errors';
-import { codeList, eventFeatures, FEATURES, ItemCoder, seqBatch, trainBatch, visitorBatch, type KeySequence, type SeqBatch } from '../../../src/model/encode';
+import {
+  codeList,
+  eventFeatures,
+  FEATURES,
+  ItemCoder,
+  seqBatch,
+  trainBatch,
+  visitorBatch,
+  type KeySequence,
+  type SeqBatch,
+} from '../../../src/model/encode';
 import { resolveConfig } from '../../../src/model/config';
 import { initialWeights, Network } from '../../../src/model/network';
 import { packer } from '../../../src/engine/host';
@@ -84,10 +94,19 @@ describe('encoder', () => {
       expect(e.shape).toEqual([4, 16]);
       expect(b.shape).toEqual([4, 1]);
       const seqs: KeySequence[] = [{ keys: [0, 1, 2] }, { keys: [3] }, { keys: [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2] }];
-      const { batch } = seqBatch(seqs, seqs.map((s) => s.keys.length), (k) => items[k], 8, 3);
+      const { batch } = seqBatch(
+        seqs,
+        seqs.map((s) => s.keys.length),
+        (k) => items[k],
+        8,
+        3,
+      );
       expect([batch.B, batch.L]).toEqual([3, 8]); // truncated to maxLen
       expect(net.encode(batch, false).shape).toEqual([24, 16]);
-      const cands = codeList(Array.from({ length: 3 * 200 }, (_, i) => items[i % 4]), 3);
+      const cands = codeList(
+        Array.from({ length: 3 * 200 }, (_, i) => items[i % 4]),
+        3,
+      );
       const scores = net.score(batch, cands, 200);
       expect(scores.length).toBe(600);
       expect(scores.every(Number.isFinite)).toBe(true);
@@ -131,7 +150,13 @@ describe('encoder', () => {
 describe('scoring path', () => {
   it('scores exactly as the training-time encoder does: padding, empty history, heads, blocks, item vectors', () => {
     // One head takes the folded scoring encoder, two heads the plain one; both must equal training.
-    const variants = [{ heads: 1 }, { heads: 2 }, { heads: 1, blocks: 1, itemVectorDim: 3 }, { heads: 1, blocks: 3 }, { heads: 1, blocks: 0 }];
+    const variants = [
+      { heads: 1 },
+      { heads: 2 },
+      { heads: 1, blocks: 1, itemVectorDim: 3 },
+      { heads: 1, blocks: 3 },
+      { heads: 1, blocks: 0 },
+    ];
     for (const variant of variants) {
       const net = createNetwork({ ...small, ...variant, dropout: 0, topicBuckets: 8 });
       const V = net.config.itemVectorDim;
@@ -141,7 +166,11 @@ describe('scoring path', () => {
       net.restore(values);
       const coder = new ItemCoder(net.config);
       const items = Array.from({ length: 12 }, (_, i) =>
-        coder.code({ itemId: `i${i}`, topics: i % 4 ? [`t${i % 3}`] : [`t${i % 3}`, 'x'], vector: V ? [i / 12, -0.5, (i % 3) / 3] : undefined }),
+        coder.code({
+          itemId: `i${i}`,
+          topics: i % 4 ? [`t${i % 3}`] : [`t${i % 3}`, 'x'],
+          vector: V ? [i / 12, -0.5, (i % 3) / 3] : undefined,
+        }),
       );
       const seqs: KeySequence[] = [
         { keys: [0, 1, 2, 3, 4, 5, 6, 7] }, // full: no padding
@@ -149,9 +178,18 @@ describe('scoring path', () => {
         { keys: [] }, // no history yet: one padded column
       ];
       for (const group of [[seqs[0]], [seqs[1]], seqs, [seqs[2]]]) {
-        const { batch } = seqBatch(group, group.map((q) => q.keys.length), (k) => items[k], 8, V);
+        const { batch } = seqBatch(
+          group,
+          group.map((q) => q.keys.length),
+          (k) => items[k],
+          8,
+          V,
+        );
         const C = 12;
-        const cands = codeList(Array.from({ length: group.length * C }, (_, i) => items[(i * 5) % 12]), V);
+        const cands = codeList(
+          Array.from({ length: group.length * C }, (_, i) => items[(i * 5) % 12]),
+          V,
+        );
         const fast = net.score(batch, cands, C);
         const ref = tf.tidy(() => {
           const H = net.encode(batch, true); // the training path (dropout 0), every row
@@ -290,7 +328,7 @@ describe('scoring the same visitor again', () => {
 });
 
 describe('scoring the same candidates for another visitor', () => {
-  it('keeps the candidates\' vectors while their list and every weight are the same', () => {
+  it("keeps the candidates' vectors while their list and every weight are the same", () => {
     const { net, randomize, items, batchOf } = scoringFixture(9);
     const list = codeList(items.slice(0, 6));
     const sums = vi.spyOn(net as unknown as { itemSum: () => unknown }, 'itemSum');
@@ -366,7 +404,10 @@ describe('training', () => {
     const v = new Map<string, Float64Array>();
     for (let t = 1; t <= 3; t++) {
       const grads = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(() => net.loss(batch, true) as tf.Scalar, dense.map(([, w]) => w));
+        const { grads: g } = tf.variableGrads(
+          () => net.loss(batch, true) as tf.Scalar,
+          dense.map(([, w]) => w),
+        );
         return Object.fromEntries(Object.entries(g).map(([k, x]) => [k, Float32Array.from(x.dataSync())]));
       }) as unknown as Record<string, Float32Array>;
       const before = new Map(dense.map(([name, w]) => [name, Float32Array.from(w.dataSync())]));
@@ -391,7 +432,7 @@ describe('training', () => {
     net.dispose();
   });
 
-  it('a step cut into parts (the page\'s) moves every weight as the whole step does, dropout included', () => {
+  it("a step cut into parts (the page's) moves every weight as the whole step does, dropout included", () => {
     const configs = [
       { heads: 1, blocks: 2 },
       { heads: 2, blocks: 1, loss: 'softmax' as const, itemVectorDim: 3 },
@@ -409,7 +450,10 @@ describe('training', () => {
       const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: [`t${i % 4}`], vector }));
       // Padding (two lengths) and skipped items of the same view as row negatives.
       const batch = trainBatch(
-        [{ keys: [1, 2, 3, 4, 5, 6, 7], skipped: Uint8Array.from([0, 1, 0, 0, 1, 0, 0]), views: Int32Array.from([0, 0, 0, 1, 1, 1, 1]) }, { keys: [3, 4, 5] }],
+        [
+          { keys: [1, 2, 3, 4, 5, 6, 7], skipped: Uint8Array.from([0, 1, 0, 0, 1, 0, 0]), views: Int32Array.from([0, 0, 0, 1, 1, 1, 1]) },
+          { keys: [3, 4, 5] },
+        ],
         (k) => codes[k],
         Int32Array.from([5, 6, 13]),
         6,
@@ -439,7 +483,8 @@ describe('training', () => {
         const a = whole.snapshot();
         for (const [name, got] of cut.snapshot()) {
           const want = a.get(name)!;
-          for (let i = 0; i < got.length; i++) expect(got[i], `${JSON.stringify(extra)} ${name}[${i}] at step ${t}`).toBeCloseTo(want[i], 5);
+          for (let i = 0; i < got.length; i++)
+            expect(got[i], `${JSON.stringify(extra)} ${name}[${i}] at step ${t}`).toBeCloseTo(want[i], 5);
         }
       }
       whole.dispose();
@@ -473,7 +518,11 @@ describe('training', () => {
       const coder = new ItemCoder(net.config);
       const codes = Array.from({ length: 20 }, (_, i) => coder.code({ itemId: `i${i}`, topics: i % 3 ? [`t${i % 4}`] : [] }));
       const seqs: KeySequence[] = [
-        { keys: [1, 2, 3, 4, 5, 6, 7, 8], skipped: Uint8Array.from([0, 0, 1, 0, 0, 0, 0, 0]), views: Int32Array.from([0, 1, 1, 1, 2, 2, 3, 3]) },
+        {
+          keys: [1, 2, 3, 4, 5, 6, 7, 8],
+          skipped: Uint8Array.from([0, 0, 1, 0, 0, 0, 0, 0]),
+          views: Int32Array.from([0, 1, 1, 1, 2, 2, 3, 3]),
+        },
         { keys: [3, 4, 5] },
       ];
       const batch = trainBatch(seqs, (k) => codes[k], Int32Array.from([5, 6, 13, 14, 2]), 6, 2);
@@ -540,7 +589,11 @@ describe('training', () => {
       const m = await loadModel({ ...small, maxLen: 24, seed });
       for (let step = 0; step < 30; step++) await m.train([log], { negativePool: pool });
       const scores = Array.from(await m.score(log, pool));
-      const top2 = scores.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i);
+      const top2 = scores
+        .map((x, i) => [x, i] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 2)
+        .map(([, i]) => i);
       if (top2.includes(2) && top2.includes(5)) hits++;
       m.dispose();
     }
@@ -605,7 +658,7 @@ describe('weights', () => {
     }
   });
 
-  it('draws a new model\'s weights a slice at a time, the same as at once', async () => {
+  it("draws a new model's weights a slice at a time, the same as at once", async () => {
     const config = resolveConfig({ ...small, idBuckets: 8192, seed: 5 }); // the id table: 131,072 draws
     let pauses = 0;
     const sliced = await initialWeights(config, async () => void pauses++);
@@ -645,14 +698,24 @@ describe('weights', () => {
     const flat = Float32Array.from({ length: 70_000 }, () => rand() - 0.5); // one int8 scale for all
     const config = resolveConfig({});
     for (const q of ['float32', 'float16', 'int8'] as const) {
-      const bytes = encodeWeights(config, [['a', [5000, 32], table], ['b', [70_000], flat]], q);
+      const bytes = encodeWeights(
+        config,
+        [
+          ['a', [5000, 32], table],
+          ['b', [70_000], flat],
+        ],
+        q,
+      );
       const parts = decodeParts(bytes);
       let pauses = 0;
       let r = parts.next();
-      while (!r.done) (pauses++, (r = parts.next()));
+      while (!r.done) pauses++, (r = parts.next());
       expect(pauses, q).toBeGreaterThanOrEqual(3);
       const got = r.value.weights;
-      for (const [name, want] of [['a', table], ['b', flat]] as const) {
+      for (const [name, want] of [
+        ['a', table],
+        ['b', flat],
+      ] as const) {
         const v = got.get(name)!;
         expect(v.length).toBe(want.length);
         for (let i = 0; i < want.length; i += 997) {

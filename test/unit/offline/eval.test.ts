@@ -183,7 +183,17 @@ describe('seeded end-to-end evaluation on a slice of the Beauty data', () => {
     expect(popM.ndcg).toBeGreaterThan(NDCG_BY_CHANCE * 1.5);
     expect(trM.ndcg).toBeGreaterThanOrEqual(popM.ndcg - 0.02);
 
-    const net = createNetwork({ dim: 16, maxLen: 20, idBuckets: 16384, topicBuckets: 0, loss: 'softmax', negatives: 128, dropout: 0.2, learningRate: 5e-3, seed: 1 });
+    const net = createNetwork({
+      dim: 16,
+      maxLen: 20,
+      idBuckets: 16384,
+      topicBuckets: 0,
+      loss: 'softmax',
+      negatives: 128,
+      dropout: 0.2,
+      learningRate: 5e-3,
+      seed: 1,
+    });
     const coder = new ItemCoder(net.config);
     const codes = ds.itemIds.map((id) => coder.code(id));
     const scorer = modelScorer(net, split, codes);
@@ -210,7 +220,16 @@ describe('fit: co-occurrence start', () => {
   it('sets the co-occurrence vectors at the scale of lowest training loss, below that of unit-norm vectors', () => {
     const ds = parsePairs(readFileSync(new URL('../../data/beauty-slice.txt', import.meta.url), 'utf8'));
     const split = splitLastTwo(ds);
-    const net = createNetwork({ dim: 16, maxLen: 20, idBuckets: 16384, topicBuckets: 0, loss: 'softmax', negatives: 64, dropout: 0, seed: 1 });
+    const net = createNetwork({
+      dim: 16,
+      maxLen: 20,
+      idBuckets: 16384,
+      topicBuckets: 0,
+      loss: 'softmax',
+      negatives: 64,
+      dropout: 0,
+      seed: 1,
+    });
     const coder = new ItemCoder(net.config);
     const sequences = split.train.map((keys) => ({ keys }));
     const codes = ds.itemIds.map((id) => coder.code(id));
@@ -228,7 +247,7 @@ describe('fit: co-occurrence start', () => {
     const table = net.snapshot().get('item/id') as Float32Array;
     const users = new Map<number, number>();
     for (const c of codes) for (const r of c.ids) users.set(r, (users.get(r) ?? 0) + 1);
-    const own = codes.map((c, k) => k).filter((k) => [...codes[k].ids].every((r) => users.get(r) === 1));
+    const own = codes.map((_c, k) => k).filter((k) => [...codes[k].ids].every((r) => users.get(r) === 1));
     expect(own.length).toBeGreaterThan(1000);
     const off = own.filter((k) => {
       for (let j = 0; j < 16; j++) {
@@ -248,7 +267,16 @@ describe('fit: early stopping', () => {
     const ds = parsePairs(readFileSync(new URL('../../data/beauty-slice.txt', import.meta.url), 'utf8'));
     const split = splitLastTwo(ds);
     const run = (metrics: number[]) => {
-      const net = createNetwork({ dim: 8, maxLen: 10, idBuckets: 4096, topicBuckets: 0, loss: 'softmax', negatives: 16, learningRate: 5e-3, seed: 2 });
+      const net = createNetwork({
+        dim: 8,
+        maxLen: 10,
+        idBuckets: 4096,
+        topicBuckets: 0,
+        loss: 'softmax',
+        negatives: 16,
+        learningRate: 5e-3,
+        seed: 2,
+      });
       const coder = new ItemCoder(net.config);
       let i = 0;
       const res = fit(net, {

@@ -18,7 +18,22 @@ describe('attnflow-train', () => {
     }
     writeFileSync(data, lines.join('\n'));
     const out = path.join(dir, 'model');
-    const code = await main(['--data', data, '--out', out, '--minutes', '0.5', '--epochs', '2', '--dim', '8', '--buckets', '2048', '--quantization', 'float16']);
+    const code = await main([
+      '--data',
+      data,
+      '--out',
+      out,
+      '--minutes',
+      '0.5',
+      '--epochs',
+      '2',
+      '--dim',
+      '8',
+      '--buckets',
+      '2048',
+      '--quantization',
+      'float16',
+    ]);
     expect(code).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8')) as ModelManifest;
     expect(manifest).toMatchObject({ format: 'attnflow-model', version: 1, weights: 'weights.bin', quantization: 'float16' });

@@ -3,8 +3,14 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { applyOrder, findContainers, findVariantGroups, showVariant } from '../../../src/personalize/dom';
 import { applyCachedOrder, CACHE_KEY } from '../../../src/personalize/early';
 
-const ids = (sel: string) => [...document.querySelectorAll(`${sel} > *`)].map((e) => e.getAttribute('data-attn-item') ?? e.tagName.toLowerCase() + ((e as HTMLElement).hidden ? '!' : ''));
-const visible = (sel: string) => [...document.querySelectorAll<HTMLElement>(`${sel} > [data-attn-item]`)].filter((e) => !e.hidden).map((e) => e.getAttribute('data-attn-item'));
+const ids = (sel: string) =>
+  [...document.querySelectorAll(`${sel} > *`)].map(
+    (e) => e.getAttribute('data-attn-item') ?? e.tagName.toLowerCase() + ((e as HTMLElement).hidden ? '!' : ''),
+  );
+const visible = (sel: string) =>
+  [...document.querySelectorAll<HTMLElement>(`${sel} > [data-attn-item]`)]
+    .filter((e) => !e.hidden)
+    .map((e) => e.getAttribute('data-attn-item'));
 
 beforeEach(() => {
   localStorage.clear();

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { hashString, seededRandom } from '../../../src/personalize/random';
-import { addView, attendedCount, buildProfile, emptyProfile, profileScores, signalsKey, topicAffinities } from '../../../src/personalize/profile';
+import {
+  addView,
+  attendedCount,
+  buildProfile,
+  emptyProfile,
+  profileScores,
+  signalsKey,
+  topicAffinities,
+} from '../../../src/personalize/profile';
 import { normalizeScores, pickVariant, rankContainer, sortByScore, topicDiversity } from '../../../src/personalize/rank';
 import { explainItem } from '../../../src/personalize/explain';
 import { blendScores, modelWeight, spearman } from '../../../src/personalize/blend';
@@ -37,7 +45,16 @@ describe('profile', () => {
     const p = buildProfile(log);
     addView(p, [{ itemId: 's1', topics: ['sport'], attentionMs: 3000 }]);
     expect(p.items.s1).toEqual({ attentionMs: 9000, clicks: 0, skipped: 0, views: 2, topics: ['sport'] });
-    expect(p.topics.sport).toEqual({ attentionMs: 13000, attended: 2, clicks: 1, skipped: 0, top: [['s1', 9000], ['s2', 4000]] });
+    expect(p.topics.sport).toEqual({
+      attentionMs: 13000,
+      attended: 2,
+      clicks: 1,
+      skipped: 0,
+      top: [
+        ['s1', 9000],
+        ['s2', 4000],
+      ],
+    });
     expect(p.topics.football).toEqual({ attentionMs: 4000, attended: 1, clicks: 1, skipped: 0, top: [['s2', 4000]] });
     expect(p.topics.politics).toEqual({ attentionMs: 100, attended: 0, clicks: 0, skipped: 1, top: [] });
     expect(p.totals).toEqual({ items: 4, attended: 2, clicks: 1, skipped: 1 });
@@ -57,7 +74,13 @@ describe('profile', () => {
   });
 
   it('scores items by the mean affinity of their topics; unknown topics are 0', () => {
-    const s = profileScores(buildProfile(log), [item('new-sport', 'sport'), item('mixed', 'sport', 'politics'), item('tech', 'tech'), item('none'), item('p1', 'politics')]);
+    const s = profileScores(buildProfile(log), [
+      item('new-sport', 'sport'),
+      item('mixed', 'sport', 'politics'),
+      item('tech', 'tech'),
+      item('none'),
+      item('p1', 'politics'),
+    ]);
     expect(s['new-sport']).toBeCloseTo(13000 / 21300, 5);
     expect(s.mixed).toBeCloseTo((13000 - 200) / 2 / 21300, 5);
     expect(s.tech).toBe(0);
@@ -144,16 +167,26 @@ describe('rankContainer', () => {
 describe('pickVariant', () => {
   const alts = [item('hero-a', 'sport'), item('hero-b', 'politics'), item('hero-c', 'tech')];
   it('shows the best scored alternative', () => {
-    expect(pickVariant('hero', alts, { 'hero-a': 0.1, 'hero-b': 0.8, 'hero-c': 0.2 }, { seed: 3, explore: 0 })).toEqual({ shown: 'hero-b', explored: false });
+    expect(pickVariant('hero', alts, { 'hero-a': 0.1, 'hero-b': 0.8, 'hero-c': 0.2 }, { seed: 3, explore: 0 })).toEqual({
+      shown: 'hero-b',
+      explored: false,
+    });
   });
   it('keeps the page default while nothing is known', () => {
     expect(pickVariant('hero', alts, {}, { seed: 3, explore: 0, fallback: 'hero-c' })).toEqual({ shown: 'hero-c', explored: false });
-    expect(pickVariant('hero', alts, { 'hero-a': 0, 'hero-b': 0, 'hero-c': 0 }, { seed: 3, explore: 0, fallback: 'hero-b' })!.shown).toBe('hero-b');
+    expect(pickVariant('hero', alts, { 'hero-a': 0, 'hero-b': 0, 'hero-c': 0 }, { seed: 3, explore: 0, fallback: 'hero-b' })!.shown).toBe(
+      'hero-b',
+    );
   });
   it('explores unseen alternatives at the configured rate', () => {
     let explored = 0;
     for (let seed = 0; seed < 2000; seed++) {
-      const r = pickVariant('hero', alts, { 'hero-a': 1, 'hero-b': 0, 'hero-c': 0 }, { seed, explore: 0.2, seen: (id) => id !== 'hero-c' })!;
+      const r = pickVariant(
+        'hero',
+        alts,
+        { 'hero-a': 1, 'hero-b': 0, 'hero-c': 0 },
+        { seed, explore: 0.2, seen: (id) => id !== 'hero-c' },
+      )!;
       if (r.explored) {
         explored++;
         expect(r.shown).toBe('hero-c');
@@ -165,8 +198,18 @@ describe('pickVariant', () => {
 
 describe('topicDiversity and normalizeScores', () => {
   it('reports the topics of the top slots', () => {
-    expect(topicDiversity([item('a', 'sport'), item('b', 'sport'), item('c', 'sport'), item('d', 'tech')])).toEqual({ slots: 3, topics: ['sport'], topShare: 1, entropy: 0 });
-    expect(topicDiversity([item('a', 'sport'), item('b', 'tech'), item('c', 'art')])).toEqual({ slots: 3, topics: ['sport', 'tech', 'art'], topShare: 0.333, entropy: 1 });
+    expect(topicDiversity([item('a', 'sport'), item('b', 'sport'), item('c', 'sport'), item('d', 'tech')])).toEqual({
+      slots: 3,
+      topics: ['sport'],
+      topShare: 1,
+      entropy: 0,
+    });
+    expect(topicDiversity([item('a', 'sport'), item('b', 'tech'), item('c', 'art')])).toEqual({
+      slots: 3,
+      topics: ['sport', 'tech', 'art'],
+      topShare: 0.333,
+      entropy: 1,
+    });
     expect(topicDiversity([item('a', 'sport'), item('b', 'sport'), item('c', 'art')]).topShare).toBe(0.667);
   });
   it('normalises scores into 0..1', () => {
@@ -189,12 +232,22 @@ describe('explainItem', () => {
     expect(e.because[0]).toBe('You read 3 sport items (24 s of attention)');
     expect(e.because[1]).toBe('You passed over 2 politics items, so it ranks lower');
     expect(e.similar).toEqual(['s1', 's2', 's3']);
-    expect(e).toMatchObject({ itemId: 's9', score: 0.9, rank: 0, originalRank: 7, explored: false, kept: false, topics: ['sport', 'politics'] });
+    expect(e).toMatchObject({
+      itemId: 's9',
+      score: 0.9,
+      rank: 0,
+      originalRank: 7,
+      explored: false,
+      kept: false,
+      topics: ['sport', 'politics'],
+    });
   });
   it('says when exploration or the site placed it, and when nothing is known', () => {
     const e = explainItem(item('t1', 'tech'), profile, { explored: true });
     expect(e.because).toEqual(['Something new: shown to explore, so your page does not narrow to one topic']);
-    expect(explainItem(item('t1', 'tech'), emptyProfile()).because).toEqual(['Nothing is known about you yet: shown in the site’s own order']);
+    expect(explainItem(item('t1', 'tech'), emptyProfile()).because).toEqual([
+      'Nothing is known about you yet: shown in the site’s own order',
+    ]);
     expect(explainItem(item('t1', 'tech'), profile, { kept: true }).because[0]).toBe('Pinned in place by the site');
     const glance = buildProfile([{ itemId: 'g1', topics: ['tech'], attentionMs: 500 }]);
     expect(explainItem(item('t2', 'tech'), glance).because).toEqual(['You looked at tech items for 0.5 s']);

@@ -8,7 +8,10 @@ import type { AttentionSnapshot } from '../../../src/types';
 // The container holds items the visitor has seen before, so the model can be judged on them.
 const ORDER = ['x0', 'y0', 'x9', 'y9', 'z0', 'z9'];
 const snapshot = (): AttentionSnapshot =>
-  ({ page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt: 0, viewId: 'v-now', path: '/', rageClicks: 0, deadClicks: 0 }, items: {} }) as AttentionSnapshot;
+  ({
+    page: { engagedMs: 0, visibleMs: 0, scrollDepth: 0, startedAt: 0, viewId: 'v-now', path: '/', rageClicks: 0, deadClicks: 0 },
+    items: {},
+  }) as AttentionSnapshot;
 // The visitor read y-topic items in earlier views and passed over x ones.
 const history = [
   { itemId: 'y0', topics: ['y'], attentionMs: 6000, viewId: 'v1' },

@@ -26,14 +26,34 @@ function mk(over: Partial<StoreOptions> = {}, extras: ExtrasOptions = { upkeepDe
 
 function item(n: number, extra: Partial<ItemAttention> = {}): ItemAttention {
   return {
-    attentionMs: n, visibleMs: 2 * n, viewableMs: n, hoverMs: 0, maxVisibleRatio: 0.5, clicks: 0, viewable: true,
-    skipped: false, topics: ['sport'], rageClicks: 0, deadClicks: 0, ...extra,
+    attentionMs: n,
+    visibleMs: 2 * n,
+    viewableMs: n,
+    hoverMs: 0,
+    maxVisibleRatio: 0.5,
+    clicks: 0,
+    viewable: true,
+    skipped: false,
+    topics: ['sport'],
+    rageClicks: 0,
+    deadClicks: 0,
+    ...extra,
   };
 }
 
 function snap(viewId: string, items: Record<string, ItemAttention>, page: Partial<AttentionSnapshot['page']> = {}): AttentionSnapshot {
   return {
-    page: { engagedMs: 1000, visibleMs: 1000, scrollDepth: 0.5, startedAt: t, viewId, path: '/news', rageClicks: 0, deadClicks: 0, ...page },
+    page: {
+      engagedMs: 1000,
+      visibleMs: 1000,
+      scrollDepth: 0.5,
+      startedAt: t,
+      viewId,
+      path: '/news',
+      rageClicks: 0,
+      deadClicks: 0,
+      ...page,
+    },
     items,
   };
 }
@@ -80,27 +100,71 @@ describe('schema', () => {
   it('migrates a v1 database and keeps its data: views lose the query string, catalogue and topics are rebuilt', async () => {
     const v1 = await openDB('attnflow', 1, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 1, tx as never) });
     await v1.put('records', { ...item(1500), viewId: 'old', itemId: 'a', topics: ['tech'], firstAt: t - 5000, lastAt: t - 4000 } as never);
-    await v1.put('records', { ...item(500), viewId: 'old', itemId: 'b', topics: ['tech', 'ai'], firstAt: t - 6000, lastAt: t - 1000 } as never);
-    await v1.put('views', { viewId: 'old', url: 'https://example.com/story?email=canary@example.com#x', startedAt: t - 9000, engagedMs: 3000 } as never);
+    await v1.put('records', {
+      ...item(500),
+      viewId: 'old',
+      itemId: 'b',
+      topics: ['tech', 'ai'],
+      firstAt: t - 6000,
+      lastAt: t - 1000,
+    } as never);
+    await v1.put('views', {
+      viewId: 'old',
+      url: 'https://example.com/story?email=canary@example.com#x',
+      startedAt: t - 9000,
+      engagedMs: 3000,
+    } as never);
     v1.close();
 
     const s = mk();
     const out = await s.export();
     expect(out.version).toBe(DB_VERSION);
     expect(out.records).toHaveLength(2);
-    expect(out.records.find((r) => r.itemId === 'b')).toMatchObject({ attentionMs: 500, topics: ['tech', 'ai'], firstAt: t - 6000, lastAt: t - 1000 });
-    expect(out.views).toEqual([{ viewId: 'old', path: '/story', startedAt: t - 9000, updatedAt: t - 9000, engagedMs: 3000, topics: { tech: 2000, ai: 500 } }]);
+    expect(out.records.find((r) => r.itemId === 'b')).toMatchObject({
+      attentionMs: 500,
+      topics: ['tech', 'ai'],
+      firstAt: t - 6000,
+      lastAt: t - 1000,
+    });
+    expect(out.views).toEqual([
+      { viewId: 'old', path: '/story', startedAt: t - 9000, updatedAt: t - 9000, engagedMs: 3000, topics: { tech: 2000, ai: 500 } },
+    ]);
     expect(JSON.stringify(out)).not.toContain('canary');
-    expect(out.catalogue.map((c) => [c.itemId, c.firstSeen, c.lastSeen])).toEqual([['a', t - 5000, t - 4000], ['b', t - 6000, t - 1000]]);
+    expect(out.catalogue.map((c) => [c.itemId, c.firstSeen, c.lastSeen])).toEqual([
+      ['a', t - 5000, t - 4000],
+      ['b', t - 6000, t - 1000],
+    ]);
   });
 
   it('migrates a v2 database: item records become lines and read back the same', async () => {
     const v2 = await openDB('attnflow', 2, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 2, tx as never) });
     const recs = [
-      { ...item(1500), viewId: 'old', itemId: 'a', topics: ['tech'], firstAt: t - 5000, lastAt: t - 4000, skipped: true, viewable: false, maxVisibleRatio: 0.25 },
+      {
+        ...item(1500),
+        viewId: 'old',
+        itemId: 'a',
+        topics: ['tech'],
+        firstAt: t - 5000,
+        lastAt: t - 4000,
+        skipped: true,
+        viewable: false,
+        maxVisibleRatio: 0.25,
+      },
       { ...item(500), viewId: 'old', itemId: 'b\tc,d', topics: [], firstAt: t - 6000, lastAt: t - 1000 },
     ];
-    await v2.put('views', { viewId: 'old', path: '/p', startedAt: t - 9000, updatedAt: t - 1000, engagedMs: 3000, visibleMs: 4000, scrollDepth: 0.5, rageClicks: 0, deadClicks: 0, topics: { tech: 1500 }, items: recs } as never);
+    await v2.put('views', {
+      viewId: 'old',
+      path: '/p',
+      startedAt: t - 9000,
+      updatedAt: t - 1000,
+      engagedMs: 3000,
+      visibleMs: 4000,
+      scrollDepth: 0.5,
+      rageClicks: 0,
+      deadClicks: 0,
+      topics: { tech: 1500 },
+      items: recs,
+    } as never);
     v2.close();
 
     const out = await mk().export();
@@ -113,25 +177,65 @@ describe('schema', () => {
 
   it('migrates a v3 database: the catalogue and the profile get their counts, rebuilt from the views once', async () => {
     const v3 = await openDB('attnflow', 3, { upgrade: (d, from, _to, tx) => void migrate(d as never, from, 3, tx as never) });
-    const rec = (viewId: string, itemId: string, ms: number, topics: string[]) => ({ ...item(ms), viewId, itemId, topics, firstAt: t - 5000, lastAt: t - 4000 }) as ItemRecord;
-    const view = (viewId: string, recs: ItemRecord[]) => packView({ viewId, path: '/', startedAt: t - 9000, updatedAt: t - 1000, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 }, recs);
+    const rec = (viewId: string, itemId: string, ms: number, topics: string[]) =>
+      ({ ...item(ms), viewId, itemId, topics, firstAt: t - 5000, lastAt: t - 4000 }) as ItemRecord;
+    const view = (viewId: string, recs: ItemRecord[]) =>
+      packView(
+        {
+          viewId,
+          path: '/',
+          startedAt: t - 9000,
+          updatedAt: t - 1000,
+          engagedMs: 0,
+          visibleMs: 0,
+          scrollDepth: 0,
+          rageClicks: 0,
+          deadClicks: 0,
+        },
+        recs,
+      );
     await v3.put('views', view('v1', [rec('v1', 'a', 1500, ['tech']), rec('v1', 'b', 200, ['ai'])]) as never);
     await v3.put('views', view('v2', [rec('v2', 'a', 700, ['tech'])]) as never);
     await v3.put('catalogue', { itemId: 'a', topics: ['tech'], firstSeen: t - 5000, lastSeen: t - 4000 } as never);
     v3.close();
     const out = await mk().export();
     expect(out.version).toBe(DB_VERSION);
-    expect(out.catalogue.map((c) => [c.itemId, c.attentionMs, c.views])).toEqual([['a', 2200, 2], ['b', 200, 1]]);
-    expect(out.profile).toMatchObject({ views: 2, records: 3, items: 2, attended: 1, topics: { tech: { attentionMs: 2200, attended: 1, top: [['a', 2200]] }, ai: { attentionMs: 200 } } });
+    expect(out.catalogue.map((c) => [c.itemId, c.attentionMs, c.views])).toEqual([
+      ['a', 2200, 2],
+      ['b', 200, 1],
+    ]);
+    expect(out.profile).toMatchObject({
+      views: 2,
+      records: 3,
+      items: 2,
+      attended: 1,
+      topics: { tech: { attentionMs: 2200, attended: 1, top: [['a', 2200]] }, ai: { attentionMs: 200 } },
+    });
   });
 
   it('an item record survives its line: odd ids, no topics, ratios, flags, times before the view began', () => {
     const view = { viewId: 'v', startedAt: t };
     const recs: ItemRecord[] = [
-      { ...item(1234), viewId: 'v', itemId: 'x\ty\nz,ü—🙂', topics: ['a', 'b c'], firstAt: t - 30, lastAt: t + 9e8, maxVisibleRatio: 0.333, viewable: true, skipped: true, clicks: 3, rageClicks: 1, deadClicks: 2 },
+      {
+        ...item(1234),
+        viewId: 'v',
+        itemId: 'x\ty\nz,ü—🙂',
+        topics: ['a', 'b c'],
+        firstAt: t - 30,
+        lastAt: t + 9e8,
+        maxVisibleRatio: 0.333,
+        viewable: true,
+        skipped: true,
+        clicks: 3,
+        rageClicks: 1,
+        deadClicks: 2,
+      },
       { ...item(0), viewId: 'v', itemId: '', topics: [], firstAt: t, lastAt: t, maxVisibleRatio: 1, viewable: false, skipped: false },
     ];
-    const stored = packView({ ...view, path: '/', updatedAt: t, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 }, recs);
+    const stored = packView(
+      { ...view, path: '/', updatedAt: t, engagedMs: 0, visibleMs: 0, scrollDepth: 0, rageClicks: 0, deadClicks: 0 },
+      recs,
+    );
     expect(itemsOf(stored)).toEqual(recs);
     expect(stored.topics).toEqual({ a: 1234, 'b c': 1234 });
     expect(itemLine(recs[1]!, t)).toBe('0,0,0,0,0,0,0,1000,0,0,0\t\t');
@@ -156,12 +260,17 @@ describe('schema', () => {
 describe('write path', () => {
   it('writes one transaction per flush and upserts cumulative snapshots without duplicates', async () => {
     const s = mk();
-    const spy = vi.spyOn(Object.getPrototypeOf(await (async () => {
-      const db = await openDB('probe');
-      const raw = (db as unknown as { close(): void } & object);
-      db.close();
-      return Object.getPrototypeOf(raw) === null ? raw : (await import('idb')).unwrap(db);
-    })()), 'transaction');
+    const spy = vi.spyOn(
+      Object.getPrototypeOf(
+        await (async () => {
+          const db = await openDB('probe');
+          const raw = db as unknown as { close(): void } & object;
+          db.close();
+          return Object.getPrototypeOf(raw) === null ? raw : (await import('idb')).unwrap(db);
+        })(),
+      ),
+      'transaction',
+    );
     for (let i = 1; i <= 3; i++) s.recordView(snap('v1', items(50, i * 100)));
     await s.flush();
     // The flush's own transaction (retention runs in another one, after the first flush).
@@ -244,7 +353,14 @@ describe('write path', () => {
     vi.stubGlobal('window', new EventTarget());
     const spy = vi.spyOn(IDBObjectStore.prototype, 'put');
     // Puts of views only: the aggregates' own writes come after.
-    const puts = { mock: { get calls() { return spy.mock.contexts.filter((c) => (c as IDBObjectStore).name === 'views'); } }, mockClear: () => spy.mockClear() };
+    const puts = {
+      mock: {
+        get calls() {
+          return spy.mock.contexts.filter((c) => (c as IDBObjectStore).name === 'views');
+        },
+      },
+      mockClear: () => spy.mockClear(),
+    };
     const s = mk({ flushIntervalMs: 1e9 });
     await s.db();
     for (let v = 0; v < 30; v++) s.recordView(snap(`v${v}`, items(100, 10, `v${v}-`)));
@@ -340,15 +456,35 @@ describe('retention', () => {
     const profile = await s.get('profile', 'visitor');
     expect(profile).toMatchObject({ affinities: { sport: 1500, tech: 250 }, views: 2 });
     const a = await s.get('catalogue', 'a');
-    expect(a).toEqual({ itemId: 'a', topics: ['sport'], firstSeen: t - 30 * DAY, lastSeen: t, attentionMs: 2000, clicks: 0, skipped: 0, views: 2 });
+    expect(a).toEqual({
+      itemId: 'a',
+      topics: ['sport'],
+      firstSeen: t - 30 * DAY,
+      lastSeen: t,
+      attentionMs: 2000,
+      clicks: 0,
+      skipped: 0,
+      views: 2,
+    });
     expect(changed).toHaveBeenCalledWith(false);
   });
 
   it('pure: the aggregates of a log are what personalization counts from its records, and affinities halve in 30 days', () => {
     const recs = (viewId: string, at: number, list: Array<[string, string[], number, number, boolean]>): ItemRecord[] =>
-      list.map(([itemId, topics, ms, clicks, skipped]) => ({ ...item(ms), viewId, itemId, topics, clicks, skipped, firstAt: at, lastAt: at }) as ItemRecord);
-    const v1 = recs('v1', 0, [['a', ['sport'], 800, 0, false], ['b', ['tech'], 100, 0, true], ['c', ['sport', 'ai'], 3000, 1, false]]);
-    const v2 = recs('v2', 30 * DAY, [['a', ['sport'], 400, 0, false], ['b', ['tech'], 150, 0, true], ['d', ['ai'], 50, 0, true]]);
+      list.map(
+        ([itemId, topics, ms, clicks, skipped]) =>
+          ({ ...item(ms), viewId, itemId, topics, clicks, skipped, firstAt: at, lastAt: at }) as ItemRecord,
+      );
+    const v1 = recs('v1', 0, [
+      ['a', ['sport'], 800, 0, false],
+      ['b', ['tech'], 100, 0, true],
+      ['c', ['sport', 'ai'], 3000, 1, false],
+    ]);
+    const v2 = recs('v2', 30 * DAY, [
+      ['a', ['sport'], 400, 0, false],
+      ['b', ['tech'], 150, 0, true],
+      ['d', ['ai'], 50, 0, true],
+    ]);
     const profile = emptyProfile(30 * DAY);
     const entries = foldJournal(profile, [addition(0, v1), addition(30 * DAY, v2)], () => undefined, 30 * DAY);
     const expected = buildProfile([...v1, ...v2]);
@@ -358,7 +494,10 @@ describe('retention', () => {
     expect(seen.totals).toEqual(expected.totals);
     expect(profile).toMatchObject({ views: 2, records: 6, items: 4, attended: 2 });
     expect(profile.affinities).toEqual({ sport: 800 / 2 + 3000 / 2 + 400, ai: 3000 / 2 + 50, tech: 100 / 2 + 150 });
-    expect(profile.topics.sport!.top).toEqual([['c', 3000], ['a', 1200]]);
+    expect(profile.topics.sport!.top).toEqual([
+      ['c', 3000],
+      ['a', 1200],
+    ]);
     // Taking v1 back out leaves what v2 alone gives, and an item with no record left goes.
     const out = foldJournal(profile, [removal(0, v1)], (id) => entries.get(id), 30 * DAY);
     expect(out.get('c')).toBeUndefined();
@@ -376,15 +515,32 @@ async function aggregates() {
   const db = await openDB('attnflow');
   const views = (await db.getAll('views')) as StoredView[];
   const profile = emptyProfile(t);
-  const rebuilt = foldJournal(profile, views.map((v) => addition(v.updatedAt, itemsOf(v))), () => undefined, t);
-  const stored = { profile: await db.get('profile', 'visitor'), catalogue: await db.getAll('catalogue'), journal: await db.count('journal') };
+  const rebuilt = foldJournal(
+    profile,
+    views.map((v) => addition(v.updatedAt, itemsOf(v))),
+    () => undefined,
+    t,
+  );
+  const stored = {
+    profile: await db.get('profile', 'visitor'),
+    catalogue: await db.getAll('catalogue'),
+    journal: await db.count('journal'),
+  };
   db.close();
   const byId = (xs: any[]) => Object.fromEntries(xs.filter(Boolean).map(({ firstSeen: _, lastSeen: __, ...e }) => [e.itemId, e]));
   // Each topic's most attended items are kept as they come: one that retention takes out leaves
   // its place empty until another is read, so they are compared apart.
   const tops = (p: any) => Object.fromEntries(Object.entries(p?.topics ?? {}).map(([k, v]: [string, any]) => [k, v.top]));
   const counts = (p: any) =>
-    p && { records: p.records, items: p.items, attended: p.attended, clicks: p.clicks, skipped: p.skipped, views: p.views, topics: Object.fromEntries(Object.entries(p.topics).map(([k, { top: _, ...v }]: [string, any]) => [k, v])) };
+    p && {
+      records: p.records,
+      items: p.items,
+      attended: p.attended,
+      clicks: p.clicks,
+      skipped: p.skipped,
+      views: p.views,
+      topics: Object.fromEntries(Object.entries(p.topics).map(([k, { top: _, ...v }]: [string, any]) => [k, v])),
+    };
   return {
     stored: { profile: counts(stored.profile), catalogue: byId(stored.catalogue) },
     rebuilt: { profile: counts(profile), catalogue: byId([...rebuilt.values()]) },
@@ -400,7 +556,9 @@ describe('aggregates kept up to date as the log is written', () => {
     for (let i = 1; i <= 6; i++) {
       t += 1000;
       // Cumulative snapshots: the same records grow; a click and a skip come and go.
-      a.recordView(snap('a1', { x: item(300 * i, { topics: ['sport'], clicks: i > 3 ? 1 : 0 }), y: item(100, { topics: ['tech'], skipped: i < 4 }) }));
+      a.recordView(
+        snap('a1', { x: item(300 * i, { topics: ['sport'], clicks: i > 3 ? 1 : 0 }), y: item(100, { topics: ['tech'], skipped: i < 4 }) }),
+      );
       b.recordView(snap('b1', items(4, 200 * i, 'b')));
       await Promise.all([a.flush(), b.flush()]);
     }
@@ -412,7 +570,14 @@ describe('aggregates kept up to date as the log is written', () => {
     expect(agg.tops.stored).toEqual(agg.tops.rebuilt);
 
     // An unload writes everything at once; the next page folds it.
-    a.recordView(snap('a1', { x: item(5000, { topics: ['sport'], clicks: 2 }), y: item(100, { topics: ['tech'], skipped: true }), z: item(50, { topics: ['ai'] }) }), 'end');
+    a.recordView(
+      snap('a1', {
+        x: item(5000, { topics: ['sport'], clicks: 2 }),
+        y: item(100, { topics: ['tech'], skipped: true }),
+        z: item(50, { topics: ['ai'] }),
+      }),
+      'end',
+    );
     await a.settled();
     agg = await aggregates();
     expect(agg.stored).toEqual(agg.rebuilt);
@@ -444,7 +609,13 @@ describe('aggregates kept up to date as the log is written', () => {
     const s = mk();
     for (let v = 0; v < 200; v++) {
       t += 1000;
-      s.recordView(snap(`old${v}`, { [`s${v}`]: item(2000, { topics: ['sport'] }), [`t${v}`]: item(100, { topics: ['tech'], skipped: true }), shared: item(10, { topics: ['sport'] }) }));
+      s.recordView(
+        snap(`old${v}`, {
+          [`s${v}`]: item(2000, { topics: ['sport'] }),
+          [`t${v}`]: item(100, { topics: ['tech'], skipped: true }),
+          shared: item(10, { topics: ['sport'] }),
+        }),
+      );
     }
     await s.settled();
     s.recordView(snap('now', { s7: item(5000, { topics: ['sport'] }), fresh: item(3000, { topics: ['ai'] }) }));
@@ -454,7 +625,10 @@ describe('aggregates kept up to date as the log is written', () => {
     const reads = spies.reduce((n, spy) => n + spy.mock.calls.length, 0);
     expect(reads).toBeLessThanOrEqual(8);
     expect(spies.flatMap((spy) => spy.mock.contexts.map((c) => (c as IDBObjectStore).name))).not.toContain('views');
-    expect(known.items.map((e) => [e.itemId, e.attentionMs, e.views])).toEqual([['s7', 2000, 1], ['shared', 2000, 200]]);
+    expect(known.items.map((e) => [e.itemId, e.attentionMs, e.views])).toEqual([
+      ['s7', 2000, 1],
+      ['shared', 2000, 200],
+    ]);
     expect(known.profile).toMatchObject({ views: 200, records: 600, items: 401, attended: 201, skipped: 200 });
     expect(known.profile.topics.sport).toMatchObject({ attentionMs: 402_000, attended: 201 });
     expect(known.profile.topics.ai).toBeUndefined();
@@ -466,7 +640,15 @@ describe('aggregates kept up to date as the log is written', () => {
 
   it('a view a closed tab left in localStorage enters the aggregates with what it adds', async () => {
     const ls = new Map<string, string>();
-    vi.stubGlobal('localStorage', { get length() { return ls.size; }, key: (i: number) => [...ls.keys()][i] ?? null, getItem: (k: string) => ls.get(k) ?? null, setItem: (k: string, v: string) => void ls.set(k, v), removeItem: (k: string) => void ls.delete(k) });
+    vi.stubGlobal('localStorage', {
+      get length() {
+        return ls.size;
+      },
+      key: (i: number) => [...ls.keys()][i] ?? null,
+      getItem: (k: string) => ls.get(k) ?? null,
+      setItem: (k: string, v: string) => void ls.set(k, v),
+      removeItem: (k: string) => void ls.delete(k),
+    });
     const s = mk();
     s.recordView(snap('gone', { a: item(400), b: item(100) }));
     await s.settled();
@@ -695,19 +877,36 @@ describe('closing tab', () => {
   function localStore() {
     const m = new Map<string, string>();
     const ls = {
-      get length() { return m.size; },
+      get length() {
+        return m.size;
+      },
       key: (i: number) => [...m.keys()][i] ?? null,
       getItem: (k: string) => m.get(k) ?? null,
       setItem: (k: string, v: string) => void m.set(k, String(v)),
       removeItem: (k: string) => void m.delete(k),
       clear: () => m.clear(),
     };
-    vi.stubGlobal('localStorage', new Proxy(ls, { ownKeys: () => [...m.keys()], getOwnPropertyDescriptor: (_, k) => (m.has(k as string) ? { enumerable: true, configurable: true, value: m.get(k as string) } : undefined) }));
+    vi.stubGlobal(
+      'localStorage',
+      new Proxy(ls, {
+        ownKeys: () => [...m.keys()],
+        getOwnPropertyDescriptor: (_, k) =>
+          m.has(k as string) ? { enumerable: true, configurable: true, value: m.get(k as string) } : undefined,
+      }),
+    );
     return m;
   }
 
   function mkLog(over: Partial<StoreOptions> = {}) {
-    const l = createLog({ retentionDays: 90, maxItemRecords: 50_000, report: vi.fn(), log: () => {}, clock, flushIntervalMs: 1e9, ...over });
+    const l = createLog({
+      retentionDays: 90,
+      maxItemRecords: 50_000,
+      report: vi.fn(),
+      log: () => {},
+      clock,
+      flushIntervalMs: 1e9,
+      ...over,
+    });
     l.allow(true);
     stores.push(l);
     return l;

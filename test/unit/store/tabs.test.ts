@@ -54,7 +54,11 @@ describe('leader election', () => {
   it('fallback without Web Locks: a lease in localStorage, taken over once it expires', async () => {
     const data = new Map<string, string>();
     const storage = () =>
-      ({ getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => data.set(k, v), removeItem: (k: string) => data.delete(k) }) as unknown as Storage;
+      ({
+        getItem: (k: string) => data.get(k) ?? null,
+        setItem: (k: string, v: string) => data.set(k, v),
+        removeItem: (k: string) => data.delete(k),
+      }) as unknown as Storage;
     const a = createTabs('t2', () => {}, undefined, storage);
     const b = createTabs('t2', () => {}, undefined, storage);
     closers.push(a, b);
@@ -66,9 +70,14 @@ describe('leader election', () => {
   });
 
   it('no Web Locks and no storage (sandboxed frame): the tab leads itself', () => {
-    const a = createTabs('t3', () => {}, undefined, () => {
-      throw new DOMException('denied', 'SecurityError');
-    });
+    const a = createTabs(
+      't3',
+      () => {},
+      undefined,
+      () => {
+        throw new DOMException('denied', 'SecurityError');
+      },
+    );
     closers.push(a);
     expect(a.isLeader()).toBe(true);
   });
@@ -116,7 +125,21 @@ describe('upkeep in the leader tab', () => {
     seen.length = 0;
     sb.recordView({
       page: { viewId: 'vb', path: '/', startedAt: 1, engagedMs: 1000, visibleMs: 1000, scrollDepth: 1, rageClicks: 0, deadClicks: 0 },
-      items: { x: { attentionMs: 900, visibleMs: 1000, viewableMs: 1000, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: true, skipped: false, topics: ['jazz'], rageClicks: 0, deadClicks: 0 } },
+      items: {
+        x: {
+          attentionMs: 900,
+          visibleMs: 1000,
+          viewableMs: 1000,
+          hoverMs: 0,
+          maxVisibleRatio: 1,
+          clicks: 0,
+          viewable: true,
+          skipped: false,
+          topics: ['jazz'],
+          rageClicks: 0,
+          deadClicks: 0,
+        },
+      },
     });
     await sb.flush();
     await new Promise((r) => setTimeout(r, 150));
@@ -140,13 +163,42 @@ describe('recent records', () => {
         t += 1000;
         s.recordView({
           page: { viewId: `v${v}`, path: '/', startedAt: t, engagedMs: 1, visibleMs: 1, scrollDepth: 0, rageClicks: 0, deadClicks: 0 },
-          items: { a: { attentionMs: v + 1, visibleMs: 1, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: false, skipped: false, topics: [], rageClicks: 0, deadClicks: 0 },
-                   b: { attentionMs: v + 1, visibleMs: 1, viewableMs: 0, hoverMs: 0, maxVisibleRatio: 1, clicks: 0, viewable: false, skipped: false, topics: [], rageClicks: 0, deadClicks: 0 } },
+          items: {
+            a: {
+              attentionMs: v + 1,
+              visibleMs: 1,
+              viewableMs: 0,
+              hoverMs: 0,
+              maxVisibleRatio: 1,
+              clicks: 0,
+              viewable: false,
+              skipped: false,
+              topics: [],
+              rageClicks: 0,
+              deadClicks: 0,
+            },
+            b: {
+              attentionMs: v + 1,
+              visibleMs: 1,
+              viewableMs: 0,
+              hoverMs: 0,
+              maxVisibleRatio: 1,
+              clicks: 0,
+              viewable: false,
+              skipped: false,
+              topics: [],
+              rageClicks: 0,
+              deadClicks: 0,
+            },
+          },
         });
         await s.flush();
       }
       const recent = await x.recent(3);
-      expect(recent.map((r) => r.viewId), `IndexedDB missing: ${missing}`).toEqual(['v4', 'v4', 'v3', 'v3']);
+      expect(
+        recent.map((r) => r.viewId),
+        `IndexedDB missing: ${missing}`,
+      ).toEqual(['v4', 'v4', 'v3', 'v3']);
     }
   });
 });
