@@ -1,4 +1,4 @@
-export { createAttention } from '../attention/tracker';
+export { createAttention } from '../tracker';
 export { AttnflowBackendError, AttnflowConfigError } from '../lib/errors';
 export type {
   Attention,

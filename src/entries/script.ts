@@ -4,7 +4,7 @@
  * (`window.attnflow = window.attnflow || []; attnflow.push(['consent', true])`), then
  * dispatches `attnflow:ready` on window.
  */
-import { createAttention } from '../attention/tracker';
+import { createAttention } from '../tracker';
 import { loadChunk, setChunkBase } from '../chunks/load';
 import { optionsFromDataset } from '../options';
 import type { ModelChunk } from '../engine/chunk';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { optionsFromDataset, resolveOptions } from '../../src/options';
 import { AttnflowConfigError } from '../../src/lib/errors';
-import { createAttention } from '../../src/attention/tracker';
+import { createAttention } from '../../src/tracker';
 
 describe('options', () => {
   it('fills defaults', () => {

@@ -7,7 +7,7 @@ import type { ClickKind } from '../../../src/capture/clicks';
 import { observeFrustration } from '../../../src/capture/frustration';
 import { observeNavigation, viewKey } from '../../../src/capture/navigation';
 import { observeVisibility, type Placement } from '../../../src/capture/visibility';
-import { createAttention } from '../../../src/attention/tracker';
+import { createAttention } from '../../../src/tracker';
 
 afterEach(() => {
   document.body.replaceChildren();

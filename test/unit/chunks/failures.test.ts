@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { observeItems } from '../../../src/capture/items';
-import { createAttention } from '../../../src/attention/tracker';
+import { createAttention } from '../../../src/tracker';
 import { createLog } from '../../../src/store/log';
 import type { AttentionSnapshot } from '../../../src/types';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { createAttention } from '../../../src/attention/tracker';
+import { createAttention } from '../../../src/tracker';
 import { privacySignal } from '../../../src/store/privacy';
 import { optionsFromDataset, resolveOptions } from '../../../src/options';
 import type { Attention } from '../../../src/types';
