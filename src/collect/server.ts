@@ -1,0 +1,288 @@
+/**
+ * attnflow-collect's HTTP server: receives private attention reports (`POST /report`), stores each
+ * valid one exactly once, answers estimates (`GET /api/estimates?days=N`) and serves the dashboard
+ * under a strict Content Security Policy. Stateless over its database: several instances on one
+ * PostgreSQL answer alike. A request that is refused (size, type, schema, replay, rate) stores nothing.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { validateReport } from '../report/estimate';
+import { utcDay } from '../report/values';
+import { type Catalogue, loadCatalogue, parseCatalogue } from './catalogue';
+import { type Db, openPglite, openPostgres } from './db';
+import { buildEstimates, type EstimatesResponse, lastDays } from './estimates';
+import { insertReport, readReports } from './reports';
+
+/** Options of `createCollector`. */
+export interface CollectorOptions {
+  /** The catalogue, parsed or as the path of its JSON file. Required. */
+  catalogue: Catalogue | string;
+  /** PGlite folder (embedded database). Default `./attnflow-collect-data`; ignored with `database`. */
+  data?: string;
+  /** PostgreSQL connection URL (`postgres://user:password@host:port/db`), used instead of PGlite. */
+  database?: string;
+  /** TCP port; 0 picks a free one. Default 4190. */
+  port?: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Site origins (`https://example.com`) whose pages may post reports (CORS). Default none. */
+  origins?: string[];
+  /** Fewer reports than this over the range and no estimate is given. Default 100. */
+  minReports?: number;
+  /** Reports per minute one client IP may send. Default 60. */
+  rate?: number;
+  /** Reports per minute all clients together may send to this instance. Default 6000. */
+  globalRate?: number;
+  /** Folder of the dashboard's static files. Default `dist/collect/dashboard/` of the package, if built. */
+  dashboard?: string;
+  /** Take the client IP from `X-Forwarded-For` (behind a reverse proxy). Default false. */
+  trustProxy?: boolean;
+  /** The clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Where server errors are written. Default stderr. */
+  log?: (line: string) => void;
+}
+
+/** A collector: `listen()` opens the database and starts serving; `close()` stops serving, then closes the database. */
+export interface Collector {
+  /** Opens the database and listens; resolves with the URL. */
+  listen(): Promise<string>;
+  /** Stops accepting requests, lets the running ones finish, then closes the database. */
+  close(): Promise<void>;
+  /** `http://host:port` once listening, else an empty string. */
+  readonly url: string;
+  /** The open database (after `listen()`). */
+  readonly db: Db | undefined;
+}
+
+/** The largest report body, bytes. */
+export const BODY_LIMIT = 1024;
+/** Default port. */
+export const DEFAULT_PORT = 4190;
+/** Longest range of `GET /api/estimates`, days. */
+export const MAX_DAYS = 366;
+
+/** Strict: every resource from the collector's own origin, nothing inline, no plugins, no framing. */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** The package's built dashboard: `dist/collect/dashboard/`, two folders above this file in the source and in the built bin. */
+const BUILT_DASHBOARD = fileURLToPath(new URL('../../dist/collect/dashboard/', import.meta.url));
+
+const isDir = (dir: string): boolean => existsSync(dir) && statSync(dir).isDirectory();
+
+/** Messages for the refusals Fastify makes itself, by its error code. */
+const MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: `a report is at most ${BODY_LIMIT} bytes`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'a report is sent as application/json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the Content-Length does not match the body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+};
+
+/** A token bucket: `perMinute` tokens refilled evenly, at most `perMinute` in store. */
+function tokenBucket(perMinute: number, now: () => number): () => boolean {
+  let tokens = perMinute;
+  let last = now();
+  return () => {
+    const t = now();
+    tokens = Math.min(perMinute, tokens + ((t - last) * perMinute) / 60_000);
+    last = t;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
+/** A database URL without its password. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+/** An integer option ≥ `min`, or its default; throws naming the option. */
+function integerOption(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name}: expected an integer ≥ ${min}, received ${String(value)}`);
+  return v;
+}
+
+/** Creates a collector; checks the options (throws with the option's name) but opens nothing until `listen()`. */
+export function createCollector(options: CollectorOptions): Collector {
+  if (options.catalogue === undefined) throw new Error('catalogue: required (a catalogue object or the path of its JSON file)');
+  const catalogue = typeof options.catalogue === 'string' ? loadCatalogue(options.catalogue) : parseCatalogue(options.catalogue);
+  const port = integerOption('port', options.port, DEFAULT_PORT, 0);
+  const minReports = integerOption('minReports', options.minReports, 100, 0);
+  const rate = integerOption('rate', options.rate, 60);
+  const globalRate = integerOption('globalRate', options.globalRate, 6000);
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? Date.now;
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const origins = new Set(options.origins ?? []);
+  for (const o of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(o))
+      throw new Error(`origin: expected scheme://host[:port] without a path, received ${JSON.stringify(o)}`);
+  }
+  const dashboard = options.dashboard ?? (isDir(BUILT_DASHBOARD) ? BUILT_DASHBOARD : undefined);
+  if (options.dashboard !== undefined && !isDir(options.dashboard)) throw new Error(`dashboard: ${options.dashboard} is not a folder`);
+
+  let app: FastifyInstance | undefined;
+  let db: Db | undefined;
+  let url = '';
+  /** Estimations running now, by range: concurrent requests for one range share the work. */
+  const running = new Map<string, Promise<EstimatesResponse>>();
+
+  async function build(database: Db): Promise<FastifyInstance> {
+    // A report is a few hundred bytes: a client that takes seconds to send one is holding a connection, not reporting.
+    const server = Fastify({ bodyLimit: BODY_LIMIT, trustProxy: options.trustProxy ?? false, logger: false, requestTimeout: 15_000 });
+    // Only JSON is a report: without the text parser, any other Content-Type is refused with 415.
+    server.removeContentTypeParser('text/plain');
+
+    server.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, _request, reply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+      if (status >= 500) log(`attnflow-collect: ${error.message ?? String(error)}`);
+      const message =
+        (error.code && MESSAGES[error.code]) || (status >= 500 ? 'the collector could not handle the request' : error.message);
+      reply.code(status).send({ error: message ?? 'refused' });
+    });
+    server.setNotFoundHandler((_request, reply) => void reply.code(404).send({ error: 'not found' }));
+
+    server.addHook('onSend', async (request, reply, payload) => {
+      reply.header('content-security-policy', CSP);
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+      reply.header('x-frame-options', 'DENY');
+      if (request.url.startsWith('/api/') || request.url.startsWith('/report')) reply.header('cache-control', 'no-store');
+      return payload;
+    });
+
+    const cors = (request: FastifyRequest, reply: FastifyReply): void => {
+      reply.header('vary', 'Origin');
+      const origin = request.headers.origin;
+      if (origin && origins.has(origin)) reply.header('access-control-allow-origin', origin);
+    };
+
+    // Before any refusal, the rate limit's included: a page is told why its report was refused.
+    server.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/report' || request.url.startsWith('/report?')) cors(request, reply);
+    });
+
+    await server.register(rateLimit, {
+      global: false,
+      // Per instance: behind several instances a client may send `rate` to each.
+      errorResponseBuilder: (_request, context) => ({ statusCode: 429, message: `too many requests: at most ${context.max} a minute` }),
+    });
+
+    const globalBucket = tokenBucket(globalRate, now);
+    server.options('/report', (_request, reply) => {
+      reply.header('access-control-allow-methods', 'POST, OPTIONS');
+      reply.header('access-control-allow-headers', 'Content-Type');
+      reply.header('access-control-max-age', '86400');
+      reply.code(204).send();
+    });
+    server.post(
+      '/report',
+      {
+        config: { rateLimit: { max: rate, timeWindow: 60_000 } },
+        // After the per-client limit (onRequest), before the body is read.
+        preParsing: async () => {
+          if (!globalBucket()) throw Object.assign(new Error('too many reports: the collector is at capacity'), { statusCode: 429 });
+        },
+      },
+      async (request, reply) => {
+        const t = now();
+        const checked = validateReport(request.body, t);
+        if (!checked.ok) return reply.code(400).send({ error: checked.error });
+        const { format: _format, version: _version, ...report } = checked.report;
+        if (!(await insertReport(database, report, utcDay(t)))) return reply.code(409).send({ error: 'this report was already received' });
+        return reply.code(202).send({ ok: true });
+      },
+    );
+
+    // Estimating is the costly request: a client asks at most a few times a minute (the dashboard asks once per view).
+    server.get('/api/estimates', { config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async (request, reply) => {
+      const raw = (request.query as { days?: string }).days ?? '7';
+      const days = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!(days >= 1 && days <= MAX_DAYS)) return reply.code(400).send({ error: `days: expected an integer in 1..${MAX_DAYS}` });
+      const range = lastDays(days, now());
+      const key = `${range[0]}|${range[range.length - 1]}`;
+      let pending = running.get(key);
+      if (!pending) {
+        pending = readReports(database, range[0]!, range[range.length - 1]!)
+          .then(({ reports }) => buildEstimates(catalogue, range, reports, minReports))
+          .finally(() => running.delete(key));
+        running.set(key, pending);
+      }
+      return reply.send(await pending);
+    });
+
+    if (dashboard) {
+      await server.register(fastifyStatic, { root: dashboard, prefix: '/', index: 'index.html', dotfiles: 'deny' });
+    } else {
+      server.get('/', (_request, reply) =>
+        reply
+          .type('text/plain; charset=utf-8')
+          .send(
+            'attnflow-collect is running. No dashboard folder: build it (npm run build) or pass --dashboard DIR.\nEstimates: /api/estimates?days=7\n',
+          ),
+      );
+    }
+    return server;
+  }
+
+  /** Opens the database; errors say which one, never with its password. */
+  async function openStore(): Promise<Db> {
+    const where = options.database
+      ? `the database ${redact(options.database)}`
+      : `the PGlite folder ${options.data ?? './attnflow-collect-data'}`;
+    try {
+      return options.database ? await openPostgres(options.database) : await openPglite(options.data ?? './attnflow-collect-data');
+    } catch (error) {
+      throw new Error(`${where}: ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    get db() {
+      return db;
+    },
+    async listen() {
+      if (app) return url;
+      db = await openStore();
+      try {
+        app = await build(db);
+        await app.listen({ port, host });
+      } catch (error) {
+        await app?.close().catch(() => {});
+        await db.close().catch(() => {});
+        app = db = undefined;
+        throw error;
+      }
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      return url;
+    },
+    async close() {
+      const server = app;
+      const database = db;
+      app = db = undefined;
+      url = '';
+      if (server) await server.close();
+      // Estimations still reading finish before the database goes.
+      await Promise.allSettled(running.values());
+      if (database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * The collector's HTTP contract, on PGlite and on PostgreSQL: a valid report is stored once and
+ * readable; malformed, oversized, non-JSON, replayed and flooding requests get their status and
+ * store nothing; CORS, the strict CSP on the dashboard, and suppression below the minimum.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres } from '../../../src/collect/db';
+import { countReports } from '../../../src/collect/reports';
+import { type Collector, createCollector } from '../../../src/collect/server';
+import { CATALOGUE, estimates, makeReport, pgliteDataDir, post, tempDir } from './helpers';
+import { type PostgresCluster, startPostgres } from './postgres';
+
+type Backend = 'pglite' | 'postgres';
+
+describe.each<Backend>(['pglite', 'postgres'])('collector on %s', (backend) => {
+  let cluster: PostgresCluster | undefined;
+  let dirs: string[] = [];
+  let collector: Collector;
+  let url: string;
+  let dashboard: string;
+  /** The PGlite folder of `collector`. */
+  let mainData = '';
+
+  /** A collector on a fresh database of this backend. */
+  async function open(options: Partial<Parameters<typeof createCollector>[0]> = {}): Promise<Collector> {
+    const store: { data?: string; database?: string } = {};
+    if (backend === 'pglite') {
+      store.data = await pgliteDataDir();
+      dirs.push(store.data);
+    } else {
+      const name = `db${Math.random().toString(36).slice(2, 10)}`;
+      const admin = await openPostgres(cluster!.url, 1);
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.close();
+      store.database = cluster!.url.replace(/\/postgres$/, `/${name}`);
+    }
+    const c = createCollector({ catalogue: CATALOGUE, port: 0, minReports: 5, ...store, ...options });
+    await c.listen();
+    return c;
+  }
+
+  beforeAll(async () => {
+    if (backend === 'postgres') cluster = await startPostgres();
+    dashboard = tempDir();
+    dirs.push(dashboard);
+    mkdirSync(path.join(dashboard, 'assets'));
+    writeFileSync(path.join(dashboard, 'index.html'), '<!doctype html><title>dash</title><script src="assets/app.js"></script>');
+    writeFileSync(path.join(dashboard, 'assets/app.js'), 'console.log(1);');
+    collector = await open({ origins: ['https://site.example'], dashboard });
+    mainData = dirs[dirs.length - 1]!;
+    url = collector.url;
+  }, 60_000);
+
+  afterAll(async () => {
+    await collector?.close();
+    await cluster?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    dirs = [];
+  });
+
+  const stored = () => countReports(collector.db!);
+
+  it('stores a valid report once (202 after commit) and reads it back', async () => {
+    const before = await stored();
+    const report = makeReport();
+    const res = await post(url, report);
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ ok: true });
+    expect(await stored()).toBe(before + 1);
+    const rows = await collector.db!.query<Record<string, unknown>>(
+      'SELECT id, day::text AS day, epsilon, m, g, s, y, received_at FROM reports WHERE id = $1',
+      [report.id],
+    );
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect({ ...row, s: Number(row.s), received_at: undefined }).toEqual({
+      id: report.id,
+      day: report.day,
+      epsilon: report.epsilon,
+      m: report.m,
+      g: report.g,
+      s: report.s,
+      y: report.y,
+      received_at: undefined,
+    });
+    // No time of day is kept.
+    expect(new Date(row.received_at as string).getUTCHours()).toBe(0);
+    expect(new Date(row.received_at as string).getUTCMinutes()).toBe(0);
+  });
+
+  it('refuses a replayed id with 409 and stores nothing more', async () => {
+    const report = makeReport();
+    expect((await post(url, report)).status).toBe(202);
+    const before = await stored();
+    const again = await post(url, { ...report, y: (report.y + 1) % report.g });
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatch(/already/);
+    expect(await stored()).toBe(before);
+  });
+
+  it('refuses malformed reports with 400 and stores nothing', async () => {
+    const before = await stored();
+    const old = new Date(Date.now() - 9 * 864e5).toISOString().slice(0, 10);
+    const future = new Date(Date.now() + 2 * 864e5).toISOString().slice(0, 10);
+    const bad: unknown[] = [
+      makeReport({ format: 'other' }),
+      makeReport({ version: 2 }),
+      makeReport({ day: old }),
+      makeReport({ day: future }),
+      makeReport({ day: '2026-02-30' }),
+      makeReport({ epsilon: 0 }),
+      makeReport({ epsilon: 11 }),
+      makeReport({ m: 0 }),
+      makeReport({ m: 56.5 }),
+      makeReport({ g: 3 }),
+      makeReport({ s: -1 }),
+      makeReport({ s: 2 ** 32 }),
+      makeReport({ y: 99 }),
+      makeReport({ id: 'short' }),
+      makeReport({ id: 'x'.repeat(21) + '!' }),
+      makeReport({ extra: 1 }),
+      makeReport({ userAgent: 'Mozilla' }),
+      (() => {
+        const { id: _id, ...rest } = makeReport();
+        return rest;
+      })(),
+      [makeReport()],
+      'null',
+      '42',
+      '"report"',
+      '{"__proto__":{"polluted":1}}',
+    ];
+    for (const body of bad) {
+      const res = await post(url, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(typeof res.json.error).toBe('string');
+    }
+    // Declared JSON, but not JSON.
+    expect((await post(url, '{"format":')).status).toBe(400);
+    expect((await post(url, '')).status).toBe(400);
+    expect(await stored()).toBe(before);
+  });
+
+  it('refuses non-JSON bodies with 415 and oversized ones with 413, storing nothing', async () => {
+    const before = await stored();
+    const text = JSON.stringify(makeReport());
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream']) {
+      const res = await post(url, text, { 'content-type': type });
+      expect(res.status, type).toBe(415);
+    }
+    const big = { ...makeReport(), id: 'A'.repeat(22) } as Record<string, unknown>;
+    const padded = JSON.stringify(big).replace('{', `{${' '.repeat(1100)}`);
+    const res = await post(url, padded);
+    expect(res.status).toBe(413);
+    expect(res.json.error).toMatch(/1024 bytes/);
+    expect(await stored()).toBe(before);
+  });
+
+  it('answers CORS for the configured origins only, preflight included', async () => {
+    const pre = await fetch(`${url}/report`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://site.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://site.example');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
+    const ok = await post(url, makeReport(), { 'content-type': 'application/json', origin: 'https://site.example' });
+    expect(ok.status).toBe(202);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://site.example');
+    const other = await post(url, makeReport(), { 'content-type': 'application/json', origin: 'https://evil.example' });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const otherPre = await fetch(`${url}/report`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    expect(otherPre.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('serves the dashboard folder under a strict Content Security Policy', async () => {
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>dash</title>');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    const script = await fetch(`${url}/assets/app.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect(script.headers.get('content-security-policy')).toContain("default-src 'self'");
+    for (const p of ['/../package.json', '/%2e%2e/package.json', '/assets/%2e%2e/%2e%2e/package.json', '/nothing.js']) {
+      const res = await fetch(`${url}${p}`);
+      expect(res.status, p).toBeGreaterThanOrEqual(400);
+      expect(await res.text()).not.toContain('"dependencies"');
+    }
+  });
+
+  it('suppresses estimates below the minimum number of reports, then gives them', async () => {
+    const c = await open({ minReports: 5 });
+    try {
+      for (let i = 0; i < 4; i++) expect((await post(c.url, makeReport())).status).toBe(202);
+      const few = await estimates(c.url, 1);
+      expect(few).toMatchObject({ reports: 4, minReports: 5, suppressed: true, items: [], topics: [], depth: [], containers: [] });
+      expect(few.days).toHaveLength(1);
+      expect(few.privacy).toEqual({
+        epsilonPerReport: [2],
+        maxReportsPerDevicePerDay: 1,
+        epsilonPerDevicePerDay: 2,
+        epsilonPerDeviceInRange: 2,
+      });
+      expect((await post(c.url, makeReport())).status).toBe(202);
+      const enough = await estimates(c.url, 7);
+      expect(enough.suppressed).toBe(false);
+      expect(enough.reports).toBe(5);
+      expect(enough.privacy.epsilonPerDeviceInRange).toBe(14);
+      expect(enough.items.map((i: { id: string }) => i.id)).toEqual(CATALOGUE.items.map((i) => i.id));
+      expect(enough.items[0].views).toEqual({ estimate: expect.any(Number), low: expect.any(Number), high: expect.any(Number) });
+      expect(enough.topics.map((t: { id: string }) => t.id)).toEqual(['food', 'news', 'sport']);
+      expect(enough.depth.map((d: { bucket: number }) => d.bucket)).toEqual([0, 1, 2, 3, 4]);
+      expect(enough.containers[0]).toMatchObject({ id: 'for-you', personalized: { views: {} }, holdout: { attentionMs: {} }, lift: {} });
+      for (const bad of ['0', '-1', '367', 'x', '1.5']) {
+        const res = await fetch(`${c.url}/api/estimates?days=${bad}`);
+        expect(res.status, bad).toBe(400);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it.runIf(backend === 'pglite')('refuses to open a PGlite folder another collector is using', async () => {
+    const second = createCollector({ catalogue: CATALOGUE, data: mainData, port: 0 });
+    await expect(second.listen()).rejects.toThrow(/in use by another collector/);
+    expect(second.url).toBe('');
+    expect((await post(url, makeReport())).status).toBe(202);
+  });
+
+  it('rate-limits a flooding client (429) and caps all clients together, storing only what it accepted', async () => {
+    // Behind a proxy: X-Forwarded-For tells the clients apart.
+    const c = await open({ rate: 5, globalRate: 8, trustProxy: true });
+    try {
+      const from = (ip: string) => ({ 'content-type': 'application/json', 'x-forwarded-for': ip });
+      const a = await Promise.all(Array.from({ length: 9 }, () => post(c.url, makeReport(), from('203.0.113.1'))));
+      const statusesA = a.map((r) => r.status).sort();
+      expect(statusesA).toEqual([202, 202, 202, 202, 202, 429, 429, 429, 429]);
+      expect(a.find((r) => r.status === 429)!.json.error).toMatch(/too many/);
+      // Another client has its own limit, but only 3 of the instance's 8 are left.
+      const b: number[] = [];
+      for (let i = 0; i < 6; i++) b.push((await post(c.url, makeReport(), from('203.0.113.2'))).status);
+      expect(b).toEqual([202, 202, 202, 429, 429, 429]);
+      expect(await countReports(c.db!)).toBe(8);
+    } finally {
+      await c.close();
+    }
+  });
+});
