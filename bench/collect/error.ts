@@ -4,8 +4,8 @@
  * estimates of views and reads per item and per topic are compared with the true (bounded) counts.
  * Run by `npm run bench -- collect`.
  */
-import { estimateValues, interval, sumEstimates, type Estimate } from '../../src/report/estimate';
-import { buildReport, encodeValues, itemValue } from '../../src/report/values';
+import { buildEstimates } from '../../src/collect/estimates';
+import { buildReport, encodeValues } from '../../src/report/values';
 import type { PeriodItem, PeriodSummary } from '../../src/report/types';
 import { mulberry32 } from '../../src/model/hash';
 
@@ -38,8 +38,6 @@ function day(rand: () => number): PeriodSummary {
 }
 
 interface Row {
-  devices: number;
-  epsilon: number;
   itemErr: number;
   itemCover: number;
   topicErr: number;
@@ -47,49 +45,49 @@ interface Row {
   mean: number;
 }
 
-function run(devices: number, epsilon: number, seed: number): Row {
+async function run(devices: number, epsilon: number, seed: number): Promise<Row> {
   const rand = mulberry32(seed);
+  // The truth the estimates aim at: devices whose bounded set holds the item (viewed, attended).
   const truth = new Map<string, number>();
+  const add = (key: string) => truth.set(key, (truth.get(key) ?? 0) + 1);
   const reports = [];
   for (let d = 0; d < devices; d++) {
     const summary = day(rand);
-    for (const v of new Set(encodeValues(summary))) truth.set(v, (truth.get(v) ?? 0) + 1);
+    for (const v of encodeValues(summary)) {
+      const [kind, id] = v.split('\t');
+      if (kind === 'v') add(`views\t${id}`);
+      if (kind === 'a') add(`attended\t${id}`);
+    }
     reports.push(buildReport(summary, { epsilon, day: '2026-12-06', rand }));
   }
-  const values = CATALOGUE.flatMap((c) => [itemValue('v', c.id), itemValue('a', c.id)]);
-  const est = estimateValues(reports, values);
+  const catalogue = { items: CATALOGUE.map((c) => ({ id: c.id, topics: [c.topic] })), containers: [] };
+  const answer = await buildEstimates(catalogue, ['2026-12-06'], reports, 0);
   const errs: number[] = [];
   let covered = 0;
-  for (const v of values) {
-    const t = truth.get(v) ?? 0;
-    const e = est.get(v)!;
-    errs.push(Math.abs(e.estimate - t));
-    const i = interval(e);
-    if (i.low <= t && t <= i.high) covered++;
+  let total = 0;
+  for (const item of answer.items) {
+    for (const k of ['views', 'attended'] as const) {
+      const t = truth.get(`${k}\t${item.id}`) ?? 0;
+      const e = item[k];
+      errs.push(Math.abs(e.estimate - t));
+      if (e.low <= t && t <= e.high) covered++;
+      total += t;
+    }
   }
   const topicErrs: number[] = [];
   let topicCovered = 0;
-  for (const topic of TOPICS) {
-    const parts: Estimate[] = [];
-    let t = 0;
-    for (const c of CATALOGUE.filter((x) => x.topic === topic)) {
-      parts.push(est.get(itemValue('v', c.id))!);
-      t += truth.get(itemValue('v', c.id)) ?? 0;
-    }
-    const e = sumEstimates(parts);
-    topicErrs.push(Math.abs(e.estimate - t) / Math.max(1, t));
-    const i = interval(e);
-    if (i.low <= t && t <= i.high) topicCovered++;
+  for (const topic of answer.topics) {
+    const t = CATALOGUE.filter((c) => c.topic === topic.id).reduce((s, c) => s + (truth.get(`views\t${c.id}`) ?? 0), 0);
+    topicErrs.push(Math.abs(topic.views.estimate - t) / Math.max(1, t));
+    if (topic.views.low <= t && t <= topic.views.high) topicCovered++;
   }
-  const mean = values.reduce((s, v) => s + (truth.get(v) ?? 0), 0) / values.length;
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const mean = total / errs.length;
   return {
-    devices,
-    epsilon,
     itemErr: median(errs) / mean,
-    itemCover: covered / values.length,
+    itemCover: covered / errs.length,
     topicErr: median(topicErrs),
-    topicCover: topicCovered / TOPICS.length,
+    topicCover: topicCovered / answer.topics.length,
     mean,
   };
 }
@@ -101,7 +99,7 @@ console.log(
 );
 for (const devices of [1000, 10_000]) {
   for (const epsilon of [1, 4]) {
-    const r = run(devices, epsilon, 7 + devices + epsilon);
+    const r = await run(devices, epsilon, 7 + devices + epsilon);
     console.log(
       `${String(devices).padStart(7)}  ${epsilon}   ${pct(r.itemErr).padStart(6)} (mean count ${r.mean.toFixed(0)})`.padEnd(64) +
         `${pct(r.itemCover).padStart(5)}        ${pct(r.topicErr).padStart(6)}`.padEnd(52) +
