@@ -81,6 +81,18 @@ const compileHints = () => ({
   },
 });
 
+// The collector dashboard's page and stylesheet ship beside its script.
+const copyDashboard = () => ({
+  name: 'copy-dashboard',
+  writeBundle() {
+    const to = new URL('./dist/collect/dashboard/', import.meta.url);
+    mkdirSync(to, { recursive: true });
+    for (const file of ['index.html', 'dashboard.css']) {
+      copyFileSync(new URL(`./src/collect/dashboard/${file}`, import.meta.url), new URL(file, to));
+    }
+  },
+});
+
 const onwarn = (warning, warn) => {
   // tfjs uses `this` at module level in a few CommonJS helpers; harmless.
   if (warning.code === 'THIS_IS_UNDEFINED') return;
@@ -152,6 +164,27 @@ export default [
     external: (id) => id.startsWith('node:') || isExternal(id),
     plugins: [version(), ts()],
     output: { file: 'dist/cli/attnflow-train.js', format: 'es', banner: '#!/usr/bin/env node', inlineDynamicImports: true },
+    onwarn,
+  },
+  // attnflow-collect, the collector of private attention reports (Node): server, storage and estimator; its database drivers from node_modules.
+  {
+    input: 'src/entries/collect.ts',
+    external: (id) => id.startsWith('node:') || isExternal(id),
+    plugins: [version(), ts()],
+    output: { file: 'dist/cli/attnflow-collect.js', format: 'es', banner: '#!/usr/bin/env node', inlineDynamicImports: true },
+    onwarn,
+  },
+  // attnflow-collect's dashboard (browser): Chart.js bundled, served by the collector with its page and stylesheet.
+  {
+    input: 'src/collect/dashboard/dashboard.ts',
+    plugins: [
+      resolve({ browser: true }),
+      // Its own tsconfig: browser code, compiled apart from the SDK's entries.
+      typescript({ tsconfig: './src/collect/dashboard/tsconfig.json', outDir: undefined, rootDir: undefined, noEmitOnError: false }),
+      min(),
+      copyDashboard(),
+    ],
+    output: { file: 'dist/collect/dashboard/dashboard.js', format: 'es' },
     onwarn,
   },
 ];

@@ -100,7 +100,7 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
     minReports: integer('min-reports', values['min-reports'], 0),
     rate: integer('rate', values.rate, 1),
     globalRate: integer('global-rate', values['global-rate'], 1),
-    dashboard: values.dashboard,
+    dashboard: values.dashboard === undefined ? undefined : path.resolve(values.dashboard),
     trustProxy: values['trust-proxy'],
   };
 }
