@@ -2,26 +2,13 @@
  * String hashing for the item encoder. Ids are hashed into a fixed number of buckets so the model
  * needs no vocabulary: unseen ids still map somewhere, and the weights have a fixed size.
  */
+import { finish, mixK, step } from '../lib/murmur';
 
-/** 32-bit MurmurHash3 of the UTF-16 code units of `s`, seeded. */
+/** 32-bit MurmurHash3 of the UTF-16 code units of `s` (one code unit a block), seeded. */
 export function hash32(s: string, seed: number): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    let k = s.charCodeAt(i);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= s.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  let h = seed | 0;
+  for (let i = 0; i < s.length; i++) h = step(h, mixK(s.charCodeAt(i)));
+  return finish(h, s.length);
 }
 
 /** Seeds of the id hash functions; several independent hashes make full collisions rare. */

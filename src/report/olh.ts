@@ -5,20 +5,16 @@
  * See the report format v1 contract (mechanism and estimator).
  */
 
-const encoder = new TextEncoder();
+import { finish, mixK, step } from '../lib/murmur';
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
+const encoder = new TextEncoder();
 
 /** The seed-free half of MurmurHash3: each 4-byte block (and the tail) of `bytes` mixed on its own. */
 function mixBlocks(bytes: Uint8Array): Int32Array {
   const len = bytes.length;
   const out = new Int32Array((len + 3) >>> 2);
   for (let i = 0, j = 0; i < len; i += 4, j++) {
-    let k = bytes[i]! | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    out[j] = Math.imul(k, C2);
+    out[j] = mixK(bytes[i]! | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24));
   }
   return out;
 }
@@ -27,19 +23,9 @@ function mixBlocks(bytes: Uint8Array): Int32Array {
 function fold(mixed: Int32Array, len: number, seed: number): number {
   const full = len >>> 2;
   let h = seed | 0;
-  for (let j = 0; j < full; j++) {
-    h ^= mixed[j]!;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (let j = 0; j < full; j++) h = step(h, mixed[j]!);
   if (len & 3) h ^= mixed[full]!;
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return finish(h, len);
 }
 
 /** MurmurHash3 x86 32-bit of `bytes` with `seed`, as an unsigned 32-bit integer. */
