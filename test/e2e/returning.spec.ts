@@ -103,12 +103,10 @@ for (const noWorker of [false, true]) {
     // The other log holds only this visitor's own visits: 16 records each, 2 before and 10 a measurement.
     expect(out.empty.every((l) => l.records <= 16 * (2 + 10 * measured))).toBe(true);
     if (noWorker)
-      test
-        .info()
-        .annotations.push({
-          type: 'known gap',
-          description: `SDK time in long frames: empty log ${cost.empty} ms, 50,000 records ${cost.full} ms`,
-        });
+      test.info().annotations.push({
+        type: 'known gap',
+        description: `SDK time in long frames: empty log ${cost.empty} ms, 50,000 records ${cost.full} ms`,
+      });
     else expect(cost.full).toBeLessThanOrEqual(cost.empty + LONG_SLACK_MS);
     expect(decision.full).toBeLessThanOrEqual(1.2 * decision.empty);
     for (const v of [empty, full]) {
