@@ -128,7 +128,8 @@ export default [
       // Every module of src/store/ and the domain rules go to the log chunk, which every page has
       // loaded already: what personalization shares with the log (the aggregates' arithmetic, the
       // rules) is no file more to fetch.
-      manualChunks: (id) => (/\/src\/(store\/[\w-]+|rules|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
+      // The tab election stays with the chunks that use it (the reports'), not in every page's log.
+      manualChunks: (id) => (/\/src\/(store\/(?!tabs\b)[\w-]+|rules|chunks\/store)\.ts$/.test(id) ? 'attnflow-store' : undefined),
     },
     preserveEntrySignatures: 'allow-extension',
     onwarn,

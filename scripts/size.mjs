@@ -12,8 +12,9 @@ const KB = 1024;
 // so on every run, and the build fails only if the file grows past where it stands today.
 const BUDGETS = [
   // The core places items of several elements (headed blocks of flat pages) and, pinch-zoomed,
-  // every item by the visual viewport: 6.25 KB.
-  { name: 'dist/attnflow.js (core, every page)', max: 6.25 * KB, files: () => ['attnflow.js'] },
+  // every item by the visual viewport; the private reports' options and the holdout's draw before
+  // first paint joined it (the reports themselves are a chunk only their sites load): 6.5 KB.
+  { name: 'dist/attnflow.js (core, every page)', max: 6.5 * KB, files: () => ['attnflow.js'] },
   // The log keeps its aggregates (catalogue, topic totals) up to date as it writes: 7 KB.
   { name: 'log chunk (after start-up)', max: 7 * KB, files: () => ['attnflow-store.js'] },
   // Pinch-zoom and the geometry of boxes in the visual viewport joined it: 1.5 KB.

@@ -14,11 +14,17 @@ export interface ResolvedOptions {
   respectDoNotTrack: boolean;
   explore: number;
   modelUrl: string | undefined;
+  collectUrl: string | undefined;
+  collectEpsilon: number;
+  collectPeriodDays: number;
+  holdout: number;
 }
 
 const bool = (v: unknown) => typeof v === 'boolean';
 const num = (lo: number, hi: number, open?: boolean) => (v: unknown) => typeof v === 'number' && (open ? v > lo : v >= lo) && v <= hi;
 const BOOL = 'a boolean';
+const A_URL = 'a URL (string)';
+const url = (v: unknown) => v === undefined || (typeof v === 'string' && !!v.trim());
 
 /** Every option: its default, its check, and what the check expects (for the error). */
 const RULES: { [K in keyof ResolvedOptions]: [ResolvedOptions[K], (v: any) => boolean, string] } = {
@@ -32,7 +38,11 @@ const RULES: { [K in keyof ResolvedOptions]: [ResolvedOptions[K], (v: any) => bo
   respectGpc: [true, bool, BOOL],
   respectDoNotTrack: [true, bool, BOOL],
   explore: [0.1, num(0, 1), 'a rate in 0..1'],
-  modelUrl: [undefined, (v) => v === undefined || (typeof v === 'string' && !!v.trim()), 'a URL of a model manifest (string)'],
+  modelUrl: [undefined, url, A_URL],
+  collectUrl: [undefined, url, A_URL],
+  collectEpsilon: [1, num(0, 10, true), 'a number > 0 and ≤ 10'],
+  collectPeriodDays: [1, (v) => Number.isInteger(v) && v > 0 && v < 8, 'an integer 1..7'],
+  holdout: [0, num(0, 0.5), 'a rate in 0..0.5'],
 };
 
 /** Checks the integrator's options and fills defaults; throws AttnflowConfigError on bad input. */
@@ -55,14 +65,29 @@ export function resolveOptions(options: AttentionOptions | undefined): ResolvedO
 }
 
 /** The script tag's data-* attributes, in the order they are read; each sets the option of its name but for these two. */
-const DATA = ['idleAfter', 'requireConsent', 'debug', 'retentionDays', 'maxItemRecords', 'explore', 'respectGpc', 'respectDnt', 'modelUrl'];
+const DATA = [
+  'idleAfter',
+  'requireConsent',
+  'debug',
+  'retentionDays',
+  'maxItemRecords',
+  'explore',
+  'respectGpc',
+  'respectDnt',
+  'modelUrl',
+  'collectUrl',
+  'collectEpsilon',
+  'collectPeriodDays',
+  'holdout',
+];
 const RENAMED: Record<string, keyof ResolvedOptions> = { idleAfter: 'idleAfterMs', respectDnt: 'respectDoNotTrack' };
 
 /**
  * Reads options from a script tag's data attributes:
  * `data-idle-after="5000"`, `data-require-consent`, `data-debug`, `data-retention-days="90"`,
  * `data-max-item-records="50000"`, `data-explore="0.1"`, `data-respect-gpc="false"`,
- * `data-respect-dnt="false"`, `data-model-url`. The option's default says what the value is:
+ * `data-respect-dnt="false"`, `data-model-url`, `data-collect-url`, `data-collect-epsilon="1"`,
+ * `data-collect-period-days="1"`, `data-holdout="0.1"`. The option's default says what the value is:
  * a number, a boolean (a present attribute without a value, or "true", means true; "false" means
  * false), or a string (the URL).
  */

@@ -211,12 +211,14 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
 
   stops.push(store.stop);
 
+  const onSnapshot = (fn: ViewSink) => (sinks.push(fn), () => void sinks.splice(sinks.indexOf(fn) >>> 0, 1));
+
   // Personalization: the cached order before first paint here, the rest, with the model, in a lazily loaded chunk.
   const personal = wirePersonalization({
     ...opts,
     root: opts.root ?? (globalThis as { document?: ParentNode }).document!,
     snapshot,
-    onSnapshot: (fn) => (sinks.push(fn), () => sinks.splice(sinks.indexOf(fn) >>> 0, 1)),
+    onSnapshot,
     emit: (r) => emitter.emit('personalized', r),
     report,
     log,
@@ -226,6 +228,27 @@ export function createAttention(options?: AttentionOptions, internals: TrackerIn
     items: () => items,
   });
   stops.push(personal.stop);
+
+  // Private reports to the site, only where it asked for them: their own chunk.
+  if (opts.collectUrl)
+    loadChunk('report')
+      .then(
+        (m) =>
+          stopped ||
+          stops.push(
+            m.startReports({
+              ...(opts as typeof opts & { collectUrl: string }),
+              store,
+              canStore,
+              report,
+              log,
+              clock,
+              onSnapshot,
+              onPersonalized: (fn) => emitter.on('personalized', fn),
+            }),
+          ),
+      )
+      .catch((e) => report(e, 'loading the report chunk'));
   const forget = () => (personal.forget(), store.forget());
 
   log('started', { ...opts, onError: undefined, root: undefined });

@@ -37,6 +37,27 @@ export interface AttentionOptions {
   respectGpc?: boolean;
   /** Do Not Track counts as "no consent", like `respectGpc`. Default true. `data-respect-dnt`. */
   respectDoNotTrack?: boolean;
+  /**
+   * Where private attention reports are posted (`https://collect.example.com/report` for
+   * `attnflow-collect`). Default none: no report, no request. Only where storing is allowed
+   * (consent, GPC, DNT as for the log), the leader tab sends at most one report per period, on page
+   * hide, randomized on the device with local differential privacy. `data-collect-url`.
+   */
+  collectUrl?: string;
+  /**
+   * The privacy budget ε each report spends, > 0 and ≤ 10. Default 1: whatever the collector or
+   * anyone else sees, any answer the report could give is at most e¹ ≈ 2.7 times likelier for one
+   * visitor's log than for any other's. `data-collect-epsilon`.
+   */
+  collectEpsilon?: number;
+  /** Days (UTC) one report covers, 1..7: at most one report per period. Default 1. `data-collect-period-days`. */
+  collectPeriodDays?: number;
+  /**
+   * Share of page loads, 0..0.5, that keep the page's own order in every `data-attn-rank` container
+   * and variant group: the holdout that the reports compare personalized attention against.
+   * Default 0. `data-holdout`.
+   */
+  holdout?: number;
 }
 
 /** Attention numbers of the current page view. */

@@ -10,6 +10,7 @@ export interface Chunks {
   detect: typeof import('./detect');
   model: typeof import('./model');
   personalize: typeof import('./personalize');
+  report: typeof import('./report');
   store: typeof import('./store');
 }
 
@@ -19,6 +20,7 @@ const importers: { [K in keyof Chunks]: () => Promise<Chunks[K]> } = {
   detect: () => import('./detect'),
   model: () => import('./model'),
   personalize: () => import('./personalize'),
+  report: () => import('./report'),
   store: () => import('./store'),
 };
 

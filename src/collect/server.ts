@@ -77,7 +77,7 @@ const isDir = (dir: string): boolean => existsSync(dir) && statSync(dir).isDirec
 /** Messages for the refusals Fastify makes itself, by its error code. */
 const MESSAGES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: `a report is at most ${BODY_LIMIT} bytes`,
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'a report is sent as application/json',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'a report is sent as application/json or text/plain',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the Content-Length does not match the body',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
@@ -143,8 +143,16 @@ export function createCollector(options: CollectorOptions): Collector {
   async function build(database: Db): Promise<FastifyInstance> {
     // A report is a few hundred bytes: a client that takes seconds to send one is holding a connection, not reporting.
     const server = Fastify({ bodyLimit: BODY_LIMIT, trustProxy: options.trustProxy ?? false, logger: false, requestTimeout: 15_000 });
-    // Only JSON is a report: without the text parser, any other Content-Type is refused with 415.
+    // A report is JSON, sent as application/json or as text/plain: pages post it as text, a simple
+    // request that needs no preflight and, with `keepalive`, outlives the tab. Any other type: 415.
     server.removeContentTypeParser('text/plain');
+    server.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new Error(MESSAGES.FST_ERR_CTP_INVALID_JSON_BODY), { statusCode: 400 }), undefined);
+      }
+    });
 
     server.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, _request, reply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;

@@ -18,11 +18,12 @@ export function safeToChange(el: Element): boolean {
 
 /**
  * Applies the cached order of the last page view where it is safe, and records each container's
- * page order in `original` (first sight only) for explanations. Never throws.
+ * page order in `original` (first sight only) for explanations; a held-out page (`held`) keeps its
+ * own order. Never throws.
  */
-export function applyCachedOrder(root: ParentNode, original: WeakMap<Element, string[]>): void {
+export function applyCachedOrder(root: ParentNode, original: WeakMap<Element, string[]>, held?: boolean): void {
   try {
-    const cache = JSON.parse(localStorage.getItem(CACHE_KEY) || 'null') as {
+    const cache = JSON.parse((!held && localStorage.getItem(CACHE_KEY)) || 'null') as {
       c: Record<string, string[]>;
       v: Record<string, string>;
     } | null;

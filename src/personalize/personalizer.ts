@@ -61,6 +61,8 @@ export interface PersonalizeHost {
   original?: WeakMap<Element, string[]>;
   /** Exploration rate 0..1; default 0.1. */
   explore?: number;
+  /** This page load is in the holdout: every container and group keeps the page's own order. */
+  held?: boolean;
   /** Model state for the overlay (backend, training steps). */
   modelState?: () => unknown;
   /** Fixed seed (tests); default derived from the visitor's signals. */
@@ -225,7 +227,8 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
   }
 
   function writeCache(report: PersonalizeReport): void {
-    if (!host.canStore()) return;
+    // A held-out page's order is the page's own: the next page starts from the last personalized one.
+    if (!host.canStore() || report.holdout) return;
     try {
       const cache: CachedOrder = { c: {}, v: {} };
       for (const c of report.containers) cache.c[c.key] = c.shown;
@@ -280,7 +283,8 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     await baseReady;
     lastKey = signalsKey(profile());
     const seed = options.seed ?? host.seed ?? hashString(`${lastKey}|${location.pathname}`);
-    const explore = options.explore ?? host.explore ?? 0.1;
+    const held = host.held === true;
+    const explore = held ? 0 : (options.explore ?? host.explore ?? 0.1);
     const seen = (id: string) => Boolean(p.items[id]);
     const containers = findContainers(host.root);
     const groups = findVariantGroups(host.root);
@@ -296,6 +300,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       source,
       modelWeight: weight,
       seed,
+      holdout: held,
       attended: attendedCount(p),
       scores: {},
       containers: [],
@@ -313,7 +318,7 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
       // Rank from the page's own order (keep, ties), whatever the cached path already did.
       const at = (id: string) => (original.indexOf(id) < 0 ? original.length : original.indexOf(id));
       const inPageOrder = [...container.items].sort((a, b) => at(a.id) - at(b.id));
-      const result = rankContainer(inPageOrder, scores, { keep, limit, seed, explore, seen });
+      const result = rankContainer(inPageOrder, held ? {} : scores, { keep, limit, seed, explore, seen });
       const norm = normalizeScores(scores, ids);
       Object.assign(report.scores, norm);
       const byId = new Map(container.items.map((i) => [i.id, i]));
@@ -349,7 +354,9 @@ export function createPersonalizer(host: PersonalizeHost): Personalizer {
     pendingVariants.clear();
     for (const [group, alternatives] of groups) {
       const fallback = alternatives.find((a) => !(a.el as HTMLElement).hidden)?.id;
-      const pick = pickVariant(group, alternatives, scores, { seed, explore, seen, fallback });
+      const pick = held
+        ? fallback && { shown: fallback, explored: false }
+        : pickVariant(group, alternatives, scores, { seed, explore, seen, fallback });
       if (!pick) continue;
       Object.assign(
         report.scores,

@@ -139,6 +139,11 @@ export interface PersonalizeReport {
   modelWeight: number;
   /** Seed of this decision; equal seeds give equal orders. */
   seed: number;
+  /**
+   * True on a page load drawn into the holdout (the `holdout` option): every container and group
+   * keeps the page's own order, so reports can compare personalized attention against it.
+   */
+  holdout: boolean;
   /** Items the visitor has attended so far (≥ 1 s of attention, or clicked). */
   attended: number;
   /** Scores of every ranked item, 0..1 within its container or group. */

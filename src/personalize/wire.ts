@@ -17,6 +17,8 @@ export interface PersonalizeWiringHost {
   debug: boolean;
   /** Exploration rate 0..1. */
   explore: number;
+  /** Share of page loads, 0..1, that keep the page's own order (the holdout). */
+  holdout: number;
   snapshot(): AttentionSnapshot;
   onSnapshot(fn: (s: AttentionSnapshot) => void): () => void;
   emit(report: PersonalizeReport): void;
@@ -44,6 +46,8 @@ export interface PersonalizeWiring {
 
 export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWiring {
   const original = new WeakMap<Element, string[]>();
+  // One draw per page load: a held-out page keeps its own order, from first paint on.
+  const held = Math.random() < host.holdout;
   const stops: Array<() => void> = [];
   let loading: Promise<Personalization | undefined> | undefined;
   let stopped = false;
@@ -52,7 +56,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
     (loading ??= loadChunk('personalize').then(
       (chunk) => {
         if (stopped) return undefined;
-        const p = chunk.createPersonalization({ ...host, original, load: loadChunk });
+        const p = chunk.createPersonalization({ ...host, original, load: loadChunk, held });
         stops.push(p.stop);
         return p;
       },
@@ -62,7 +66,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
 
   const start = () => {
     if (stopped) return;
-    applyCachedOrder(host.root, original);
+    applyCachedOrder(host.root, original, held);
     if (host.root.querySelector('[data-attn-rank],[data-attn-variant]')) void load().then((p) => p?.personalize());
     // The overlay is loaded by the personalization chunk: one small import less in every page.
     if (host.debug || /[?&]attn-debug\b/.test(location.search)) void load().then((p) => p?.debug().then((stop) => stops.push(stop)));
@@ -71,7 +75,7 @@ export function wirePersonalization(host: PersonalizeWiringHost): PersonalizeWir
   if (typeof document !== 'undefined') {
     if (document.readyState === 'loading') {
       // Items after the script tag are not parsed yet: order what is there, then look again.
-      applyCachedOrder(host.root, original);
+      applyCachedOrder(host.root, original, held);
       stops.push(on(document, 'DOMContentLoaded', start));
     } else start();
   }

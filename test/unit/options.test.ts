@@ -26,6 +26,31 @@ describe('options', () => {
     expect(() => optionsFromDataset({ debug: 'maybe' })).toThrow(AttnflowConfigError);
   });
 
+  it("checks the reports' and the holdout's options, from code and from the script tag", () => {
+    expect(resolveOptions({})).toMatchObject({ collectUrl: undefined, collectEpsilon: 1, collectPeriodDays: 1, holdout: 0 });
+    expect(resolveOptions({ collectUrl: 'https://c.example/report', collectEpsilon: 4, collectPeriodDays: 7, holdout: 0.1 })).toMatchObject(
+      {
+        collectUrl: 'https://c.example/report',
+        collectEpsilon: 4,
+        collectPeriodDays: 7,
+        holdout: 0.1,
+      },
+    );
+    expect(() => resolveOptions({ collectUrl: ' ' })).toThrow('collectUrl: expected a URL (string), received " "');
+    expect(() => resolveOptions({ collectEpsilon: 0 })).toThrow('collectEpsilon: expected a number > 0 and ≤ 10, received 0');
+    expect(() => resolveOptions({ collectEpsilon: 11 })).toThrow(AttnflowConfigError);
+    expect(() => resolveOptions({ collectPeriodDays: 1.5 })).toThrow('collectPeriodDays: expected an integer 1..7, received 1.5');
+    expect(() => resolveOptions({ collectPeriodDays: 8 })).toThrow(AttnflowConfigError);
+    expect(() => resolveOptions({ holdout: 0.6 })).toThrow('holdout: expected a rate in 0..0.5, received 0.6');
+    expect(optionsFromDataset({ collectUrl: '/attn/report', collectEpsilon: '2', collectPeriodDays: '3', holdout: '0.2' })).toEqual({
+      collectUrl: '/attn/report',
+      collectEpsilon: 2,
+      collectPeriodDays: 3,
+      holdout: 0.2,
+    });
+    expect(() => optionsFromDataset({ collectEpsilon: 'high' })).toThrow('data-collect-epsilon: expected a number, received "high"');
+  });
+
   it('createAttention rejects bad options at start-up', () => {
     expect(() => createAttention({ idleAfterMs: Number.NaN })).toThrow(AttnflowConfigError);
   });

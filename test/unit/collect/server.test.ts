@@ -143,10 +143,23 @@ describe.each<Backend>(['pglite', 'postgres'])('collector on %s', (backend) => {
     expect(await stored()).toBe(before);
   });
 
-  it('refuses non-JSON bodies with 415 and oversized ones with 413, storing nothing', async () => {
+  it('takes a report sent as text/plain, as pages send it, and refuses text that is not JSON', async () => {
+    const before = await stored();
+    const ok = await post(url, JSON.stringify(makeReport()), { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(ok.status).toBe(202);
+    expect(await stored()).toBe(before + 1);
+    const bad = await post(url, '{"format":', { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatch(/not valid JSON/);
+    const wrong = await post(url, JSON.stringify({ ...makeReport(), extra: 1 }), { 'content-type': 'text/plain' });
+    expect(wrong.status).toBe(400);
+    expect(await stored()).toBe(before + 1);
+  });
+
+  it('refuses other bodies with 415 and oversized ones with 413, storing nothing', async () => {
     const before = await stored();
     const text = JSON.stringify(makeReport());
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream']) {
+    for (const type of ['text/html', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream']) {
       const res = await post(url, text, { 'content-type': type });
       expect(res.status, type).toBe(415);
     }

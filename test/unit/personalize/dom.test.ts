@@ -67,6 +67,16 @@ describe('personalization DOM adapters', () => {
     expect([...document.querySelectorAll<HTMLElement>('[data-attn-variant]')].map((e) => e.hidden)).toEqual([true, false]);
   });
 
+  it('the synchronous path leaves a held-out page in its own order, the page order still remembered', () => {
+    localStorage.setItem(CACHE_KEY, JSON.stringify({ c: { news: ['d', 'b', 'a'] }, v: { hero: 'h2' } }));
+    const original = new WeakMap<Element, string[]>();
+    applyCachedOrder(document, original, true);
+    expect(original.get(document.getElementById('c')!)).toEqual(['a', 'b', 'c', 'd']);
+    expect(ids('#c')).toEqual(['h2', 'a', 'b', 'div', 'd']);
+    expect(document.getElementById('c')!.classList.contains('attn-personalized')).toBe(false);
+    expect([...document.querySelectorAll<HTMLElement>('[data-attn-variant]')].map((e) => e.hidden)).toEqual([false, true]);
+  });
+
   it('the synchronous path leaves the page alone without a cache or with a broken one', () => {
     applyCachedOrder(document, new WeakMap());
     expect(visible('#c')).toEqual(['a', 'b', 'd']);

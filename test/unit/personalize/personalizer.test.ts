@@ -119,6 +119,38 @@ describe('createPersonalizer', () => {
     expect(dom()).toEqual(ORDER);
   });
 
+  it("keeps a held-out page in the page's own order, says so, and leaves the cached order to the personalized pages", async () => {
+    localStorage.setItem('attnflow:rank', JSON.stringify({ c: { main: ['z0', 'y0'] }, v: {} }));
+    document.body.insertAdjacentHTML(
+      'beforeend',
+      '<div data-attn-variant="hero" data-attn-item="h-x" data-attn-topics="x"></div><div data-attn-variant="hero" data-attn-item="h-y" data-attn-topics="y" hidden></div>',
+    );
+    const { h, reports } = host();
+    h.held = true;
+    h.explore = 1;
+    const p = createPersonalizer(h);
+    const r = (await p.personalize())!;
+    expect(r.holdout).toBe(true);
+    expect(r.containers[0]!.order).toEqual(ORDER);
+    expect(r.containers[0]!.explored).toBeUndefined();
+    expect(dom()).toEqual(ORDER);
+    // The variant shown is the page's own, not the y alternative the visitor's affinities favour.
+    expect(r.variants[0]).toMatchObject({ group: 'hero', shown: 'h-x', explored: false });
+    expect((document.querySelector('[data-attn-item="h-y"]') as HTMLElement).hidden).toBe(true);
+    expect(JSON.parse(localStorage.getItem('attnflow:rank')!)).toEqual({ c: { main: ['z0', 'y0'] }, v: {} });
+    expect(reports).toHaveLength(1);
+    p.stop();
+
+    // The same page outside the holdout is personalized.
+    const other = host();
+    const q = createPersonalizer(other.h);
+    const s = (await q.personalize())!;
+    expect(s.holdout).toBe(false);
+    expect(dom()).toEqual(['y0', 'y9', 'z0', 'z9', 'x0', 'x9']);
+    expect(s.variants[0]!.shown).toBe('h-y');
+    q.stop();
+  });
+
   it('explains an item from the log, with its place', async () => {
     const { h } = host();
     const p = createPersonalizer(h);

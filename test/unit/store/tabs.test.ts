@@ -1,31 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { createTabs, type LockManagerLike } from '../../../src/store/tabs';
+import { createTabs } from '../../../src/store/tabs';
+import { fakeLocks } from './locks';
 import { createStore } from '../../../src/store';
 import { createStoreExtras } from '../../../src/store/extras';
-
-/** A Web Locks stand-in: one holder per name, the rest wait in order. */
-function fakeLocks(): LockManagerLike {
-  const queues = new Map<string, Array<() => void>>();
-  return {
-    request(name, cb) {
-      return new Promise((resolve) => {
-        const run = () => {
-          cb().then(() => {
-            const q = queues.get(name)!;
-            q.shift();
-            q[0]?.();
-            resolve(undefined);
-          });
-        };
-        const q = queues.get(name) ?? [];
-        queues.set(name, q);
-        q.push(run);
-        if (q.length === 1) run();
-      });
-    },
-  };
-}
 
 const closers: Array<{ close?(): void; stop?(): void }> = [];
 beforeEach(() => vi.stubGlobal('indexedDB', new IDBFactory()));
