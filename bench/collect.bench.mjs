@@ -5,3 +5,5 @@ import { execFileSync } from 'node:child_process';
 
 const run = (file) => execFileSync(process.execPath, ['--import', 'tsx', new URL(file, import.meta.url).pathname], { stdio: 'inherit' });
 run('./collect/error.ts');
+console.log();
+run('./collect/throughput.ts');
