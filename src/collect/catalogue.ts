@@ -1,9 +1,10 @@
 /**
- * The site's catalogue: the items (with their topics) and personalized containers whose values the
- * estimator enumerates. Reports never name an item in clear; an item absent from the catalogue is
- * simply not estimated.
+ * The site's catalogue: the items (with their topics) and personalized containers the collector asks
+ * about. Its questions (`questionsOf`) are public: a report names the question it answers, drawn
+ * uniformly, never anything of its own; an item absent from the catalogue is simply not asked about.
  */
 import { readFileSync } from 'node:fs';
+import { isName } from '../report/questions';
 
 /** One item of the catalogue. */
 export interface CatalogueItem {
@@ -31,7 +32,7 @@ export function parseCatalogue(json: unknown, source = 'catalogue'): Catalogue {
   const seen = new Set<string>();
   const parsed = items.map((item, i): CatalogueItem => {
     const { id, topics } = (item ?? {}) as { id?: unknown; topics?: unknown };
-    if (!isString(id) || !id) throw new Error(`${source}: items[${i}].id must be a non-empty string, received ${JSON.stringify(id)}`);
+    if (!isName(id)) throw new Error(`${source}: items[${i}].id must be a non-empty string without tabs or line breaks, received ${JSON.stringify(id)}`);
     if (seen.has(id)) throw new Error(`${source}: items[${i}].id ${JSON.stringify(id)} appears twice`);
     seen.add(id);
     if (topics !== undefined && !(Array.isArray(topics) && topics.every(isString))) {
@@ -39,8 +40,8 @@ export function parseCatalogue(json: unknown, source = 'catalogue'): Catalogue {
     }
     return { id, topics: [...new Set((topics as string[] | undefined) ?? [])] };
   });
-  if (containers !== undefined && !(Array.isArray(containers) && containers.every((c) => isString(c) && c))) {
-    throw new Error(`${source}: "containers" must be an array of non-empty strings`);
+  if (containers !== undefined && !(Array.isArray(containers) && containers.every(isName))) {
+    throw new Error(`${source}: "containers" must be an array of non-empty strings without tabs or line breaks`);
   }
   return { items: parsed, containers: [...new Set((containers as string[] | undefined) ?? [])] };
 }

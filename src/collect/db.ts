@@ -30,18 +30,16 @@ export interface Db extends Queryable {
 }
 
 /**
- * The schema. `id` is the report's random id: its primary key is the replay guard. Dates only, no
- * time of day: `received_at` is the UTC day the collector stored the report.
+ * The schema (report format v2). `id` is the report's random id: its primary key is the replay guard.
+ * Dates only, no time of day: `received_at` is the UTC day the collector stored the report.
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reports (
   id text PRIMARY KEY,
   day date NOT NULL,
   epsilon double precision NOT NULL CHECK (epsilon > 0 AND epsilon <= 10),
-  m integer NOT NULL CHECK (m BETWEEN 1 AND 1024),
-  g integer NOT NULL CHECK (g >= 2),
-  s bigint NOT NULL CHECK (s BETWEEN 0 AND 4294967295),
-  y integer NOT NULL CHECK (y >= 0 AND y < g),
+  q text NOT NULL CHECK (length(q) BETWEEN 1 AND 512),
+  y integer NOT NULL CHECK (y >= 0 AND y < 5),
   received_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_day_id ON reports (day, id);
@@ -53,6 +51,11 @@ const SCHEMA_LOCK = 4190_2026;
 async function migrate(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    // Reports of format v1 (one hashed value of a padded list) cannot be read as answers to questions.
+    const v1 = await tx.query(
+      "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'reports' AND column_name = 'g'",
+    );
+    if (v1.length) throw new Error('the database holds reports of format v1, which this collector cannot read: give it an empty database');
     for (const statement of SCHEMA.split(';').filter((s) => s.trim())) await tx.query(statement);
   });
 }

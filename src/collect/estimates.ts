@@ -1,20 +1,22 @@
 /**
- * The answer of `GET /api/estimates`: every candidate value the catalogue implies, counted from the
- * reports of the last N UTC days, turned into per-item, per-topic, scroll-depth and container
- * estimates with 95% intervals, and the privacy the reports spent. Below the minimum number of
- * reports nothing is estimated.
+ * The answer of `GET /api/estimates`: from the reports of the last N UTC days, each question's
+ * answers turned into the population's shares (`estimateQuestions`), then into per-item, per-topic,
+ * scroll-depth and container estimates with 95% intervals, and the privacy the reports spent. A
+ * count is the share times the reports of the range (each report stands for one device on one day);
+ * a topic sums its items. Below the minimum number of reports nothing is estimated.
  */
 import {
-  estimateValues,
   type Estimate,
+  estimateQuestions,
   type Interval,
   interval,
-  type ReportNoise,
+  type QuestionEstimate,
+  type ReportAnswer,
   ratioInterval,
   sumEstimates,
   Z95,
 } from '../report/estimate';
-import { ATTENTION_MIDPOINTS_MS, attentionValue, containerValue, DEPTH_EDGES, depthValue, itemValue } from '../report/values';
+import { DEPTH_EDGES, ITEM_CAP_MS, questionsOf, VIEW_CAP_MS } from '../report/questions';
 import type { Catalogue } from './catalogue';
 
 /** Estimates of one item, or of one topic (the sum over its items). Counts are devices over the range. */
@@ -29,7 +31,7 @@ export interface AttentionEstimates {
   skipped: Interval;
   /** Devices that clicked it. */
   clicks: Interval;
-  /** Attention it received, ms, from the attention buckets' midpoints. */
+  /** Attention it received, ms (each device's over the range clipped at 120 s a day). */
   attentionMs: Interval;
   /** viewable / views, 0..1. */
   viewableRate: Interval;
@@ -41,7 +43,10 @@ export interface AttentionEstimates {
 export interface ArmEstimates {
   /** Devices that saw the container in this arm. */
   views: Interval;
-  /** Attention the container received in this arm, ms (bucket midpoints). */
+  /**
+   * Σ over devices of their attention per view of the container in this arm, ms (clipped at 60 s a
+   * view; 0 for a device without such a view): divided by `views`, the attention per view.
+   */
   attentionMs: Interval;
 }
 
@@ -70,74 +75,49 @@ export interface EstimatesResponse {
   items: ({ id: string; topics: string[] } & AttentionEstimates)[];
   /** Per topic (sums over its items), by name. */
   topics: ({ id: string } & AttentionEstimates)[];
-  /** Devices per deepest-scroll bucket (0: [0, .25) … 4: the bottom). */
+  /** Devices per scroll-depth bucket of their median view (0: [0, .25) … 4: the bottom). */
   depth: { bucket: number; views: Interval }[];
   /** Per personalized container: both arms, and the lift of attention per view of the personalized order over the holdout. */
   containers: { id: string; personalized: ArmEstimates; holdout: ArmEstimates; lift: Interval }[];
 }
 
-const ITEM_METRICS = [
-  ['views', 'v'],
-  ['viewable', 'w'],
-  ['attended', 'a'],
-  ['skipped', 'k'],
-  ['clicks', 'c'],
-] as const;
-const BUCKETS = ATTENTION_MIDPOINTS_MS.map((_, b) => b);
+const ITEM_METRICS = ['views', 'viewable', 'attended', 'skipped', 'clicks'] as const;
+const TAGS = { views: 'v', viewable: 'w', attended: 'a', skipped: 'k', clicks: 'c' } as const;
 
-/** Every value the catalogue implies. */
-export function candidateValues(catalogue: Catalogue): string[] {
-  const values: string[] = [];
-  for (const { id } of catalogue.items) {
-    for (const [, tag] of ITEM_METRICS) values.push(itemValue(tag, id));
-    for (const b of BUCKETS) values.push(attentionValue(id, b));
-  }
-  for (let b = 0; b < DEPTH_EDGES.length; b++) values.push(depthValue(b));
-  for (const c of catalogue.containers)
-    for (const arm of ['p', 'h'] as const) for (const b of BUCKETS) values.push(containerValue(c, arm, b));
-  return values;
-}
-
-/** Values counted per slice of the work; between slices the server answers other requests. */
+/** Per-question estimates worked out per slice of questions; between slices the server answers other requests. */
 const SLICE = 256;
 
-/** `estimateValues` over `values` in slices, yielding to the event loop between them. */
-async function estimateInSlices(reports: readonly ReportNoise[], values: readonly string[]): Promise<Map<string, Estimate>> {
-  const out = new Map<string, Estimate>();
-  for (let i = 0; i < values.length; i += SLICE) {
+async function estimateInSlices(reports: readonly ReportAnswer[], questions: readonly string[]): Promise<Map<string, QuestionEstimate>> {
+  const out = new Map<string, QuestionEstimate>();
+  for (let i = 0; i < questions.length; i += SLICE) {
     if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    for (const [value, e] of estimateValues(reports, values.slice(i, i + SLICE))) out.set(value, e);
+    for (const [q, e] of estimateQuestions(reports, questions.slice(i, i + SLICE))) out.set(q, e);
   }
   return out;
 }
 
 /**
  * The lift (A_p/V_p)/(A_h/V_h) − 1 of attention per view, personalized over holdout, with a 95%
- * interval from the delta method on the log of the ratio (the four estimates taken as independent).
- * Undefined (0, interval [−1, ∞) shown as [−1, 1e308]) where an estimate is not positive.
+ * interval from the delta method on the log of the ratio (the four estimates answer four questions,
+ * asked of different devices: independent). Undefined (0, interval [−1, ∞) shown as [−1, 1e308])
+ * where an estimate is not positive.
  */
 function liftInterval(ap: Estimate, vp: Estimate, ah: Estimate, vh: Estimate): Interval {
   const parts = [ap, vp, ah, vh];
-  if (!parts.every((e) => e.estimate > 0)) return { estimate: 0, low: -1, high: Number.MAX_VALUE };
+  if (!parts.every((e) => e.estimate > 0 && Number.isFinite(e.variance))) return { estimate: 0, low: -1, high: Number.MAX_VALUE };
   const r = ap.estimate / vp.estimate / (ah.estimate / vh.estimate);
   const sd = Math.sqrt(parts.reduce((v, e) => v + Math.max(0, e.variance) / (e.estimate * e.estimate), 0));
   return { estimate: r - 1, low: r * Math.exp(-Z95 * sd) - 1, high: r * Math.exp(Z95 * sd) - 1 };
 }
 
-/** The item-level estimates of one item, or the sums over several (a topic). */
-function attentionEstimates(ids: readonly string[], at: (value: string) => Estimate): AttentionEstimates {
-  const sum = (tag: 'v' | 'w' | 'a' | 'k' | 'c'): Estimate => sumEstimates(ids.map((id) => at(itemValue(tag, id))));
-  const [views, viewable, attended, skipped, clicks] = ITEM_METRICS.map(([, tag]) => sum(tag)) as [
-    Estimate,
-    Estimate,
-    Estimate,
-    Estimate,
-    Estimate,
-  ];
-  const attentionMs = sumEstimates(
-    ids.flatMap((id) => BUCKETS.map((b) => at(attentionValue(id, b)))),
-    ids.flatMap(() => ATTENTION_MIDPOINTS_MS),
-  );
+/** `e` times `w`. */
+const scale = (e: Estimate, w: number): Estimate => ({ estimate: w * e.estimate, variance: w * w * e.variance });
+
+/** The item-level estimates of one item, or the sums over several (a topic), for a range of `n` reports. */
+function attentionEstimates(ids: readonly string[], share: (q: string) => Estimate, n: number): AttentionEstimates {
+  const count = (metric: (typeof ITEM_METRICS)[number]): Estimate => sumEstimates(ids.map((id) => scale(share(`${TAGS[metric]}\t${id}`), n)));
+  const [views, viewable, attended, skipped, clicks] = ITEM_METRICS.map(count) as [Estimate, Estimate, Estimate, Estimate, Estimate];
+  const attentionMs = sumEstimates(ids.map((id) => scale(share(`t\t${id}`), n * ITEM_CAP_MS)));
   return {
     views: interval(views),
     viewable: interval(viewable),
@@ -163,14 +143,15 @@ export function lastDays(days: number, now: number): string[] {
 export async function buildEstimates(
   catalogue: Catalogue,
   days: string[],
-  reports: readonly ReportNoise[],
+  reports: readonly ReportAnswer[],
   minReports: number,
 ): Promise<EstimatesResponse> {
   const epsilons = [...new Set(reports.map((r) => r.epsilon))].sort((a, b) => a - b);
   const maxEpsilon = epsilons.length ? epsilons[epsilons.length - 1]! : 0;
+  const n = reports.length;
   const response: EstimatesResponse = {
     days,
-    reports: reports.length,
+    reports: n,
     minReports,
     privacy: {
       epsilonPerReport: epsilons,
@@ -178,25 +159,25 @@ export async function buildEstimates(
       epsilonPerDevicePerDay: maxEpsilon,
       epsilonPerDeviceInRange: maxEpsilon * days.length,
     },
-    suppressed: reports.length < minReports,
+    suppressed: n < minReports,
     items: [],
     topics: [],
     depth: [],
     containers: [],
   };
   if (response.suppressed) return response;
-  const estimates = await estimateInSlices(reports, candidateValues(catalogue));
-  const at = (value: string): Estimate => estimates.get(value) ?? { estimate: 0, variance: 0 };
-  response.items = catalogue.items.map((item) => ({ id: item.id, topics: item.topics, ...attentionEstimates([item.id], at) }));
+  const estimates = await estimateInSlices(reports, questionsOf(catalogue));
+  const none: Estimate = { estimate: 0, variance: Number.POSITIVE_INFINITY };
+  /** The population's share of answer `y` to `q`. */
+  const share = (q: string, y = 1): Estimate => estimates.get(q)?.shares[y] ?? none;
+  response.items = catalogue.items.map((item) => ({ id: item.id, topics: item.topics, ...attentionEstimates([item.id], share, n) }));
   const byTopic = new Map<string, string[]>();
   for (const item of catalogue.items) for (const t of item.topics) byTopic.set(t, [...(byTopic.get(t) ?? []), item.id]);
-  response.topics = [...byTopic.keys()].sort().map((id) => ({ id, ...attentionEstimates(byTopic.get(id)!, at) }));
-  response.depth = DEPTH_EDGES.map((_, bucket) => ({ bucket, views: interval(at(depthValue(bucket))) }));
+  response.topics = [...byTopic.keys()].sort().map((id) => ({ id, ...attentionEstimates(byTopic.get(id)!, share, n) }));
+  response.depth = DEPTH_EDGES.map((_, bucket) => ({ bucket, views: interval(scale(share('d', bucket), n)) }));
   response.containers = catalogue.containers.map((id) => {
-    const arm = (a: 'p' | 'h'): [Estimate, Estimate] => {
-      const parts = BUCKETS.map((b) => at(containerValue(id, a, b)));
-      return [sumEstimates(parts), sumEstimates(parts, ATTENTION_MIDPOINTS_MS)];
-    };
+    // Devices with a view in the arm, and the mean over devices of attention per such view (0 without one).
+    const arm = (a: 'p' | 'h'): [Estimate, Estimate] => [scale(share(`n\t${id}\t${a}`), n), scale(share(`o\t${id}\t${a}`), n * VIEW_CAP_MS)];
     const [vp, ap] = arm('p');
     const [vh, ah] = arm('h');
     return {

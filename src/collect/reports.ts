@@ -2,7 +2,7 @@
  * The reports table: storing one validated report (its id is the replay guard) and reading the
  * reports of a range of days back, page by page on one snapshot.
  */
-import type { ReportNoise } from '../report/estimate';
+import type { ReportAnswer } from '../report/estimate';
 import type { PrivateReport } from '../report/types';
 import type { Db } from './db';
 
@@ -16,10 +16,10 @@ export type StoredReport = Omit<PrivateReport, 'format' | 'version'>;
  */
 export async function insertReport(db: Db, report: StoredReport, receivedDay: string): Promise<boolean> {
   const rows = await db.query(
-    `INSERT INTO reports (id, day, epsilon, m, g, s, y, received_at)
-     VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8::timestamptz)
+    `INSERT INTO reports (id, day, epsilon, q, y, received_at)
+     VALUES ($1, $2::date, $3, $4, $5, $6::timestamptz)
      ON CONFLICT (id) DO NOTHING RETURNING id`,
-    [report.id, report.day, report.epsilon, report.m, report.g, report.s, report.y, `${receivedDay}T00:00:00Z`],
+    [report.id, report.day, report.epsilon, report.q, report.y, `${receivedDay}T00:00:00Z`],
   );
   return rows.length === 1;
 }
@@ -33,7 +33,7 @@ export async function countReports(db: Db): Promise<number> {
 /** Reports of a day range: what the estimator reads of each, and the number per day. */
 export interface ReportsInRange {
   /** The reports in (day, id) order. */
-  reports: ReportNoise[];
+  reports: ReportAnswer[];
   /** Reports per day, YYYY-MM-DD → count (days without reports absent). */
   perDay: Map<string, number>;
 }
@@ -45,9 +45,7 @@ interface Row {
   id: string;
   day: string;
   epsilon: number;
-  m: number;
-  g: number;
-  s: number | string;
+  q: string;
   y: number;
 }
 
@@ -56,7 +54,7 @@ interface Row {
  * reports stored meanwhile are either all in or all out; pages by (day, id) through the index.
  */
 export async function readReports(db: Db, from: string, to: string): Promise<ReportsInRange> {
-  const reports: ReportNoise[] = [];
+  const reports: ReportAnswer[] = [];
   const perDay = new Map<string, number>();
   await db.transaction(
     async (tx) => {
@@ -64,18 +62,17 @@ export async function readReports(db: Db, from: string, to: string): Promise<Rep
       for (;;) {
         const rows: Row[] = cursor
           ? await tx.query<Row>(
-              `SELECT id, day::text AS day, epsilon, m, g, s, y FROM reports
+              `SELECT id, day::text AS day, epsilon, q, y FROM reports
                WHERE (day, id) > ($1::date, $2) AND day <= $3::date ORDER BY day, id LIMIT ${PAGE}`,
               [cursor[0], cursor[1], to],
             )
           : await tx.query<Row>(
-              `SELECT id, day::text AS day, epsilon, m, g, s, y FROM reports
+              `SELECT id, day::text AS day, epsilon, q, y FROM reports
                WHERE day >= $1::date AND day <= $2::date ORDER BY day, id LIMIT ${PAGE}`,
               [from, to],
             );
         for (const r of rows) {
-          // PostgreSQL hands bigint back as a string; every number here is exact in a double.
-          reports.push({ epsilon: Number(r.epsilon), m: Number(r.m), g: Number(r.g), s: Number(r.s), y: Number(r.y) });
+          reports.push({ epsilon: Number(r.epsilon), q: r.q, y: Number(r.y) });
           perDay.set(r.day, (perDay.get(r.day) ?? 0) + 1);
         }
         if (rows.length < PAGE) break;

@@ -1,6 +1,7 @@
 /**
- * attnflow-collect's HTTP server: receives private attention reports (`POST /report`), stores each
- * valid one exactly once, answers estimates (`GET /api/estimates?days=N`) and serves the dashboard
+ * attnflow-collect's HTTP server: serves the questions devices answer (`GET /questions`, from the
+ * catalogue), receives private attention reports (`POST /report`), stores each valid one exactly
+ * once, answers estimates (`GET /api/estimates?days=N`) and serves the dashboard
  * under a strict Content Security Policy. Stateless over its database: several instances on one
  * PostgreSQL answer alike. A request that is refused (size, type, schema, replay, rate) stores nothing.
  */
@@ -10,7 +11,8 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { validateReport } from '../report/estimate';
-import { utcDay } from '../report/values';
+import { questionsOf } from '../report/questions';
+import { REPORT_VERSION, utcDay } from '../report/values';
 import { type Catalogue, loadCatalogue, parseCatalogue } from './catalogue';
 import { type Db, openPglite, openPostgres } from './db';
 import { buildEstimates, type EstimatesResponse, lastDays } from './estimates';
@@ -131,6 +133,8 @@ export function createCollector(options: CollectorOptions): Collector {
     if (!/^https?:\/\/[^/\s]+$/.test(o))
       throw new Error(`origin: expected scheme://host[:port] without a path, received ${JSON.stringify(o)}`);
   }
+  const questions = questionsOf(catalogue);
+  const asked = new Set(questions);
   const dashboard = options.dashboard ?? (isDir(BUILT_DASHBOARD) ? BUILT_DASHBOARD : undefined);
   if (options.dashboard !== undefined && !isDir(options.dashboard)) throw new Error(`dashboard: ${options.dashboard} is not a folder`);
 
@@ -209,11 +213,20 @@ export function createCollector(options: CollectorOptions): Collector {
         const t = now();
         const checked = validateReport(request.body, t);
         if (!checked.ok) return reply.code(400).send({ error: checked.error });
+        if (!asked.has(checked.report.q)) return reply.code(400).send({ error: 'q is not one of this collector\'s questions' });
         const { format: _format, version: _version, ...report } = checked.report;
         if (!(await insertReport(database, report, utcDay(t)))) return reply.code(409).send({ error: 'this report was already received' });
         return reply.code(202).send({ ok: true });
       },
     );
+
+    // The questions every device draws from: public, the same for all, readable from any page.
+    const questionsBody = JSON.stringify({ format: 'attnflow-questions', version: REPORT_VERSION, questions });
+    server.get('/questions', (_request, reply) => {
+      reply.header('access-control-allow-origin', '*');
+      reply.header('cache-control', 'public, max-age=3600');
+      reply.type('application/json; charset=utf-8').send(questionsBody);
+    });
 
     // Estimating is the costly request: a client asks at most a few times a minute (the dashboard asks once per view).
     server.get('/api/estimates', { config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async (request, reply) => {

@@ -1,7 +1,8 @@
 /**
  * The device side of the private attention reports (the `report` chunk, loaded only where the site
  * set `collectUrl`). Once a period has ended, the leader tab summarises that period's views from the
- * log, randomizes the summary into one report (`buildReport`) and keeps it in the log's settings:
+ * log, reads the collector's questions (`questions` beside `collectUrl`), answers one drawn at
+ * random with randomized response (`buildReport`) and keeps the report in the log's settings:
  * the randomization happens once per period, so sending it again reveals nothing new. On page hide
  * the leader posts it with `fetch(..., { keepalive: true })`, which outlives the tab; a report whose
  * delivery is not confirmed goes again, unchanged, from a later page, and the collector keeps one
@@ -16,6 +17,7 @@ import type { Db, Store } from '../store/store';
 import { createTabs, type LockManagerLike, type Tabs } from '../store/tabs';
 import type { Log } from '../store/types';
 import type { AttentionSnapshot, PersonalizeReport, ViewReason } from '../types';
+import { answers } from './questions';
 import { periodDay, periodOf, periodRange, summarize } from './summary';
 import type { ContainerView } from './types';
 import { buildReport, utcDay } from './values';
@@ -95,6 +97,19 @@ export function startReports(host: ReportsHost): () => void {
     return value;
   }
 
+  /** The collector's questions, `questions` beside `collectUrl`: public, the same for every device. */
+  async function fetchQuestions(): Promise<string[]> {
+    const url = new URL('questions', new URL(host.collectUrl, location.href)).href;
+    const res = await fetch(url, { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' });
+    if (!res.ok) throw new Error(`attnflow: ${url} answered ${res.status}`);
+    const body = (await res.json()) as { format?: unknown; questions?: unknown };
+    const questions = body?.questions;
+    if (body?.format !== 'attnflow-questions' || !Array.isArray(questions) || !questions.length || !questions.every((q) => answers(q) > 0)) {
+      throw new Error(`attnflow: ${url} is not a list of report questions`);
+    }
+    return questions as string[];
+  }
+
   /** The report of the last period that ended, made once and kept; undefined when the period has no views. */
   async function prepare(): Promise<void> {
     const period = target();
@@ -118,8 +133,10 @@ export function startReports(host: ReportsHost): () => void {
       views.map((v) => ({ scrollDepth: v.scrollDepth, items: itemsOf(v) })),
       containers,
     );
+    const questions = await fetchQuestions();
     const report = buildReport(summary, {
       epsilon: host.collectEpsilon,
+      questions,
       day: periodDay(period, days),
       ...(host.rand && { rand: host.rand }),
     });

@@ -1,23 +1,18 @@
 /**
  * The collector side of the private attention reports: the strict check of a report against format
- * v1, and the unbiased counts of candidate values from the reports, with their variance, 95% normal
- * intervals, weighted sums (attention from bucket midpoints, topics from items) and rates.
- * See the report format v1 contract (estimator, report JSON).
+ * v2, and from the reports, per question, the unbiased share of each answer in the population with
+ * its variance (`rrShares`); then 95% normal intervals, sums (topics are sums over their items) and
+ * rates. See the report format v2 contract (estimator, report JSON).
  */
-import { murmur3Of, olhDomain, olhEstimate } from './olh';
+import { answers, MAX_QUESTION_LENGTH } from './questions';
+import { type Estimate, rrShares } from './rr';
 import type { PrivateReport } from './types';
 import { isDay, MAX_EPSILON, REPORT_FORMAT, REPORT_VERSION, utcDay } from './values';
 
-/** What estimation reads of a report. */
-export type ReportNoise = Pick<PrivateReport, 's' | 'y' | 'g' | 'epsilon' | 'm'>;
+export type { Estimate };
 
-/** An unbiased estimate and its variance. */
-export interface Estimate {
-  /** The estimate (a count of devices, or a sum over them); may be negative for rare values. */
-  estimate: number;
-  /** Its variance. */
-  variance: number;
-}
+/** What estimation reads of a report. */
+export type ReportAnswer = Pick<PrivateReport, 'q' | 'y' | 'epsilon'>;
 
 /** An estimate with its 95% interval. */
 export interface Interval {
@@ -33,39 +28,49 @@ export const Z95 = 1.959963984540054;
 /** How many days back a report's day may lie: today and the 7 days before are accepted. */
 export const MAX_REPORT_AGE_DAYS = 7;
 /** The keys of a report, exactly. */
-export const REPORT_KEYS = ['format', 'version', 'day', 'epsilon', 'm', 'g', 's', 'y', 'id'] as const;
-/** The most slots a report may claim. */
-export const MAX_M = 1024;
+export const REPORT_KEYS = ['format', 'version', 'day', 'epsilon', 'q', 'y', 'id'] as const;
+
+/** Per question: how many reports answered it, and the population's share of each answer. */
+export interface QuestionEstimate {
+  /** Reports that answered the question. */
+  n: number;
+  /** Share of each answer y among all devices, unbiased, with its variance. */
+  shares: Estimate[];
+}
 
 /**
- * The estimate of each of `values` from `reports`: reports sharing (ε, m) are counted together with
- * `olhEstimate`, and the groups' estimates and variances are summed.
+ * The estimate of each of `questions` from `reports`: per question and ε, the answers are counted and
+ * `rrShares` gives each answer's share; groups of different ε are pooled, weighted by their number of
+ * reports. Reports of other questions, or with an answer out of range, are left out.
  */
-export function estimateValues(reports: readonly ReportNoise[], values: readonly string[]): Map<string, Estimate> {
-  const groups = new Map<string, ReportNoise[]>();
+export function estimateQuestions(reports: readonly ReportAnswer[], questions: readonly string[]): Map<string, QuestionEstimate> {
+  const wanted = new Map<string, Map<number, number[]>>(questions.map((q) => [q, new Map()]));
   for (const r of reports) {
-    const key = `${r.epsilon}|${r.m}`;
-    const list = groups.get(key);
-    if (list) list.push(r);
-    else groups.set(key, [r]);
+    const groups = wanted.get(r.q);
+    const k = answers(r.q);
+    if (!groups || !(r.y >= 0 && r.y < k)) continue;
+    let counts = groups.get(r.epsilon);
+    if (!counts) groups.set(r.epsilon, (counts = new Array<number>(k).fill(0)));
+    counts[r.y]!++;
   }
-  const hashes = values.map(murmur3Of);
-  const out = new Map<string, Estimate>(values.map((v) => [v, { estimate: 0, variance: 0 }]));
-  for (const list of groups.values()) {
-    const { epsilon, m } = list[0]!;
-    const g = olhDomain(epsilon);
-    const n = list.length;
-    const seeds = Uint32Array.from(list, (r) => r.s);
-    const ys = Uint32Array.from(list, (r) => r.y);
-    for (let j = 0; j < values.length; j++) {
-      const hash = hashes[j]!;
-      let supports = 0;
-      for (let i = 0; i < n; i++) if (hash(seeds[i]!) % g === ys[i]) supports++;
-      const e = olhEstimate(supports, n, epsilon, m);
-      const acc = out.get(values[j]!)!;
-      acc.estimate += e.estimate;
-      acc.variance += e.variance;
+  const out = new Map<string, QuestionEstimate>();
+  for (const [q, groups] of wanted) {
+    const k = answers(q);
+    let n = 0;
+    const shares = Array.from({ length: k }, () => ({ estimate: 0, variance: 0 }));
+    for (const [epsilon, counts] of groups) {
+      const m = counts.reduce((x, c) => x + c, 0);
+      rrShares(counts, epsilon).forEach((e, y) => {
+        shares[y]!.estimate += m * e.estimate;
+        shares[y]!.variance += m * m * e.variance;
+      });
+      n += m;
     }
+    for (const e of shares) {
+      e.estimate = n ? e.estimate / n : 0;
+      e.variance = n ? e.variance / (n * n) : Number.POSITIVE_INFINITY;
+    }
+    out.set(q, { n, shares });
   }
   return out;
 }
@@ -85,6 +90,8 @@ export function sumEstimates(parts: readonly Estimate[], weights?: readonly numb
 /** The 95% normal interval of `e`. */
 export function interval(e: Estimate): Interval {
   const half = Z95 * Math.sqrt(Math.max(0, e.variance));
+  // Nothing to go by (no report answered): the interval is everything, in numbers JSON can carry.
+  if (!Number.isFinite(half)) return { estimate: e.estimate, low: -Number.MAX_VALUE, high: Number.MAX_VALUE };
   return { estimate: e.estimate, low: e.estimate - half, high: e.estimate + half };
 }
 
@@ -92,9 +99,8 @@ const clip01 = (x: number): number => Math.min(1, Math.max(0, x));
 
 /**
  * The rate num/den with a delta-method 95% interval, var ≈ (var(num) + r²·var(den))/den², everything
- * clipped to [0, 1]. The two estimates are taken as uncorrelated: given each device's drawn slot, OLH
- * supports of different values are; the draw itself adds a covariance far below the noise. A
- * denominator estimated ≤ 0 says nothing: estimate 0, interval [0, 1].
+ * clipped to [0, 1]. The two estimates come from different questions, answered by different devices:
+ * they are independent. A denominator estimated ≤ 0 says nothing: estimate 0, interval [0, 1].
  */
 export function ratioInterval(num: Estimate, den: Estimate): Interval {
   if (!(den.estimate > 0)) return { estimate: 0, low: 0, high: 1 };
@@ -109,10 +115,11 @@ export type Validation = { ok: true; report: PrivateReport } | { ok: false; erro
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
 
 /**
- * Checks a parsed report body (or its JSON text) against format v1, strictly: exactly the spec's keys;
+ * Checks a parsed report body (or its JSON text) against format v2, strictly: exactly the spec's keys;
  * `format` and `version`; `day` a real UTC date neither after the UTC day of `now` (epoch ms) nor more
- * than `MAX_REPORT_AGE_DAYS` before it; `epsilon` finite in (0, 10]; `m` an integer 1..1024; `g` equal
- * to max(2, round(e^ε + 1)); `s` a uint32; `y` an integer in [0, g); `id` 22 base64url characters.
+ * than `MAX_REPORT_AGE_DAYS` before it; `epsilon` finite in (0, 10]; `q` a report question (whether it
+ * is one of this collector's is the collector's check); `y` an integer in [0, k) for its k answers;
+ * `id` 22 base64url characters.
  */
 export function validateReport(json: unknown, now: number = Date.now()): Validation {
   let body = json;
@@ -139,14 +146,12 @@ export function validateReport(json: unknown, now: number = Date.now()): Validat
   const today = utcDay(now);
   if (r.day > today) return { ok: false, error: 'day is in the future' };
   if (r.day < utcDay(now - MAX_REPORT_AGE_DAYS * 864e5)) return { ok: false, error: `day is more than ${MAX_REPORT_AGE_DAYS} days old` };
-  const { epsilon, m, g, s, y, id } = r;
+  const { epsilon, q, y, id } = r;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon <= 0 || epsilon > MAX_EPSILON) {
     return { ok: false, error: `epsilon must be a finite number in (0, ${MAX_EPSILON}]` };
   }
-  if (!isInt(m) || m < 1 || m > MAX_M) return { ok: false, error: `m must be an integer in 1..${MAX_M}` };
-  if (!isInt(g) || g !== olhDomain(epsilon)) return { ok: false, error: `g must be ${olhDomain(epsilon)} at epsilon ${epsilon}` };
-  if (!isInt(s) || s < 0 || s > 0xffffffff) return { ok: false, error: 's must be a uint32' };
-  if (!isInt(y) || y < 0 || y >= g) return { ok: false, error: `y must be an integer in [0, ${g})` };
+  if (typeof q !== 'string' || q.length > MAX_QUESTION_LENGTH || !answers(q)) return { ok: false, error: 'q must be a report question' };
+  if (!isInt(y) || y < 0 || y >= answers(q)) return { ok: false, error: `y must be an integer in [0, ${answers(q)})` };
   if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(id)) return { ok: false, error: 'id must be 22 base64url characters' };
-  return { ok: true, report: { format: REPORT_FORMAT, version: REPORT_VERSION, day: r.day, epsilon, m, g, s, y, id } };
+  return { ok: true, report: { format: REPORT_FORMAT, version: REPORT_VERSION, day: r.day, epsilon, q, y, id } };
 }

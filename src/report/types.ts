@@ -1,5 +1,5 @@
 /**
- * Types of the private attention reports (format v1): what the device summarises from its log for a
+ * Types of the private attention reports (format v2): what the device summarises from its log for a
  * period, and the report it sends. The collector reads the same types.
  */
 
@@ -41,23 +41,19 @@ export interface PeriodSummary {
   containers: readonly ContainerView[];
 }
 
-/** The report a device sends (format v1): one value of its bounded set, randomized by OLH. */
+/** The report a device sends (format v2): one question of the collector's list, its randomized answer. */
 export interface PrivateReport {
   /** Always `attnflow-report`. */
   format: 'attnflow-report';
-  /** Always 1. */
-  version: 1;
-  /** The UTC day the report covers, `YYYY-MM-DD`. */
+  /** Always 2. */
+  version: 2;
+  /** The UTC day the report covers (its period's last day), `YYYY-MM-DD`. */
   day: string;
   /** The privacy budget the report spends, in (0, 10]. */
   epsilon: number;
-  /** Slots in the device's padded value list (56 in v1). */
-  m: number;
-  /** The hash range, max(2, round(e^ε + 1)). */
-  g: number;
-  /** The hash seed, uint32. */
-  s: number;
-  /** The randomized hash, in [0, g). */
+  /** The question, drawn uniformly from the collector's list (see questions.ts). */
+  q: string;
+  /** The randomized answer, in [0, k): k = 5 for the depth, 2 otherwise. */
   y: number;
   /** 16 random bytes, base64url (22 chars): lets the collector refuse a replay. */
   id: string;
@@ -67,6 +63,8 @@ export interface PrivateReport {
 export interface ReportOptions {
   /** Privacy budget of the report, in (0, 10]. */
   epsilon: number;
+  /** The collector's questions (`GET /questions`): the report answers one, drawn uniformly. */
+  questions: readonly string[];
   /** The UTC day covered, `YYYY-MM-DD`. Default: today (UTC). */
   day?: string;
   /** Uniform numbers in [0, 1), the only randomness. Default: `cryptoRandom`. */

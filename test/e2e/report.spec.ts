@@ -16,6 +16,7 @@ import type { BrowserContext, Page } from '@playwright/test';
 import { createCollector } from '../../src/collect/server';
 import { countReports } from '../../src/collect/reports';
 import { validateReport } from '../../src/report/estimate';
+import { questionsOf } from '../../src/report/questions';
 import { utcDay } from '../../src/report/values';
 import { expect, hideTab, stayActive, test, waitForTracker } from './helpers';
 
@@ -29,20 +30,27 @@ interface Captured {
   body: string;
 }
 
-/** A server that answers 202 to everything and keeps what it received. */
-async function captureServer(): Promise<{ url: string; requests: Captured[]; close(): Promise<void> }> {
+/** The fixture's items, as a site's catalogue lists them. */
+const QUESTIONS = questionsOf({ items: ['s1', 's2', 's3', 's4'].map((id) => ({ id })), containers: [] });
+
+/** A collector stand-in that keeps every request it receives: it serves the questions and answers 202 to reports. */
+async function captureServer(): Promise<{ url: string; requests: Captured[]; reports(): Captured[]; close(): Promise<void> }> {
   const requests: Captured[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       requests.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      res.writeHead(202, { 'content-type': 'application/json' }).end('{"ok":true}');
+      if (req.method === 'GET' && req.url === '/questions') {
+        const json = JSON.stringify({ format: 'attnflow-questions', version: 2, questions: QUESTIONS });
+        res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(json);
+      } else res.writeHead(202, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`;
-  return { url, requests, close: () => new Promise((r) => server.close(() => r())) };
+  const reports = () => requests.filter((r) => r.method === 'POST');
+  return { url, requests, reports, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /** The fixture's URL: the script tag posting to `collect` (none: no data-collect-url), with `extra` query. */
@@ -162,7 +170,7 @@ test('one report per period across tabs: two tabs hidden and closed, then a thir
   await visitYesterday(context, page$(capture.url));
   const [a, b] = [await today(context, page$(capture.url)), await today(context, page$(capture.url))];
   for (const p of [a, b]) await hideTab(p);
-  await expect.poll(() => capture.requests.length, { timeout: 10_000 }).toBe(1);
+  await expect.poll(() => capture.reports().length, { timeout: 10_000 }).toBe(1);
   // Delivered and known to be: the log says so (an unconfirmed report would go again, same id).
   await expect.poll(async () => (await kept(a))?.sent, { timeout: 10_000 }).toBe(true);
   for (const p of [a, b]) await p.close({ runBeforeUnload: true });
@@ -171,8 +179,8 @@ test('one report per period across tabs: two tabs hidden and closed, then a thir
   await hideTab(c);
   await c.close({ runBeforeUnload: true });
   await new Promise((r) => setTimeout(r, 1000));
-  expect(capture.requests).toHaveLength(1);
-  const checked = validateReport(capture.requests[0]!.body);
+  expect(capture.reports()).toHaveLength(1);
+  const checked = validateReport(capture.reports()[0]!.body);
   expect(checked.ok).toBe(true);
   expect(checked.ok && checked.report.day).toBe(utcDay(Date.now() - DAY));
   await capture.close();
@@ -211,16 +219,22 @@ test('a report carries no text, query string, cookie or page URL', async ({ cont
   await context.addCookies([{ name: 'session', value: 'MARTIN-COOKIE-3318', domain: '127.0.0.1', path: '/' }]);
   await page.fill('#q', 'OSPREY-INPUT-4410');
   await hideTab(page);
-  await expect.poll(() => capture.requests.length, { timeout: 10_000 }).toBe(1);
-  const [r] = capture.requests;
-  expect(r!.method).toBe('POST');
-  expect(r!.url).toBe('/report');
-  expect(r!.headers.cookie).toBeUndefined();
-  expect(r!.headers.referer).toBeUndefined();
+  await expect.poll(() => capture.reports().length, { timeout: 10_000 }).toBe(1);
+  // The questions, read once, and the report: nothing else reached the collector.
+  expect(capture.requests.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /questions', 'POST /report']);
+  for (const x of capture.requests) {
+    expect(x.headers.cookie).toBeUndefined();
+    expect(x.headers.referer).toBeUndefined();
+  }
+  const [r] = capture.reports();
   expect(r!.headers['content-type']).toMatch(/^text\/plain/);
   const body = JSON.parse(r!.body);
-  expect(Object.keys(body).sort()).toEqual(['day', 'epsilon', 'format', 'g', 'id', 'm', 's', 'version', 'y']);
-  const all = (r!.body + JSON.stringify(r!.headers)).toUpperCase();
+  expect(Object.keys(body).sort()).toEqual(['day', 'epsilon', 'format', 'id', 'q', 'version', 'y']);
+  expect(QUESTIONS).toContain(body.q);
+  const all = capture.requests
+    .map((x) => x.url + x.body + JSON.stringify(x.headers))
+    .join('')
+    .toUpperCase();
   for (const c of canaries) expect(all, c).not.toContain(c.toUpperCase());
   await page.close();
   await capture.close();

@@ -4,9 +4,8 @@ import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CONTAINERS_KEY, type ContainerEntry, type ReportState, STATE_KEY, startReports } from '../../../src/report/device';
 import { validateReport } from '../../../src/report/estimate';
-import { olhSupports } from '../../../src/report/olh';
+import { questionsOf } from '../../../src/report/questions';
 import { periodDay, periodOf, periodRange, summarize } from '../../../src/report/summary';
-import { REPORT_M } from '../../../src/report/values';
 import { createLog } from '../../../src/store/log';
 import type { Log } from '../../../src/store/types';
 import type { AttentionSnapshot, ItemAttention, ItemRecord, PersonalizeReport, ViewReason } from '../../../src/types';
@@ -54,7 +53,16 @@ interface Tab {
 const tabs: Tab[] = [];
 let locks = fakeLocks();
 let allowed = true;
-const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 202 }));
+/** The collector's questions, as `GET /questions` serves them. */
+let questions = questionsOf({ items: ['a', 'b', 'c0', 'c1', 'c2'].map((id) => ({ id })), containers: ['main'] });
+/** A collector: its questions, and 202 to every report. */
+const collector = async (url: string, init?: RequestInit) =>
+  init?.method === 'POST'
+    ? new Response(null, { status: 202 })
+    : url === 'https://collect.example/questions'
+      ? Response.json({ format: 'attnflow-questions', version: 2, questions })
+      : new Response(null, { status: 404 });
+const fetchMock = vi.fn(collector);
 
 function tab(options: { periodDays?: number; epsilon?: number; rand?: () => number } = {}): Tab {
   const errors: unknown[] = [];
@@ -112,13 +120,21 @@ const prepared = (log: Log) =>
     expect((await db!.get('settings', STATE_KEY))?.value).toBeDefined();
   });
 const state = async (log: Log) => (await (await (await log.ready())!.db())!.get('settings', STATE_KEY))?.value as ReportState | undefined;
-const bodies = () => fetchMock.mock.calls.map(([, init]) => init.body as string);
+const posts = () => fetchMock.mock.calls.filter(([, init]) => init?.method === 'POST');
+/** Drops the kept report, as if the period had not been reported. */
+async function deleteReport(): Promise<void> {
+  const db = await openDB('attnflow');
+  await db.delete('settings', STATE_KEY);
+  db.close();
+}
+const bodies = () => posts().map(([, init]) => init!.body as string);
 
 beforeEach(() => {
   vi.stubGlobal('indexedDB', new IDBFactory());
   vi.stubGlobal('fetch', fetchMock);
   fetchMock.mockClear();
-  fetchMock.mockImplementation(async () => new Response(null, { status: 202 }));
+  fetchMock.mockImplementation(collector);
+  questions = questionsOf({ items: ['a', 'b', 'c0', 'c1', 'c2'].map((id) => ({ id })), containers: ['main'] });
   locks = fakeLocks();
   allowed = true;
   t = TODAY;
@@ -168,15 +184,20 @@ describe('reports from the device', () => {
     hide();
     document.dispatchEvent(new Event('visibilitychange'));
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
-    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(posts()).toHaveLength(1);
+    const [url, init] = posts()[0]! as [string, RequestInit];
     expect(url).toBe('https://collect.example/report');
     expect(init).toMatchObject({ method: 'POST', keepalive: true, mode: 'no-cors', credentials: 'omit', referrerPolicy: 'no-referrer' });
     expect(init.headers).toBeUndefined();
     const checked = validateReport(init.body, TODAY);
     expect(checked.ok).toBe(true);
-    expect(Object.keys(JSON.parse(init.body as string)).sort()).toEqual(['day', 'epsilon', 'format', 'g', 'id', 'm', 's', 'version', 'y']);
-    expect(JSON.parse(init.body as string)).toMatchObject({ day: '2026-03-09', epsilon: 1, m: REPORT_M });
+    expect(Object.keys(JSON.parse(init.body as string)).sort()).toEqual(['day', 'epsilon', 'format', 'id', 'q', 'version', 'y']);
+    expect(JSON.parse(init.body as string)).toMatchObject({ day: '2026-03-09', epsilon: 1 });
+    expect(questions).toContain(JSON.parse(init.body as string).q);
+    // The questions were read once, without credentials or referrer.
+    const gets = fetchMock.mock.calls.filter(([, i]) => i?.method !== 'POST');
+    expect(gets).toHaveLength(1);
+    expect(gets[0]![1]).toMatchObject({ credentials: 'omit', referrerPolicy: 'no-referrer' });
     await vi.waitFor(async () => expect((await state(a.log))?.sent).toBe(true));
     a.stop();
 
@@ -185,24 +206,25 @@ describe('reports from the device', () => {
     await settle();
     hide();
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(posts()).toHaveLength(1);
     expect(a.errors.concat(b.errors)).toEqual([]);
   });
 
   it('randomizes a period once: an unconfirmed report goes again unchanged, from a later page', async () => {
     await yesterday();
-    fetchMock.mockImplementation(async () => {
-      throw new TypeError('Failed to fetch');
+    fetchMock.mockImplementation(async (url, init) => {
+      if (init?.method === 'POST') throw new TypeError('Failed to fetch');
+      return collector(url, init);
     });
     const a = tab();
     await prepared(a.log);
     hide();
     hide();
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(posts()).toHaveLength(1);
     expect((await state(a.log))?.sent).toBe(false);
     a.stop();
-    fetchMock.mockImplementation(async () => new Response(null, { status: 202 }));
+    fetchMock.mockImplementation(collector);
     const b = tab();
     await prepared(b.log);
     await settle();
@@ -242,13 +264,13 @@ describe('reports from the device', () => {
     await settle();
     hide();
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(posts()).toHaveLength(1);
     // The leader goes; the other tab takes over and finds the period reported.
     a.stop();
     await settle();
     hide();
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(posts()).toHaveLength(1);
     expect((await state(b.log))?.sent).toBe(true);
   });
 
@@ -300,12 +322,25 @@ describe('reports from the device', () => {
     });
     a.stop();
     t = TODAY;
-    // The report draws the slot of the heaviest container value (the slots' last four), keeps its hash.
-    const draws = [52.5 / REPORT_M, 0.123, 0];
-    const b = tab({ epsilon: 8, rand: () => draws.shift() ?? Math.random() });
-    await prepared(b.log);
-    const body = JSON.parse((await state(b.log))!.body);
-    expect(olhSupports(body, 'o\tmain\tp\t2')).toBe(true);
-    expect(olhSupports(body, 'o\tmain\th\t0')).toBe(false);
+    // The report answers the question it drew from what the period kept: asked for attention per
+    // personalized view (4,500 ms against a 60 s cap), its coin comes up 1 below 0.075; kept at ε = 8.
+    questions = ['o\tmain\tp'];
+    for (const [coin, expected] of [
+      [0.07, 1],
+      [0.08, 0],
+    ] as const) {
+      const draws = [0, coin, 0];
+      const b = tab({ epsilon: 8, rand: () => draws.shift() ?? Math.random() });
+      await prepared(b.log);
+      expect(JSON.parse((await state(b.log))!.body)).toMatchObject({ q: 'o\tmain\tp', y: expected });
+      b.stop();
+      await deleteReport();
+    }
+    // Asked whether it had a held-out view: it had.
+    questions = ['n\tmain\th'];
+    const draws = [0, 0];
+    const c = tab({ epsilon: 8, rand: () => draws.shift() ?? Math.random() });
+    await prepared(c.log);
+    expect(JSON.parse((await state(c.log))!.body)).toMatchObject({ q: 'n\tmain\th', y: 1 });
   });
 });
