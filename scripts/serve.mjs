@@ -1,15 +1,28 @@
 #!/usr/bin/env node
 // Static server for the demo and the browser tests: sirv over the package root, bound to 127.0.0.1.
+// With `collect`, the demo pages' script tag also gets the private reports' attributes, as a site
+// that runs attnflow-collect would write them (`data-collect-url`, `data-collect-epsilon`, `data-holdout`).
 // Usage: node scripts/serve.mjs [--port 4173]
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_PORT = Number(process.env.ATTNFLOW_PORT || 4173);
 
-/** Starts the server; resolves with its base URL and a close function. */
-export function startServer({ port = DEFAULT_PORT, host = '127.0.0.1' } = {}) {
+/** The script tag of the demo pages, as they are written. */
+const TAG = '<script async src="../dist/attnflow.js"';
+
+/**
+ * Starts the server; resolves with its base URL and a close function. `collect`: `{ url, epsilon, holdout }`
+ * for the demo pages (examples/*.html); port 0 picks a free port.
+ */
+export function startServer({ port = DEFAULT_PORT, host = '127.0.0.1', collect } = {}) {
+  const attrs = collect
+    ? ` data-collect-url="${collect.url}" data-collect-epsilon="${collect.epsilon ?? 1}" data-holdout="${collect.holdout ?? 0}"`
+    : '';
   const files = sirv(ROOT, {
     dev: true,
     dotfiles: false,
@@ -24,6 +37,17 @@ export function startServer({ port = DEFAULT_PORT, host = '127.0.0.1' } = {}) {
     },
   });
   const server = createServer((req, res) => {
+    const path = (req.url ?? '').split(/[?#]/)[0];
+    if (collect && /^\/examples\/([\w-]+\.html)?$/.test(path)) {
+      readFile(join(ROOT, path.endsWith('/') ? `${path}index.html` : path), 'utf8').then(
+        (html) =>
+          res
+            .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+            .end(html.replace(TAG, TAG + attrs)),
+        () => res.writeHead(404).end('not found'),
+      );
+      return;
+    }
     files(req, res, () => {
       res.statusCode = 404;
       res.end('not found');
@@ -32,7 +56,7 @@ export function startServer({ port = DEFAULT_PORT, host = '127.0.0.1' } = {}) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
-      resolve({ url: `http://${host}:${port}/`, close: () => new Promise((r) => server.close(() => r())) });
+      resolve({ url: `http://${host}:${server.address().port}/`, close: () => new Promise((r) => server.close(() => r())) });
     });
   });
 }
