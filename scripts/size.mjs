@@ -17,6 +17,8 @@ const BUDGETS = [
   { name: 'dist/attnflow.js (core, every page)', max: 6.5 * KB, files: () => ['attnflow.js'] },
   // The log keeps its aggregates (catalogue, topic totals) up to date as it writes: 7 KB.
   { name: 'log chunk (after start-up)', max: 7 * KB, files: () => ['attnflow-store.js'] },
+  // Private reports, loaded only by sites that set collectUrl: the period's summary, the questions, randomized response, the tab election: 4 KB.
+  { name: 'reports chunk (sites with collectUrl)', max: 4 * KB, files: () => ['attnflow-report.js'] },
   // Pinch-zoom and the geometry of boxes in the visual viewport joined it: 1.5 KB.
   { name: 'capture chunk (after start-up)', max: 1.5 * KB, files: () => ['attnflow-capture.js'] },
   { name: 'model chunk, WebGL path', max: 130 * KB, files: () => closure(['attnflow-model.js', 'attnflow-worker.js', chunkOf('webgl')]) },
