@@ -32,7 +32,10 @@ export function parseCatalogue(json: unknown, source = 'catalogue'): Catalogue {
   const seen = new Set<string>();
   const parsed = items.map((item, i): CatalogueItem => {
     const { id, topics } = (item ?? {}) as { id?: unknown; topics?: unknown };
-    if (!isName(id)) throw new Error(`${source}: items[${i}].id must be a non-empty string without tabs or line breaks, received ${JSON.stringify(id)}`);
+    if (!isName(id))
+      throw new Error(
+        `${source}: items[${i}].id must be 1 to 200 characters without control characters (tabs, line breaks), received ${JSON.stringify(id)}`,
+      );
     if (seen.has(id)) throw new Error(`${source}: items[${i}].id ${JSON.stringify(id)} appears twice`);
     seen.add(id);
     if (topics !== undefined && !(Array.isArray(topics) && topics.every(isString))) {
@@ -41,7 +44,7 @@ export function parseCatalogue(json: unknown, source = 'catalogue'): Catalogue {
     return { id, topics: [...new Set((topics as string[] | undefined) ?? [])] };
   });
   if (containers !== undefined && !(Array.isArray(containers) && containers.every(isName))) {
-    throw new Error(`${source}: "containers" must be an array of non-empty strings without tabs or line breaks`);
+    throw new Error(`${source}: "containers" must be an array of names of 1 to 200 characters without control characters`);
   }
   return { items: parsed, containers: [...new Set((containers as string[] | undefined) ?? [])] };
 }

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS reports (
   id text PRIMARY KEY,
   day date NOT NULL,
   epsilon double precision NOT NULL CHECK (epsilon > 0 AND epsilon <= 10),
-  q text NOT NULL CHECK (length(q) BETWEEN 1 AND 512),
+  q text NOT NULL CHECK (length(q) BETWEEN 1 AND 204),
   y integer NOT NULL CHECK (y >= 0 AND y < 5),
   received_at timestamptz NOT NULL
 );

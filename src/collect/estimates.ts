@@ -115,7 +115,8 @@ const scale = (e: Estimate, w: number): Estimate => ({ estimate: w * e.estimate,
 
 /** The item-level estimates of one item, or the sums over several (a topic), for a range of `n` reports. */
 function attentionEstimates(ids: readonly string[], share: (q: string) => Estimate, n: number): AttentionEstimates {
-  const count = (metric: (typeof ITEM_METRICS)[number]): Estimate => sumEstimates(ids.map((id) => scale(share(`${TAGS[metric]}\t${id}`), n)));
+  const count = (metric: (typeof ITEM_METRICS)[number]): Estimate =>
+    sumEstimates(ids.map((id) => scale(share(`${TAGS[metric]}\t${id}`), n)));
   const [views, viewable, attended, skipped, clicks] = ITEM_METRICS.map(count) as [Estimate, Estimate, Estimate, Estimate, Estimate];
   const attentionMs = sumEstimates(ids.map((id) => scale(share(`t\t${id}`), n * ITEM_CAP_MS)));
   return {
@@ -177,7 +178,10 @@ export async function buildEstimates(
   response.depth = DEPTH_EDGES.map((_, bucket) => ({ bucket, views: interval(scale(share('d', bucket), n)) }));
   response.containers = catalogue.containers.map((id) => {
     // Devices with a view in the arm, and the mean over devices of attention per such view (0 without one).
-    const arm = (a: 'p' | 'h'): [Estimate, Estimate] => [scale(share(`n\t${id}\t${a}`), n), scale(share(`o\t${id}\t${a}`), n * VIEW_CAP_MS)];
+    const arm = (a: 'p' | 'h'): [Estimate, Estimate] => [
+      scale(share(`n\t${id}\t${a}`), n),
+      scale(share(`o\t${id}\t${a}`), n * VIEW_CAP_MS),
+    ];
     const [vp, ap] = arm('p');
     const [vh, ah] = arm('h');
     return {

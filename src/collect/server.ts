@@ -213,7 +213,7 @@ export function createCollector(options: CollectorOptions): Collector {
         const t = now();
         const checked = validateReport(request.body, t);
         if (!checked.ok) return reply.code(400).send({ error: checked.error });
-        if (!asked.has(checked.report.q)) return reply.code(400).send({ error: 'q is not one of this collector\'s questions' });
+        if (!asked.has(checked.report.q)) return reply.code(400).send({ error: "q is not one of this collector's questions" });
         const { format: _format, version: _version, ...report } = checked.report;
         if (!(await insertReport(database, report, utcDay(t)))) return reply.code(409).send({ error: 'this report was already received' });
         return reply.code(202).send({ ok: true });

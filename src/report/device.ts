@@ -57,8 +57,12 @@ export interface ReportState {
   sent: boolean;
 }
 
-/** One view's attention to one personalized container: [epoch day, viewId, container, arm, ms]. */
-export type ContainerEntry = [number, string, string, 'p' | 'h', number];
+/**
+ * One view's personalized container: [epoch day, viewId, container, arm, the container's item ids].
+ * Its attention is read from the view's item records when the period is reported: written once, as
+ * the decision is made, it does not depend on the page living until its end.
+ */
+export type ContainerEntry = [number, string, string, 'p' | 'h', string[]];
 
 /** Settings key of the report state. */
 export const STATE_KEY = 'report';
@@ -104,7 +108,12 @@ export function startReports(host: ReportsHost): () => void {
     if (!res.ok) throw new Error(`attnflow: ${url} answered ${res.status}`);
     const body = (await res.json()) as { format?: unknown; questions?: unknown };
     const questions = body?.questions;
-    if (body?.format !== 'attnflow-questions' || !Array.isArray(questions) || !questions.length || !questions.every((q) => answers(q) > 0)) {
+    if (
+      body?.format !== 'attnflow-questions' ||
+      !Array.isArray(questions) ||
+      !questions.length ||
+      !questions.every((q) => answers(q) > 0)
+    ) {
       throw new Error(`attnflow: ${url} is not a list of report questions`);
     }
     return questions as string[];
@@ -126,11 +135,16 @@ export function startReports(host: ReportsHost): () => void {
       (v) => v.startedAt >= from && v.startedAt < to,
     );
     if (!views.length) return;
-    const containers = (((await d.get('settings', CONTAINERS_KEY))?.value ?? []) as ContainerEntry[])
-      .filter(([day]) => day * DAY_MS >= from && day * DAY_MS < to)
-      .map(([, , container, arm, attentionMs]): ContainerView => ({ container, arm, attentionMs }));
+    const records = new Map(views.map((v) => [v.viewId, itemsOf(v)]));
+    const containers: ContainerView[] = [];
+    for (const [, viewId, container, arm, ids] of ((await d.get('settings', CONTAINERS_KEY))?.value ?? []) as ContainerEntry[]) {
+      const items = records.get(viewId);
+      if (!items) continue;
+      const attentionMs = items.reduce((ms, r) => ms + (ids.includes(r.itemId) ? r.attentionMs : 0), 0);
+      containers.push({ container, arm, attentionMs });
+    }
     const summary = summarize(
-      views.map((v) => ({ scrollDepth: v.scrollDepth, items: itemsOf(v) })),
+      views.map((v) => ({ scrollDepth: v.scrollDepth, items: records.get(v.viewId)! })),
       containers,
     );
     const questions = await fetchQuestions();
@@ -188,29 +202,30 @@ export function startReports(host: ReportsHost): () => void {
       .catch(fail('sending'));
   }
 
-  /** Keeps a view's attention to its personalized containers until its period is reported. */
-  function tally(s: AttentionSnapshot): void {
+  /** Keeps which containers the view showed, in which arm, until its period is reported. */
+  function keep(s: AttentionSnapshot): void {
     const viewId = s.page.viewId;
     const day = Math.floor(s.page.startedAt / DAY_MS);
-    const entries = arms.map(([container, arm, ids]): ContainerEntry => {
-      let ms = 0;
-      for (const id of ids) ms += s.items[id]?.attentionMs ?? 0;
-      return [day, viewId, container, arm, ms];
-    });
+    const entries = arms.map(([container, arm, ids]): ContainerEntry => [day, viewId, container, arm, ids]);
     const oldest = Math.floor(host.clock.epoch() / DAY_MS) - 2 * days - 1;
     void update<ContainerEntry[]>(CONTAINERS_KEY, (now = []) =>
       [...now.filter((e) => e[1] !== viewId && e[0] >= oldest), ...entries].slice(-MAX_CONTAINER_ENTRIES),
-    ).catch(fail('keeping container attention'));
+    ).catch(fail('keeping container views'));
   }
 
+  // A decision is kept with the next snapshot, which names the view (ticks come within a second).
+  let fresh = false;
   stops.push(
     host.onPersonalized((r) => {
-      arms = r.containers.filter((c) => r.holdout || c.applied).map((c) => [c.key, r.holdout ? 'h' : 'p', c.order]);
+      const next = r.containers
+        .filter((c) => r.holdout || c.applied)
+        .map((c): [string, 'p' | 'h', string[]] => [c.key, r.holdout ? 'h' : 'p', [...c.order].sort()]);
+      if (JSON.stringify(next) !== JSON.stringify(arms)) (arms = next), (fresh = true);
     }),
     host.onSnapshot((s, reason) => {
-      if (reason === 'tick' || !s || !host.canStore()) return;
-      if (arms.length) tally(s);
-      if (reason === 'end') arms = [];
+      if (!s) return;
+      if (fresh && arms.length && host.canStore()) keep(s), (fresh = false);
+      if (reason === 'end') (arms = []), (fresh = false);
     }),
   );
   if (typeof document !== 'undefined') {

@@ -48,7 +48,7 @@ export function estimateQuestions(reports: readonly ReportAnswer[], questions: r
   for (const r of reports) {
     const groups = wanted.get(r.q);
     const k = answers(r.q);
-    if (!groups || !(r.y >= 0 && r.y < k)) continue;
+    if (!groups || !Number.isInteger(r.y) || r.y < 0 || r.y >= k) continue;
     let counts = groups.get(r.epsilon);
     if (!counts) groups.set(r.epsilon, (counts = new Array<number>(k).fill(0)));
     counts[r.y]!++;

@@ -30,8 +30,10 @@ export const ITEM_CAP_MS = 120_000;
 export const VIEW_CAP_MS = 60_000;
 /** Lower edges of the scroll-depth answers, 0..1: 0:[0,.25) 1:[.25,.5) 2:[.5,.75) 3:[.75,1) 4: the bottom. */
 export const DEPTH_EDGES = [0, 0.25, 0.5, 0.75, 1] as const;
-/** The longest question, characters. */
-export const MAX_QUESTION_LENGTH = 512;
+/** The longest name a question carries, characters: an item id as the SDK keeps it (≤ 200). */
+export const MAX_NAME_LENGTH = 200;
+/** The longest question, characters: a container's (`o\t<name>\tp`). */
+export const MAX_QUESTION_LENGTH = MAX_NAME_LENGTH + 4;
 
 /** The depth answer of `depth` (0..4; 4 only at the bottom). */
 export function depthBucket(depth: number): number {
@@ -40,9 +42,12 @@ export function depthBucket(depth: number): number {
   return b;
 }
 
-/** A name a question can carry: not empty, without a tab or a line break, not too long. */
+/**
+ * A name a question can carry: 1..200 characters, no control character (a tab separates fields).
+ * Escaped as JSON and as UTF-8 a report then stays well under the collector's 1 KB.
+ */
 export const isName = (name: unknown): name is string =>
-  typeof name === 'string' && name.length > 0 && name.length <= MAX_QUESTION_LENGTH - 4 && !/[\t\r\n]/.test(name);
+  typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
 
 /** The questions of a catalogue, in order: each item's six, the depth, each container's four. */
 export function questionsOf(catalogue: { items: readonly { id: string }[]; containers: readonly string[] }): string[] {
@@ -68,7 +73,12 @@ export function parseQuestion(q: unknown): Question | undefined {
   if (parts.length === 2 && (ITEM_KINDS as readonly string[]).includes(kind) && isName(parts[1])) {
     return { kind: kind as ItemKind, item: parts[1] };
   }
-  if (parts.length === 3 && (CONTAINER_KINDS as readonly string[]).includes(kind) && isName(parts[1]) && (parts[2] === 'p' || parts[2] === 'h')) {
+  if (
+    parts.length === 3 &&
+    (CONTAINER_KINDS as readonly string[]).includes(kind) &&
+    isName(parts[1]) &&
+    (parts[2] === 'p' || parts[2] === 'h')
+  ) {
     return { kind: kind as 'n' | 'o', container: parts[1], arm: parts[2] };
   }
   return undefined;
@@ -105,15 +115,15 @@ export function trueAnswer(summary: PeriodSummary, q: string, rand: () => number
     return depths.length ? depthBucket(median(depths)) : 0;
   }
   if ('container' in question) {
-    const views = (summary.containers ?? []).filter((c) => c.container === question.container && c.arm === question.arm);
+    const views = (summary.containers ?? []).filter((c) => c?.container === question.container && c.arm === question.arm);
     if (question.kind === 'n') return +(views.length > 0);
-    if (!views.length) return 0;
+    if (!views.length) return coin(0);
     const perView = views.reduce((s, v) => s + Math.min(VIEW_CAP_MS, amount(v.attentionMs)), 0) / views.length;
     return coin(perView / VIEW_CAP_MS);
   }
   const it: PeriodItem = { itemId: question.item, views: 0, viewable: 0, attended: 0, skipped: 0, clicks: 0, attentionMs: 0 };
   for (const x of summary.items ?? []) {
-    if (x.itemId !== question.item) continue;
+    if (x?.itemId !== question.item) continue;
     for (const key of ['views', 'viewable', 'attended', 'skipped', 'clicks', 'attentionMs'] as const) it[key] += amount(x[key]);
   }
   const attended = it.attended > 0 || isAttended(it);

@@ -305,7 +305,8 @@ describe('reports from the device', () => {
         containers: [{ key: 'main', order: ['a', 'b'], original: ['a', 'b'], shown: ['a', 'b'], hidden: [], kept: [], applied: true }],
       }) as unknown as PersonalizeReport;
     a.personalized(decision(false));
-    a.snapshot(snap('p1', { a: item(2500), b: item(1500), z: item(9000) }), 'hide');
+    // Kept with the first snapshot after the decision, a tick: the page need not live to its end.
+    a.snapshot(snap('p1', { a: item(2500), b: item(1500), z: item(9000) }), 'tick');
     a.snapshot(snap('p1', { a: item(3000), b: item(1500), z: item(9000) }), 'end');
     a.personalized(decision(true));
     a.snapshot(snap('h1', { a: item(700), z: item(100) }), 'end');
@@ -316,8 +317,8 @@ describe('reports from the device', () => {
       const db = await (await a.log.ready())!.db();
       const kept = (await db!.get('settings', CONTAINERS_KEY))?.value as ContainerEntry[];
       expect(kept).toEqual([
-        [Math.floor(t / DAY), 'p1', 'main', 'p', 4500],
-        [Math.floor(t / DAY), 'h1', 'main', 'h', 700],
+        [Math.floor(t / DAY), 'p1', 'main', 'p', ['a', 'b']],
+        [Math.floor(t / DAY), 'h1', 'main', 'h', ['a', 'b']],
       ]);
     });
     a.stop();
