@@ -1,8 +1,9 @@
 /**
  * How many reports per second the collector accepts AND stores. A load generator keeps a fixed number
  * of `POST /report` requests in flight (Node's fetch, keep-alive connections) with valid reports
- * (`buildReport`, distinct ids, today's UTC day); every request must be answered 202, and at the end
- * the rows of each case's database are counted: every accepted report must be there. Cases, each on
+ * (`buildReport` over the collector's questions, distinct ids, today's UTC day); every request must
+ * be answered 202, and at the end the rows of each case's database are counted: every accepted
+ * report must be there. Cases, each on
  * its own empty database: (1) one instance on PGlite (a temporary folder), (2) one instance over
  * PostgreSQL (a throwaway cluster the benchmark starts and removes, with the collector's tests'
  * helper: no fsync, so the server's disk is not what is measured), (3) two instances over that
@@ -42,7 +43,15 @@ import { countReports } from '../../src/collect/reports';
 import { createCollector } from '../../src/collect/server';
 import type { PeriodSummary } from '../../src/report/types';
 import { buildReport, utcDay } from '../../src/report/values';
-import { CATALOGUE, killChildren, pgliteDataDir, spawnCollector, tempDir, writeCatalogue } from '../../test/unit/collect/helpers';
+import {
+  CATALOGUE,
+  killChildren,
+  pgliteDataDir,
+  QUESTIONS,
+  spawnCollector,
+  tempDir,
+  writeCatalogue,
+} from '../../test/unit/collect/helpers';
 import { type PostgresCluster, postgresBin, startPostgres } from '../../test/unit/collect/postgres';
 
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 5000);
@@ -190,7 +199,10 @@ async function postgresStore(url: string): Promise<Store> {
   return store;
 }
 
-/** One device's day, so that buildReport draws from real values; each report gets its own random id. */
+/**
+ * One device's day, so that buildReport answers real questions: each report answers one of the
+ * collector's (`QUESTIONS`, the catalogue it is given) and gets its own random id.
+ */
 const SUMMARY: PeriodSummary = {
   items: CATALOGUE.items.map((it, i) => ({
     itemId: it.id,
@@ -202,13 +214,13 @@ const SUMMARY: PeriodSummary = {
     attentionMs: 1000 + 4000 * i,
   })),
   depths: [0.6],
-  containers: [],
+  containers: [{ container: 'for-you', arm: 'p', attentionMs: 8000 }],
 };
 
 /** `n` report bodies, JSON-encoded before the clock starts. */
 function bodies(n: number): string[] {
   const day = utcDay(Date.now());
-  return Array.from({ length: n }, () => JSON.stringify(buildReport(SUMMARY, { epsilon: 2, day })));
+  return Array.from({ length: n }, () => JSON.stringify(buildReport(SUMMARY, { epsilon: 2, questions: QUESTIONS, day })));
 }
 
 /** Busy and total CPU time of the whole machine (Linux), in clock ticks. */

@@ -31,7 +31,7 @@ export interface AttentionEstimates {
   skipped: Interval;
   /** Devices that clicked it. */
   clicks: Interval;
-  /** Attention it received, ms (each device's over the range clipped at 120 s a day). */
+  /** Attention it received, ms (each device's clipped at 30 s a day). */
   attentionMs: Interval;
   /** viewable / views, 0..1. */
   viewableRate: Interval;
@@ -44,7 +44,7 @@ export interface ArmEstimates {
   /** Devices that saw the container in this arm. */
   views: Interval;
   /**
-   * Σ over devices of their attention per view of the container in this arm, ms (clipped at 60 s a
+   * Σ over devices of their attention per view of the container in this arm, ms (clipped at 30 s a
    * view; 0 for a device without such a view): divided by `views`, the attention per view.
    */
   attentionMs: Interval;

@@ -5,7 +5,7 @@
  * rates. See the report format v2 contract (estimator, report JSON).
  */
 import { answers, MAX_QUESTION_LENGTH } from './questions';
-import { type Estimate, rrShares } from './rr';
+import { type Estimate, rrInformation, rrShares } from './rr';
 import type { PrivateReport } from './types';
 import { isDay, MAX_EPSILON, REPORT_FORMAT, REPORT_VERSION, utcDay } from './values';
 
@@ -40,8 +40,10 @@ export interface QuestionEstimate {
 
 /**
  * The estimate of each of `questions` from `reports`: per question and ε, the answers are counted and
- * `rrShares` gives each answer's share; groups of different ε are pooled, weighted by their number of
- * reports. Reports of other questions, or with an answer out of range, are left out.
+ * `rrShares` gives each answer's share; groups of different ε are pooled with weights n·(p − q)²,
+ * each group's number of reports times what one of its reports tells (near the inverse of its
+ * variance, and fixed before any answer is read: the pooled share stays unbiased). Reports of other
+ * questions, or with an answer out of range, are left out.
  */
 export function estimateQuestions(reports: readonly ReportAnswer[], questions: readonly string[]): Map<string, QuestionEstimate> {
   const wanted = new Map<string, Map<number, number[]>>(questions.map((q) => [q, new Map()]));
@@ -57,18 +59,21 @@ export function estimateQuestions(reports: readonly ReportAnswer[], questions: r
   for (const [q, groups] of wanted) {
     const k = answers(q);
     let n = 0;
+    let weights = 0;
     const shares = Array.from({ length: k }, () => ({ estimate: 0, variance: 0 }));
     for (const [epsilon, counts] of groups) {
       const m = counts.reduce((x, c) => x + c, 0);
+      const w = m * rrInformation(epsilon, k);
       rrShares(counts, epsilon).forEach((e, y) => {
-        shares[y]!.estimate += m * e.estimate;
-        shares[y]!.variance += m * m * e.variance;
+        shares[y]!.estimate += w * e.estimate;
+        shares[y]!.variance += w * w * e.variance;
       });
       n += m;
+      weights += w;
     }
     for (const e of shares) {
-      e.estimate = n ? e.estimate / n : 0;
-      e.variance = n ? e.variance / (n * n) : Number.POSITIVE_INFINITY;
+      e.estimate = weights ? e.estimate / weights : 0;
+      e.variance = weights ? e.variance / (weights * weights) : Number.POSITIVE_INFINITY;
     }
     out.set(q, { n, shares });
   }

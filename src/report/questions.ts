@@ -24,10 +24,13 @@ export type ItemKind = (typeof ITEM_KINDS)[number];
  */
 export const CONTAINER_KINDS = ['n', 'o'] as const;
 export const ARMS = ['p', 'h'] as const;
-/** An item's attention over the period is clipped here, ms: the cap of the `t` answer. */
-export const ITEM_CAP_MS = 120_000;
+/**
+ * An item's attention over the period is clipped here, ms: the cap of the `t` answer. An answer's
+ * noise is a share of its cap: 30 s, above what most items get in a day, keeps it small.
+ */
+export const ITEM_CAP_MS = 30_000;
 /** A container's attention in one view is clipped here, ms: the cap of the `o` answer. */
-export const VIEW_CAP_MS = 60_000;
+export const VIEW_CAP_MS = 30_000;
 /** Lower edges of the scroll-depth answers, 0..1: 0:[0,.25) 1:[.25,.5) 2:[.5,.75) 3:[.75,1) 4: the bottom. */
 export const DEPTH_EDGES = [0, 0.25, 0.5, 0.75, 1] as const;
 /** The longest name a question carries, characters: an item id as the SDK keeps it (≤ 200). */

@@ -27,11 +27,17 @@ export interface Estimate {
   variance: number;
 }
 
+/** The standard normal's 97.5% quantile. */
+const Z = 1.959963984540054;
+
 /**
  * The unbiased share of each answer in the population, from `counts[y]` reports with answer y among
  * the n = Σ counts devices that were asked (a uniform sample of the population), all at `epsilon`:
- * f̂ = (c/n − q)/(p − q). Its variance, P(1 − P)/(n·(p − q)²) with P the observed share c/n, counts
- * both the noise and which devices happened to be asked (P taken within [q, p], where the true one lies). No reports: shares 0 with infinite variance.
+ * f̂ = (c/n − q)/(p − q). Its variance is P(1 − P)/(n·(p − q)²), which counts both the noise and which
+ * devices were asked; P, the chance of answer y, is taken as (c + z²/2)/(n + z²) (z = 1.96, as
+ * Agresti and Coull do for a binomial) within [q, p], where the true one lies: with a handful of
+ * answers a share of 0 or 1 does not make the interval collapse. No reports: shares 0 with infinite
+ * variance.
  */
 export function rrShares(counts: readonly number[], epsilon: number): Estimate[] {
   const k = counts.length;
@@ -40,11 +46,16 @@ export function rrShares(counts: readonly number[], epsilon: number): Estimate[]
   const p = rrKeep(epsilon, k);
   const q = (1 - p) / (k - 1);
   return counts.map((c) => {
-    const share = c / n;
-    // The true P lies in [q, p]: a small sample's extreme share does not make the variance vanish.
-    const P = Math.min(p, Math.max(q, share));
-    return { estimate: (share - q) / (p - q), variance: (P * (1 - P)) / (n * (p - q) * (p - q)) };
+    const P = Math.min(p, Math.max(q, (c + (Z * Z) / 2) / (n + Z * Z)));
+    return { estimate: (c / n - q) / (p - q), variance: (P * (1 - P)) / (n * (p - q) * (p - q)) };
   });
+}
+
+/** How much a report at `epsilon` of a k-answer question tells: (p − q)², the weight its group gets when groups are pooled. */
+export function rrInformation(epsilon: number, k: number): number {
+  const p = rrKeep(epsilon, k);
+  const q = (1 - p) / (k - 1);
+  return (p - q) * (p - q);
 }
 
 /**

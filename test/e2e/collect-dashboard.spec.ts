@@ -18,6 +18,7 @@ import type { Page } from '@playwright/test';
 import type { Catalogue } from '../../src/collect/catalogue';
 import type { EstimatesResponse } from '../../src/collect/estimates';
 import { mulberry32 } from '../../src/lib/random';
+import { questionsOf } from '../../src/report/questions';
 import type { PeriodItem, PeriodSummary, PrivateReport } from '../../src/report/types';
 import { buildReport, utcDay } from '../../src/report/values';
 import { collectConsole, expect, test } from './helpers';
@@ -25,6 +26,8 @@ import { collectConsole, expect, test } from './helpers';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CATALOGUE_FILE = path.join(ROOT, 'test/fixtures/collect/catalogue.json');
 const CATALOGUE: Catalogue = JSON.parse(readFileSync(CATALOGUE_FILE, 'utf8'));
+/** The questions the collector serves (`GET /questions`): each device answers one, drawn uniformly. */
+const QUESTIONS = questionsOf(CATALOGUE);
 const DASHBOARD = path.join(ROOT, 'dist/collect/dashboard');
 const EPSILON = 4;
 const DEVICES = 3000;
@@ -106,12 +109,24 @@ function visitorDay(rand: () => number): PeriodSummary {
   return { items, depths, containers };
 }
 
-/** `n` devices' reports at ε = `EPSILON`, one per device for each of the last `days` days, from a fixed seed. */
-function fleet(n: number, seed: number, days = 1): PrivateReport[] {
+/**
+ * `n` devices' reports at ε = `EPSILON`, one per device for each of the last `days` days, from a fixed
+ * seed; each answers one of `questions` (those the collector serves), drawn uniformly.
+ */
+function fleet(questions: readonly string[], n: number, seed: number, days = 1): PrivateReport[] {
   const rand = mulberry32(seed);
   return Array.from({ length: n * days }, (_, i) =>
-    buildReport(visitorDay(rand), { epsilon: EPSILON, day: utcDay(Date.now() - (i % days) * 864e5), rand }),
+    buildReport(visitorDay(rand), { epsilon: EPSILON, questions, day: utcDay(Date.now() - (i % days) * 864e5), rand }),
   );
+}
+
+/** The questions the collector at `url` serves, as a device fetches them: its catalogue's. */
+async function servedQuestions(url: string): Promise<string[]> {
+  const res = await fetch(`${url}/questions`);
+  expect(res.status).toBe(200);
+  const body = await res.json();
+  expect(body).toEqual({ format: 'attnflow-questions', version: 2, questions: QUESTIONS });
+  return body.questions;
 }
 
 /** Posts `reports` to the collector, 16 at a time; resolves with the count of each status. */
@@ -178,7 +193,7 @@ test.describe('collector dashboard', () => {
   test.beforeAll(async () => {
     test.setTimeout(120_000 + 20_000 * REPORT_DAYS);
     collector = await startCollector(MIN_REPORTS);
-    const reports = fleet(DEVICES, 20261206, REPORT_DAYS);
+    const reports = fleet(await servedQuestions(collector.url), DEVICES, 20261206, REPORT_DAYS);
     expect(await postAll(collector.url, reports)).toEqual({ 202: reports.length });
     estimates = await (await fetch(`${collector.url}/api/estimates?days=7`)).json();
     expect(estimates.reports).toBe(reports.length);
@@ -298,7 +313,7 @@ test('fewer reports than the minimum: the suppression notice, the budget, and no
   test.setTimeout(120_000);
   const collector = await startCollector(MIN_REPORTS);
   try {
-    expect(await postAll(collector.url, fleet(40, 7))).toEqual({ 202: 40 });
+    expect(await postAll(collector.url, fleet(await servedQuestions(collector.url), 40, 7))).toEqual({ 202: 40 });
     await recordViolations(page);
     const messages = collectConsole(page, ['error', 'warning']);
     await page.goto(`${collector.url}/`);

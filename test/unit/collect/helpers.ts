@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Catalogue } from '../../../src/collect/catalogue';
-import { olhPerturb } from '../../../src/report/olh';
-import type { PrivateReport } from '../../../src/report/types';
+import { answers, questionsOf, trueAnswer } from '../../../src/report/questions';
+import { rrPerturb } from '../../../src/report/rr';
+import type { PeriodSummary, PrivateReport } from '../../../src/report/types';
 import { utcDay } from '../../../src/report/values';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,6 +24,19 @@ export const CATALOGUE: Catalogue = {
     { id: 'recipe-soup', topics: ['food'] },
   ],
   containers: ['for-you'],
+};
+
+/** The questions the collector of `CATALOGUE` serves and accepts. */
+export const QUESTIONS: readonly string[] = questionsOf(CATALOGUE);
+
+/** The period a report of `makeReport` answers from: two items seen, one read, a personalized view. */
+export const SUMMARY: PeriodSummary = {
+  items: [
+    { itemId: 'home-hero', views: 2, viewable: 1, attended: 1, skipped: 0, clicks: 1, attentionMs: 14_000 },
+    { itemId: 'recipe-soup', views: 1, viewable: 1, attended: 0, skipped: 1, clicks: 0, attentionMs: 300 },
+  ],
+  depths: [0.4, 0.8, 1],
+  containers: [{ container: 'for-you', arm: 'p', attentionMs: 9000 }],
 };
 
 /** A temporary folder removed by `cleanup()`. */
@@ -62,22 +76,23 @@ export async function pgliteDataDir(): Promise<string> {
   return dir;
 }
 
-/** A report with a fresh id, valid today; `overrides` replace fields (or add unknown ones). */
+/**
+ * A report with a fresh id, valid today: a question of `QUESTIONS` drawn from `rand`, answered from
+ * `SUMMARY` and randomized at ε = 2 as a device does; `overrides` replace fields (or add unknown ones).
+ */
 export function makeReport(
   overrides: Record<string, unknown> = {},
   rand: () => number = Math.random,
 ): PrivateReport & Record<string, unknown> {
   const epsilon = 2;
-  const { g, s, y } = olhPerturb('v\thome-hero', epsilon, rand);
+  const q = QUESTIONS[Math.floor(rand() * QUESTIONS.length)]!;
   return {
     format: 'attnflow-report',
-    version: 1,
+    version: 2,
     day: utcDay(Date.now()),
     epsilon,
-    m: 56,
-    g,
-    s,
-    y,
+    q,
+    y: rrPerturb(trueAnswer(SUMMARY, q, rand), answers(q), epsilon, rand),
     id: randomBytes(16).toString('base64url'),
     ...overrides,
   };

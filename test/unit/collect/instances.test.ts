@@ -10,7 +10,7 @@ import { type Collector, createCollector } from '../../../src/collect/server';
 import { mulberry32 } from '../../../src/lib/random';
 import type { PrivateReport } from '../../../src/report/types';
 import { buildReport } from '../../../src/report/values';
-import { CATALOGUE, estimates, post } from './helpers';
+import { CATALOGUE, estimates, post, QUESTIONS } from './helpers';
 import { type PostgresCluster, startPostgres } from './postgres';
 
 describe('several collectors on one PostgreSQL', () => {
@@ -54,7 +54,7 @@ describe('several collectors on one PostgreSQL', () => {
         depths: [rand()],
         containers: [{ container: 'for-you', arm: rand() < 0.5 ? 'p' : 'h', attentionMs: 3000 } as const],
       };
-      sent.push(buildReport(summary, { epsilon: i % 3 ? 3 : 5, day: days[i % 3]!, rand }));
+      sent.push(buildReport(summary, { epsilon: i % 3 ? 3 : 5, questions: QUESTIONS, day: days[i % 3]!, rand }));
     }
     // Sent concurrently, alternating instances, in batches.
     for (let i = 0; i < sent.length; i += 24) {

@@ -324,11 +324,11 @@ describe('reports from the device', () => {
     a.stop();
     t = TODAY;
     // The report answers the question it drew from what the period kept: asked for attention per
-    // personalized view (4,500 ms against a 60 s cap), its coin comes up 1 below 0.075; kept at ε = 8.
+    // personalized view (4,500 ms against a 30 s cap), its coin comes up 1 below 0.15; kept at ε = 8.
     questions = ['o\tmain\tp'];
     for (const [coin, expected] of [
-      [0.07, 1],
-      [0.08, 0],
+      [0.14, 1],
+      [0.16, 0],
     ] as const) {
       const draws = [0, coin, 0];
       const b = tab({ epsilon: 8, rand: () => draws.shift() ?? Math.random() });
