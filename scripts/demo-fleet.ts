@@ -24,7 +24,8 @@ import { countReports } from '../src/collect/reports';
 import { createCollector } from '../src/collect/server';
 import type { Interval } from '../src/report/estimate';
 import { DEPTH_EDGES, ITEM_CAP_MS, questionsOf, trueAnswer, VIEW_CAP_MS } from '../src/report/questions';
-import { summarize } from '../src/report/summary';
+import { rrKeep } from '../src/report/rr';
+import { type ContainerEntry, containerViews, summarize } from '../src/report/summary';
 import type { ContainerView, PeriodSummary } from '../src/report/types';
 import { buildReport, utcDay } from '../src/report/values';
 import type { AttentionExport, ItemRecord } from '../src/types';
@@ -134,12 +135,10 @@ const keptReport = (page: import('@playwright/test').Page) =>
 /** Yesterday's period of one device, from its own log: the summary the report was made from. */
 function periodOf(log: AttentionExport, from: number, to: number): PeriodSummary {
   const views = log.views.filter((v) => v.startedAt >= from && v.startedAt < to);
-  const records = new Map<string, ItemRecord[]>();
-  for (const r of log.records) records.set(r.viewId, [...(records.get(r.viewId) ?? []), r]);
-  const kept = (log.settings.find((s) => s.key === 'report:containers')?.value ?? []) as [number, string, string, 'p' | 'h', number][];
-  const containers: ContainerView[] = kept
-    .filter(([day]) => day * DAY >= from && day * DAY < to)
-    .map(([, , container, arm, attentionMs]) => ({ container, arm, attentionMs }));
+  const records = new Map<string, ItemRecord[]>(views.map((v) => [v.viewId, []]));
+  for (const r of log.records) records.get(r.viewId)?.push(r);
+  const kept = (log.settings.find((s) => s.key === 'report:containers')?.value ?? []) as ContainerEntry[];
+  const containers = containerViews(kept, records);
   return summarize(
     views.map((v) => ({ scrollDepth: v.scrollDepth, items: records.get(v.viewId) ?? [] })),
     containers,
@@ -288,6 +287,8 @@ export async function runFleet(options: Partial<FleetOptions> = {}): Promise<voi
       `reports on (ε = ${o.epsilon} each, one per visitor and day, holdout ${o.holdout * 100}% of page loads) go to attnflow-collect at ${collectUrl}\n`,
   );
   const summaries: PeriodSummary[] = [];
+  /** Each report made: its question, the answer sent, and what the visitor's log says. */
+  const made: { q: string; y: number; truth: number }[] = [];
   let sent = 0;
   let failed = 0;
   const device = async (i: number) => {
@@ -308,9 +309,13 @@ export async function runFleet(options: Partial<FleetOptions> = {}): Promise<voi
       const deadline = Date.now() + 20_000;
       while (!(await keptReport(today)) && Date.now() < deadline) await today.waitForTimeout(250);
       const log = (await today.evaluate(() => (window as any).attnflow.export())) as AttentionExport;
-      if (!(await keptReport(today))) failed++;
+      const kept = await keptReport(today);
+      if (!kept) failed++;
       else {
-        summaries.push(periodOf(log, from, to));
+        const summary = periodOf(log, from, to);
+        const { q, y } = JSON.parse(kept.body) as { q: string; y: number };
+        summaries.push(summary);
+        made.push({ q, y, truth: q === 'd' ? trueAnswer(summary, q, () => 0) : expected(summary, q) });
         sent++;
       }
       const closed = new Promise((r) => today.once('close', r));
@@ -339,21 +344,48 @@ export async function runFleet(options: Partial<FleetOptions> = {}): Promise<voi
   const answer = await fetch(`${collectUrl.replace(/\/report$/, '')}/api/estimates?days=2`);
   if (!answer.ok) throw new Error(`GET /api/estimates: ${answer.status} ${await answer.text()}`);
   const res = (await answer.json()) as EstimatesResponse;
+  const questions = questionsOf(catalogue);
+  const p = rrKeep(o.epsilon, 2);
   log(
-    `\n${res.reports} reports stored (${sent} visitors made one${failed ? `, ${failed} did not` : ''}); ` +
-      `${questionsOf(catalogue).length} questions, so about ${(res.reports / questionsOf(catalogue).length).toFixed(1)} answers per question\n`,
+    `\n── the collector received ${res.reports} reports (${sent} visitors made one${failed ? `, ${failed} did not` : ''}), ` +
+      `each one answer to one of ${questions.length} questions; at ε = ${o.epsilon} a yes/no answer is kept with probability ${p.toFixed(2)}`,
   );
-  if (res.suppressed) log(`   estimates suppressed: fewer than ${res.minReports} reports`);
+  log("   some of them, with what the visitor's own log says (the collector sees the question and the answer sent, nothing else)");
+  log(`   ${'question'.padEnd(24)}${'the log says'.padEnd(22)}sent`);
+  for (const m of made.slice(0, 10)) {
+    const [kind, name = ''] = m.q.split('\t');
+    const says =
+      kind === 't' || kind === 'o'
+        ? `${m.truth.toFixed(2)} (a coin: 1 with this probability)`
+        : kind === 'd'
+          ? `depth ${m.truth}`
+          : String(m.truth);
+    log(`   ${`${kind} ${name}`.padEnd(24)}${says.padEnd(22)}${m.y}`);
+  }
+  const binary = made.filter((m) => !['t', 'o', 'd'].includes(m.q.split('\t')[0]!));
+  log(
+    `   of ${binary.length} yes/no answers, ${binary.filter((m) => m.y !== m.truth).length} differ from the log (about ${(binary.length * (1 - p)).toFixed(1)} expected)`,
+  );
+  if (res.suppressed) log(`\n── the dashboard: nothing yet, fewer than ${res.minReports} reports`);
   else {
-    log(`── the dashboard's estimates from these ${res.reports} reports, 95% intervals, against the truth (! = truth outside)`);
-    const { inside, total } = printComparison(res, truthOf(catalogue, summaries, res.reports), log);
-    log(`   truth inside the interval for ${inside} of ${total} figures`);
+    const truth = truthOf(catalogue, summaries, res.reports);
+    const perQuestion = res.reports / questions.length;
+    if (perQuestion >= 5) {
+      log(`\n── the dashboard's estimates from these ${res.reports} reports, 95% intervals, against the truth (! = truth outside)`);
+      const { inside, total } = printComparison(res, truth, log);
+      log(`   truth inside the interval for ${inside} of ${total} figures`);
+    } else {
+      const { inside, total } = printComparison(res, truth, () => {});
+      log(
+        `\n── the dashboard from these ${res.reports} reports: ${perQuestion.toFixed(1)} answers per question, so its 95% intervals span ` +
+          `most of what is possible (the truth lies inside ${inside} of ${total}); a site needs thousands of visitors a day:`,
+      );
+    }
   }
 
   // What a site with 10,000 such visitors would see: the same logs drawn 10,000 times (simulated reports).
   const n = 10_000;
   const rand = seeded(7);
-  const questions = questionsOf(catalogue);
   const day = utcDay(from);
   const reports = Array.from({ length: n }, () =>
     buildReport(summaries[Math.floor(rand() * summaries.length)]!, { epsilon: o.epsilon, questions, day, rand }),

@@ -18,8 +18,7 @@ import { createTabs, type LockManagerLike, type Tabs } from '../store/tabs';
 import type { Log } from '../store/types';
 import type { AttentionSnapshot, PersonalizeReport, ViewReason } from '../types';
 import { answers } from './questions';
-import { periodDay, periodOf, periodRange, summarize } from './summary';
-import type { ContainerView } from './types';
+import { type ContainerEntry, containerViews, periodDay, periodOf, periodRange, summarize } from './summary';
 import { buildReport, utcDay } from './values';
 
 /** What the tracker lends the reports: narrow functions, never the tracker itself. */
@@ -57,12 +56,8 @@ export interface ReportState {
   sent: boolean;
 }
 
-/**
- * One view's personalized container: [epoch day, viewId, container, arm, the container's item ids].
- * Its attention is read from the view's item records when the period is reported: written once, as
- * the decision is made, it does not depend on the page living until its end.
- */
-export type ContainerEntry = [number, string, string, 'p' | 'h', string[]];
+/** Container views are kept as the decision is made; their attention is read from the view's records when the period is reported. */
+export type { ContainerEntry };
 
 /** Settings key of the report state. */
 export const STATE_KEY = 'report';
@@ -136,13 +131,7 @@ export function startReports(host: ReportsHost): () => void {
     );
     if (!views.length) return;
     const records = new Map(views.map((v) => [v.viewId, itemsOf(v)]));
-    const containers: ContainerView[] = [];
-    for (const [, viewId, container, arm, ids] of ((await d.get('settings', CONTAINERS_KEY))?.value ?? []) as ContainerEntry[]) {
-      const items = records.get(viewId);
-      if (!items) continue;
-      const attentionMs = items.reduce((ms, r) => ms + (ids.includes(r.itemId) ? r.attentionMs : 0), 0);
-      containers.push({ container, arm, attentionMs });
-    }
+    const containers = containerViews(((await d.get('settings', CONTAINERS_KEY))?.value ?? []) as ContainerEntry[], records);
     const summary = summarize(
       views.map((v) => ({ scrollDepth: v.scrollDepth, items: records.get(v.viewId)! })),
       containers,

@@ -51,3 +51,23 @@ export function summarize(views: Iterable<SummaryView>, containers: readonly Con
   }
   return { items: [...items.values()], depths, containers: [...containers] };
 }
+
+/**
+ * One view's personalized container, as the device keeps it until the period is reported:
+ * [epoch day, viewId, container, arm, the container's item ids].
+ */
+export type ContainerEntry = [number, string, string, 'p' | 'h', string[]];
+
+/**
+ * The container views of the kept `entries` whose view is in `records` (viewId → its item records):
+ * each with the attention its container's items received in that view.
+ */
+export function containerViews(entries: readonly ContainerEntry[], records: ReadonlyMap<string, readonly ItemRecord[]>): ContainerView[] {
+  const out: ContainerView[] = [];
+  for (const [, viewId, container, arm, ids] of entries) {
+    const items = records.get(viewId);
+    if (!items) continue;
+    out.push({ container, arm, attentionMs: items.reduce((ms, r) => ms + (ids.includes(r.itemId) ? r.attentionMs : 0), 0) });
+  }
+  return out;
+}
