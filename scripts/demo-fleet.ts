@@ -12,7 +12,7 @@
  * site with 10,000 such visitors would see: the same logs, drawn 10,000 times, reported and
  * estimated by the same code (simulated reports, said so).
  *
- * Usage: node --import tsx scripts/demo-fleet.ts [--devices 48] [--visits 3] [--epsilon 4] [--parallel 6]
+ * Usage: node --import tsx scripts/demo-fleet.ts [--devices 48] [--visits 2] [--epsilon 4] [--parallel 12]
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +26,12 @@ import type { Interval } from '../src/report/estimate';
 import { DEPTH_EDGES, ITEM_CAP_MS, questionsOf, trueAnswer, VIEW_CAP_MS } from '../src/report/questions';
 import { rrKeep } from '../src/report/rr';
 import { type ContainerEntry, containerViews, summarize } from '../src/report/summary';
-import type { ContainerView, PeriodSummary } from '../src/report/types';
+import type { PeriodSummary } from '../src/report/types';
 import { buildReport, utcDay } from '../src/report/values';
 import type { AttentionExport, ItemRecord } from '../src/types';
+import { mulberry32 } from '../src/lib/random';
+// @ts-expect-error a plain ES module
+import { storyInView } from './demo-visitor.mjs';
 // @ts-expect-error a plain ES module
 import { startServer } from './serve.mjs';
 
@@ -60,18 +63,6 @@ export const FLEET_DEFAULTS: FleetOptions = {
   log: console.log,
 };
 
-/** A seeded generator (mulberry32): the fleet's tastes are the same from run to run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One visitor's taste: the topics they stop for, how long and how often. */
 interface Taste {
   likes: string[];
@@ -99,19 +90,7 @@ async function visit(context: BrowserContext, url: string, taste: Taste, rand: (
   for (let y = 0; y <= stop; y += 400) {
     await page.mouse.wheel(0, 400);
     await page.waitForTimeout(200);
-    const target = await page.evaluate(
-      ({ likes, done }) => {
-        for (const el of document.querySelectorAll('[data-attn-item]')) {
-          const id = el.getAttribute('data-attn-item')!;
-          const topics = (el.getAttribute('data-attn-topics') ?? '').split(',');
-          if (done.includes(id) || !topics.some((t) => likes.includes(t))) continue;
-          const r = el.getBoundingClientRect();
-          if (r.top > innerHeight * 0.15 && r.bottom < innerHeight * 0.85) return { id, x: r.left + r.width / 2, y: r.top + r.height / 2 };
-        }
-        return null;
-      },
-      { likes: taste.likes, done: read },
-    );
+    const target = await storyInView(page, taste.likes, read);
     if (target && read.length < taste.reads) {
       read.push(target.id);
       for (let t = 0; t < taste.dwellMs; t += 400) {
@@ -292,7 +271,7 @@ export async function runFleet(options: Partial<FleetOptions> = {}): Promise<voi
   let sent = 0;
   let failed = 0;
   const device = async (i: number) => {
-    const rand = seeded(1000 + i);
+    const rand = mulberry32(1000 + i);
     const taste = tasteOf(rand);
     const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     // The fleet's pages personalize by topic affinities: the model (tfjs, training in a worker) would
@@ -385,7 +364,7 @@ export async function runFleet(options: Partial<FleetOptions> = {}): Promise<voi
 
   // What a site with 10,000 such visitors would see: the same logs drawn 10,000 times (simulated reports).
   const n = 10_000;
-  const rand = seeded(7);
+  const rand = mulberry32(7);
   const day = utcDay(from);
   const reports = Array.from({ length: n }, () =>
     buildReport(summaries[Math.floor(rand() * summaries.length)]!, { epsilon: o.epsilon, questions, day, rand }),

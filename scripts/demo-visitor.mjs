@@ -96,18 +96,7 @@ export async function visitOnce(page, url, o = DEFAULTS) {
     await page.mouse.wheel(0, 300);
     await page.waitForTimeout(350);
     // A story of the visitor's topic near the middle of the screen: stop and read it.
-    const target = await page.evaluate(
-      ({ topic, done }) => {
-        for (const el of document.querySelectorAll('[data-attn-item]')) {
-          const id = el.getAttribute('data-attn-item');
-          if (done.includes(id) || !(el.getAttribute('data-attn-topics') || '').split(',').includes(topic)) continue;
-          const r = el.getBoundingClientRect();
-          if (r.top > innerHeight * 0.15 && r.bottom < innerHeight * 0.85) return { id, x: r.left + r.width / 2, y: r.top + r.height / 2 };
-        }
-        return null;
-      },
-      { topic: o.topic, done: read },
-    );
+    const target = await storyInView(page, [o.topic], read);
     if (target && read.length < o.readsPerVisit) {
       read.push(target.id);
       for (let t = 0; t < o.dwellMs; t += 500) {
@@ -120,6 +109,25 @@ export async function visitOnce(page, url, o = DEFAULTS) {
   // Decide again at the end of the visit: by now the model chunk has loaded (when it can run here).
   const end = await page.evaluate(() => window.attnflow.personalize());
   return { report, forYou, read, snapshot, end };
+}
+
+/**
+ * A story of one of `topics` near the middle of the screen that is not in `done`: its id and centre,
+ * or null. Where a reader stops to read.
+ */
+export function storyInView(page, topics, done) {
+  return page.evaluate(
+    ({ topics, done }) => {
+      for (const el of document.querySelectorAll('[data-attn-item]')) {
+        const id = el.getAttribute('data-attn-item');
+        if (done.includes(id) || !(el.getAttribute('data-attn-topics') || '').split(',').some((t) => topics.includes(t))) continue;
+        const r = el.getBoundingClientRect();
+        if (r.top > innerHeight * 0.15 && r.bottom < innerHeight * 0.85) return { id, x: r.left + r.width / 2, y: r.top + r.height / 2 };
+      }
+      return null;
+    },
+    { topics, done },
+  );
 }
 
 /** The For you section as the visitor sees it: id, topics and 1-based rank of each shown story. */

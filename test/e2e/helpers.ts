@@ -39,6 +39,20 @@ export const test = base.extend<{ guard: { offsite: string[]; pageErrors: string
 
 export { expect };
 
+/** Empties the test origin (port 4173): the log's database, and with `storage`, localStorage too. */
+export async function emptyOrigin(page: Page, { storage = false } = {}): Promise<void> {
+  await page.goto('/test/fixtures/store-blank.html');
+  await page.evaluate(
+    (storage) =>
+      new Promise((r) => {
+        if (storage) localStorage.clear();
+        const q = indexedDB.deleteDatabase('attnflow');
+        q.onsuccess = q.onerror = q.onblocked = r;
+      }),
+    storage,
+  );
+}
+
 /** Collects console messages of the given types, for tests that assert warnings. */
 export function collectConsole(page: Page, types: string[] = ['warning', 'error']): string[] {
   const out: string[] = [];

@@ -18,7 +18,7 @@ import { countReports } from '../../src/collect/reports';
 import { validateReport } from '../../src/report/estimate';
 import { questionsOf } from '../../src/report/questions';
 import { utcDay } from '../../src/report/values';
-import { expect, hideTab, stayActive, test, waitForTracker } from './helpers';
+import { emptyOrigin, expect, hideTab, stayActive, test, waitForTracker } from './helpers';
 
 const DAY = 864e5;
 const FIXTURE = '/test/fixtures/report.html';
@@ -103,18 +103,8 @@ async function today(context: BrowserContext, url: string): Promise<Page> {
   return page;
 }
 
-test.beforeEach(async ({ page }) => {
-  // Every test starts from an empty origin.
-  await page.goto('/test/fixtures/store-blank.html');
-  await page.evaluate(
-    () =>
-      new Promise((r) => {
-        const q = indexedDB.deleteDatabase('attnflow');
-        q.onsuccess = q.onerror = q.onblocked = r;
-      }),
-  );
-  await page.evaluate(() => localStorage.clear());
-});
+// Every test starts from an empty origin.
+test.beforeEach(({ page }) => emptyOrigin(page, { storage: true }));
 
 test('without collectUrl: no request and no reports chunk, whatever the log holds', async ({ context }) => {
   const capture = await captureServer();

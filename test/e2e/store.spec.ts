@@ -4,7 +4,7 @@
  * GPC gate everything, and no text, input value or query string is ever stored.
  */
 import type { Page } from '@playwright/test';
-import { test, expect, waitForTracker, stayActive } from './helpers';
+import { emptyOrigin, test, expect, waitForTracker, stayActive } from './helpers';
 
 const dbNames = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
 const exportAll = (page: Page) => page.evaluate(() => (window as any).attnflow.export());
@@ -16,17 +16,8 @@ async function measuredPage(page: Page, url = '/test/fixtures/store-items.html')
   await stayActive(page, 1100, 300, 200, 200);
 }
 
-test.beforeEach(async ({ page }) => {
-  // Start every test from an empty origin.
-  await page.goto('/test/fixtures/store-blank.html');
-  await page.evaluate(
-    () =>
-      new Promise((r) => {
-        const q = indexedDB.deleteDatabase('attnflow');
-        q.onsuccess = q.onerror = q.onblocked = r;
-      }),
-  );
-});
+// Start every test from an empty origin.
+test.beforeEach(({ page }) => emptyOrigin(page));
 
 test('closing the page mid-session loses nothing: 20 closes, 0 lost', async ({ context }) => {
   test.setTimeout(180_000);
