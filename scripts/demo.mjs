@@ -14,13 +14,13 @@ const headless = process.argv.includes('--headless');
 const collect = !headless && process.argv.includes('--collect');
 const wanted = Number(process.env.ATTNFLOW_DEMO_PORT || (headless ? 4174 : 4321));
 /** Where the demo's collector keeps its reports (the headless fleet's too). */
-const COLLECT_DATA = fileURLToPath(new URL('../.tmp/demo-collect', import.meta.url));
+const COLLECT_DATA = process.env.ATTNFLOW_DEMO_COLLECT_DATA || fileURLToPath(new URL('../.tmp/demo-collect', import.meta.url));
 
-/** attnflow-collect for the demo's catalogue, on 4190 or the next free port. */
+/** attnflow-collect for the demo's catalogue, on 4280 or the next free port. */
 async function startCollector() {
   const { createCollector } = await import('../dist/cli/attnflow-collect.js');
   const catalogue = fileURLToPath(new URL('../examples/catalogue.json', import.meta.url));
-  for (let port = 4190; port < 4210; port++) {
+  for (let port = 4280; port < 4300; port++) {
     const collector = createCollector({ catalogue, data: COLLECT_DATA, port, minReports: 20 });
     try {
       await collector.listen();
@@ -29,7 +29,7 @@ async function startCollector() {
       if (error?.code !== 'EADDRINUSE') throw error;
     }
   }
-  throw new Error('ports 4190–4209 are all in use');
+  throw new Error('ports 4280–4299 are all in use');
 }
 const collector = collect ? await startCollector() : undefined;
 

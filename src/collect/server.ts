@@ -26,7 +26,7 @@ export interface CollectorOptions {
   data?: string;
   /** PostgreSQL connection URL (`postgres://user:password@host:port/db`), used instead of PGlite. */
   database?: string;
-  /** TCP port; 0 picks a free one. Default 4190. */
+  /** TCP port; 0 picks a free one. Default 4280 (browsers refuse some ports for fetch, 4190 among them). */
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
@@ -63,7 +63,13 @@ export interface Collector {
 /** The largest report body, bytes. */
 export const BODY_LIMIT = 1024;
 /** Default port. */
-export const DEFAULT_PORT = 4190;
+export const DEFAULT_PORT = 4280;
+/** Ports browsers refuse to fetch from (the Fetch standard's "bad ports"): pages could not post to a collector there. */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
+  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
+  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
 /** Longest range of `GET /api/estimates`, days. */
 export const MAX_DAYS = 366;
 
@@ -122,6 +128,8 @@ export function createCollector(options: CollectorOptions): Collector {
   if (options.catalogue === undefined) throw new Error('catalogue: required (a catalogue object or the path of its JSON file)');
   const catalogue = typeof options.catalogue === 'string' ? loadCatalogue(options.catalogue) : parseCatalogue(options.catalogue);
   const port = integerOption('port', options.port, DEFAULT_PORT, 0);
+  if (BAD_PORTS.has(port))
+    throw new Error(`port: browsers refuse to fetch from port ${port} (one of the Fetch standard's bad ports); pick another`);
   const minReports = integerOption('minReports', options.minReports, 100, 0);
   const rate = integerOption('rate', options.rate, 60);
   const globalRate = integerOption('globalRate', options.globalRate, 6000);

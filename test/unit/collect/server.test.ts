@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../../src/collect/db';
 import { countReports } from '../../../src/collect/reports';
-import { type Collector, createCollector } from '../../../src/collect/server';
+import { type Collector, createCollector, DEFAULT_PORT } from '../../../src/collect/server';
 import { answers, questionsOf } from '../../../src/report/questions';
 import { CATALOGUE, estimates, makeReport, pgliteDataDir, post, QUESTIONS, tempDir } from './helpers';
 import { type PostgresCluster, startPostgres } from './postgres';
@@ -409,5 +409,16 @@ describe.each<Backend>(['pglite', 'postgres'])('collector on %s', (backend) => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('collector options', () => {
+  it('refuses, at start-up, a port browsers will not fetch from, and listens on 4280 by default', () => {
+    expect(() => createCollector({ catalogue: CATALOGUE, port: 4190 })).toThrow(
+      "port: browsers refuse to fetch from port 4190 (one of the Fetch standard's bad ports); pick another",
+    );
+    expect(() => createCollector({ catalogue: CATALOGUE, port: 6000 })).toThrow(/bad ports/);
+    expect(() => createCollector({ catalogue: CATALOGUE, port: 4280 })).not.toThrow();
+    expect(DEFAULT_PORT).toBe(4280);
   });
 });
