@@ -7,7 +7,7 @@
  * answer the dashboard reads) are compared with the true counts and sums over the devices, by the
  * definitions of the questions (`trueAnswer` in src/report/questions.ts): a device viewed an item if
  * a view had it on screen, attended it if a view attended it or its attention over the period reached
- * 1 s or it was clicked, and gave it its attention clipped at ITEM_CAP_MS (120 s).
+ * 1 s or it was clicked, and gave it its attention clipped at ITEM_CAP_MS (30 s).
  *
  * Per (devices, ε), over several fleets (each its own seed), per metric: the median over items (or
  * topics) and fleets of |estimate − truth| ÷ truth, and of |estimate − truth| ÷ devices (for attention,

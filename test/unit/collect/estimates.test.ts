@@ -35,11 +35,11 @@ const POPULARITY = [0.9, 0.6, 0.45, 0.3, 0.2, 0.02];
 
 /**
  * One device's period. Items: one to three views, a third glanced at (< 1 s), the rest read for a
- * log-uniform time up to ~160 s (above the 120 s cap for some); a click now and then. Over several
- * views an item may be skipped in one and read in another, or read only in sum (no view's attention
- * reaching 1 s alone). Depths: one to three views, a quarter at the bottom. The container: most
- * devices see it, in one arm, one to three views each; the personalized order is read longer, a
- * fifth of its views above the 60 s cap.
+ * log-uniform time up to ~160 s (above the 30 s cap for over a quarter of them); a click now and then.
+ * Over several views an item may be skipped in one and read in another, or read only in sum (no
+ * view's attention reaching 1 s alone). Depths: one to three views, a quarter at the bottom. The
+ * container: most devices see it, in one arm, one to three views each; the personalized order is
+ * read longer, up to ~160 s a view, a third of its views above the 30 s cap; the holdout up to ~22 s.
  */
 function device(rand: () => number): PeriodSummary {
   const items: PeriodItem[] = [];
@@ -67,7 +67,7 @@ function device(rand: () => number): PeriodSummary {
   if (rand() < 0.8) {
     const arm = rand() < 0.6 ? 'p' : 'h';
     for (let v = Math.floor(rand() * 3); v >= 0; v--) {
-      containers.push({ container: 'for-you', arm, attentionMs: Math.round(Math.exp(7 + rand() * (arm === 'p' ? 5 : 3.8))) });
+      containers.push({ container: 'for-you', arm, attentionMs: Math.round(Math.exp(7 + rand() * (arm === 'p' ? 5 : 3))) });
     }
   }
   return { items, depths, containers };
@@ -129,22 +129,23 @@ function groupsOf(reports: readonly PrivateReport[]): ReportGroups {
 /**
  * The variance of the estimated share of answer `y` to `q`, from the mechanism: per ε, the m reports
  * that answered q see answer y with probability P = q_ε + (p_ε − q_ε)·f (f the true share), so the
- * share (c/m − q_ε)/(p_ε − q_ε) has variance P(1 − P)/(m (p_ε − q_ε)²); groups are pooled by their
- * number of reports, as the collector does.
+ * share (c/m − q_ε)/(p_ε − q_ε) has variance P(1 − P)/(m (p_ε − q_ε)²); groups are pooled with
+ * weights w = m·(p_ε − q_ε)², as the collector does: Σ w²·var / (Σ w)².
  */
 function shareVariance(groups: ReportGroups, truth: Map<string, number[]>, q: string, y = 1): number {
   const k = answers(q);
   const f = truth.get(q)![y]!;
-  let n = 0;
+  let weights = 0;
   let variance = 0;
   for (const [epsilon, m] of groups.get(q) ?? []) {
     const p = rrKeep(epsilon, k);
     const other = (1 - p) / (k - 1);
     const P = other + (p - other) * f;
-    variance += m * m * ((P * (1 - P)) / (m * (p - other) ** 2));
-    n += m;
+    const w = m * (p - other) ** 2;
+    variance += w * w * ((P * (1 - P)) / (m * (p - other) ** 2));
+    weights += w;
   }
-  return variance / (n * n);
+  return variance / (weights * weights);
 }
 
 /** One quantity: the truth, the collector's estimate and interval, and the mechanism's standard deviation. */

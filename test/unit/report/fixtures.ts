@@ -31,7 +31,7 @@ export const item = (itemId: string, over: Partial<PeriodItem> = {}): PeriodItem
 
 /**
  * One device's period: up to 14 items, up to 6 views' depths and container records. Item attention
- * has a long tail that passes the 120 s cap now and then; container attention passes the 60 s cap now
+ * has a long tail that passes the 30 s cap now and then; container attention passes the 30 s cap now
  * and then.
  */
 export function device(rand: () => number): PeriodSummary {
@@ -91,7 +91,7 @@ export function answerShares(summary: PeriodSummary, q: string): number[] {
     const views = summary.containers.filter((c) => c.container === name && c.arm === arm);
     if (kind === 'n') return yes(views.length > 0);
     if (!views.length) return [1, 0];
-    return coin(views.reduce((s, v) => s + Math.min(60_000, num(v.attentionMs)), 0) / views.length / 60_000);
+    return coin(views.reduce((s, v) => s + Math.min(30_000, num(v.attentionMs)), 0) / views.length / 30_000);
   }
   const sum = { views: 0, viewable: 0, attended: 0, skipped: 0, clicks: 0, attentionMs: 0 };
   for (const it of summary.items) {
@@ -111,7 +111,7 @@ export function answerShares(summary: PeriodSummary, q: string): number[] {
     case 'c':
       return yes(sum.clicks > 0);
     case 't':
-      return coin(Math.min(120_000, sum.attentionMs) / 120_000);
+      return coin(Math.min(30_000, sum.attentionMs) / 30_000);
     default:
       throw new Error(`not a question: ${JSON.stringify(q)}`);
   }

@@ -56,8 +56,8 @@ describe('constants', () => {
     expect(ITEM_KINDS).toEqual(['v', 'w', 'a', 'k', 'c', 't']);
     expect(CONTAINER_KINDS).toEqual(['n', 'o']);
     expect(ARMS).toEqual(['p', 'h']);
-    expect(ITEM_CAP_MS).toBe(120_000);
-    expect(VIEW_CAP_MS).toBe(60_000);
+    expect(ITEM_CAP_MS).toBe(30_000);
+    expect(VIEW_CAP_MS).toBe(30_000);
     expect(DEPTH_EDGES).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(MAX_NAME_LENGTH).toBe(200);
     expect(MAX_QUESTION_LENGTH).toBe(204);
@@ -247,13 +247,14 @@ describe('trueAnswer: items', () => {
     expect(answer(s, 'a\tadds')).toBe(1);
   });
 
-  it('answers t with a coin of probability min(attention, 120 s)/120 s, attention summed over the entries', () => {
-    expectCoin(items(item('x', { attentionMs: 30_000 })), 't\tx', 0.25);
-    expectCoin(items(item('x', { attentionMs: 30_000 }), item('x', { attentionMs: 60_000 })), 't\tx', 0.75);
-    expectCoin(items(item('x', { attentionMs: ITEM_CAP_MS - 1 })), 't\tx', (ITEM_CAP_MS - 1) / ITEM_CAP_MS);
+  it('answers t with a coin of probability min(attention, 30 s)/30 s, attention summed over the entries', () => {
+    expectCoin(items(item('x', { attentionMs: 7_500 })), 't\tx', 0.25);
+    expectCoin(items(item('x', { attentionMs: 7_500 }), item('x', { attentionMs: 15_000 })), 't\tx', 0.75);
+    expectCoin(items(item('x', { attentionMs: 29_999 })), 't\tx', 29_999 / 30_000);
     // Clipped at the cap: more attention than that says no more.
-    for (const ms of [ITEM_CAP_MS, ITEM_CAP_MS + 1, 10 * ITEM_CAP_MS, 1e12]) expectCoin(items(item('x', { attentionMs: ms })), 't\tx', 1);
-    expectCoin(items(item('x', { attentionMs: 100_000 }), item('x', { attentionMs: 100_000 })), 't\tx', 1);
+    for (const ms of [30_000, 30_001, 60_000, 120_000, 1e12]) expectCoin(items(item('x', { attentionMs: ms })), 't\tx', 1);
+    // Clipped over the period, not per entry: two entries under the cap that add up past it.
+    expectCoin(items(item('x', { attentionMs: 20_000 }), item('x', { attentionMs: 20_000 })), 't\tx', 1);
     expectCoin(items(item('x', { attentionMs: 0 })), 't\tx', 0);
     expectCoin(EMPTY, 't\tx', 0);
   });
@@ -261,11 +262,11 @@ describe('trueAnswer: items', () => {
   it('gives t a coin whose mean over draws is the clipped share', () => {
     const rand = mulberry32(31);
     const DRAWS = 20_000;
-    for (const ms of [0, 1000, 30_000, 90_000, ITEM_CAP_MS, 5 * ITEM_CAP_MS]) {
+    for (const ms of [0, 1000, 7_500, 22_500, 30_000, 150_000]) {
       const s = items(item('x', { attentionMs: ms }));
       let ones = 0;
       for (let i = 0; i < DRAWS; i++) ones += trueAnswer(s, 't\tx', rand);
-      const share = Math.min(ms, ITEM_CAP_MS) / ITEM_CAP_MS;
+      const share = Math.min(ms, 30_000) / 30_000;
       expect(Math.abs(ones / DRAWS - share), `${ms} ms`).toBeLessThanOrEqual(4.5 * Math.sqrt((share * (1 - share)) / DRAWS));
     }
   });
@@ -325,18 +326,20 @@ describe('trueAnswer: containers', () => {
     expect(answer(EMPTY, 'n\tfor-you\tp')).toBe(0);
   });
 
-  it('answers o with a coin of probability (attention per view, each clipped at 60 s)/60 s', () => {
+  it('answers o with a coin of probability (attention per view, each clipped at 30 s)/30 s', () => {
     const q = 'o\tfor-you\tp';
-    expectCoin(views(v('for-you', 'p', 15_000)), q, 0.25);
-    expectCoin(views(v('for-you', 'p', 30_000), v('for-you', 'p', 60_000)), q, 0.75);
-    // Clipped view by view: 10 min then nothing is (60 s + 0)/2 per view.
+    expectCoin(views(v('for-you', 'p', 7_500)), q, 0.25);
+    expectCoin(views(v('for-you', 'p', 15_000), v('for-you', 'p', 30_000)), q, 0.75);
+    expectCoin(views(v('for-you', 'p', 29_999)), q, 29_999 / 30_000);
+    // Clipped view by view: 10 min then nothing is (30 s + 0)/2 per view.
     expectCoin(views(v('for-you', 'p', 600_000), v('for-you', 'p', 0)), q, 0.5);
-    expectCoin(views(v('for-you', 'p', 600_000), v('for-you', 'p', 90_000)), q, 1);
+    expectCoin(views(v('for-you', 'p', 40_000), v('for-you', 'p', 10_000)), q, 2 / 3);
+    expectCoin(views(v('for-you', 'p', 600_000), v('for-you', 'p', 45_000)), q, 1);
     // Views of the other arm or container do not count.
-    expectCoin(views(v('for-you', 'p', 6000), v('for-you', 'h', 60_000), v('more', 'p', 60_000)), q, 0.1);
+    expectCoin(views(v('for-you', 'p', 3000), v('for-you', 'h', 30_000), v('more', 'p', 30_000)), q, 0.1);
     // A view with a bad amount counts as a view without attention.
-    expectCoin(views(v('for-you', 'p', Number.NaN), v('for-you', 'p', 60_000)), q, 0.5);
-    expectCoin(views(v('for-you', 'p', -60_000), v('for-you', 'p', 60_000)), q, 0.5);
+    expectCoin(views(v('for-you', 'p', Number.NaN), v('for-you', 'p', 30_000)), q, 0.5);
+    expectCoin(views(v('for-you', 'p', -30_000), v('for-you', 'p', 30_000)), q, 0.5);
   });
 
   it('answers o with 0 without a view in that arm', () => {

@@ -6,11 +6,13 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { interval } from '../../../src/report/estimate';
-import { cryptoRandom, rrKeep, rrPerturb, rrShares } from '../../../src/report/rr';
+import { cryptoRandom, rrInformation, rrKeep, rrPerturb, rrShares } from '../../../src/report/rr';
 import { mulberry32 } from '../../../src/model/hash';
 import { chi2, chi2Quantile999, counting, draw, scripted } from './fixtures';
 
 const EPSILONS = [0.05, 0.5, 1, Math.LN2, 2, 4, 7.5, 10];
+/** The standard normal's 97.5% quantile, written out: the z of the Agresti–Coull share and of the 95% intervals. */
+const Z = 1.959963984540054;
 
 describe('rrKeep', () => {
   it('is e^ε/(e^ε + k − 1), so that keeping over any one other answer is exactly e^ε', () => {
@@ -111,13 +113,18 @@ describe('rrPerturb', () => {
 });
 
 describe('rrShares', () => {
-  it('is (c/n − q)/(p − q) with variance P(1 − P)/(n(p − q)²)', () => {
+  it('is (c/n − q)/(p − q) with variance P(1 − P)/(n(p − q)²), P = (c + z²/2)/(n + z²) (Agresti–Coull)', () => {
     const p = rrKeep(1, 2);
     const q = 1 - p;
     const [no, yes] = rrShares([30, 70], 1);
     expect(yes!.estimate).toBeCloseTo((0.7 - q) / (p - q), 14);
     expect(no!.estimate).toBeCloseTo((0.3 - q) / (p - q), 14);
-    expect(yes!.variance).toBeCloseTo((0.7 * 0.3) / (100 * (p - q) ** 2), 14);
+    const P = (70 + (Z * Z) / 2) / (100 + Z * Z);
+    expect(P).toBeLessThan(p);
+    expect(yes!.variance).toBeCloseTo((P * (1 - P)) / (100 * (p - q) ** 2), 14);
+    // Not the observed share's: (c + z²/2)/(n + z²) is pulled toward ½, and so is the variance up.
+    expect(yes!.variance).toBeGreaterThan(((0.7 * 0.3) / (100 * (p - q) ** 2)) * 1.005);
+    // P and 1 − P of the two answers are each other's: one variance.
     expect(no!.variance).toBeCloseTo(yes!.variance, 14);
 
     const p5 = rrKeep(2, 5);
@@ -125,7 +132,7 @@ describe('rrShares', () => {
     const counts = [10, 50, 20, 15, 5];
     rrShares(counts, 2).forEach((e, y) => {
       const share = counts[y]! / 100;
-      const P = Math.min(p5, Math.max(q5, share));
+      const P = Math.min(p5, Math.max(q5, (counts[y]! + (Z * Z) / 2) / (100 + Z * Z)));
       expect(e.estimate).toBeCloseTo((share - q5) / (p5 - q5), 14);
       expect(e.variance).toBeCloseTo((P * (1 - P)) / (100 * (p5 - q5) ** 2), 14);
     });
@@ -151,11 +158,21 @@ describe('rrShares', () => {
       [0, 10],
       [10, 0],
     ]) {
+      // (0 + z²/2)/(10 + z²) = 0.14 is below q = 0.27 at ε = 1, and its complement above p: held to [q, p].
+      expect((0 + (Z * Z) / 2) / (10 + Z * Z)).toBeLessThan(q);
       const shares = rrShares(counts, 1);
       for (const e of shares) expect(e.variance).toBeCloseTo(floor, 14);
     }
-    // Inside [q, p] the observed share is used as it is.
+    // Half and half: (5 + z²/2)/(10 + z²) is ½.
     expect(rrShares([5, 5], 1)[1]!.variance).toBeCloseTo(0.25 / (10 * (p - q) ** 2), 14);
+    // At ε = 4, q is 1.8%: four reports all 0 (a share of 0) take P = (z²/2)/(4 + z²) = 0.245, not q, and
+    // a variance over 10 times the one q would give.
+    const p4 = rrKeep(4, 2);
+    const q4 = 1 - p4;
+    const P4 = (Z * Z) / 2 / (4 + Z * Z);
+    expect(P4).toBeGreaterThan(q4);
+    for (const e of rrShares([4, 0], 4)) expect(e.variance).toBeCloseTo((P4 * (1 - P4)) / (4 * (p4 - q4) ** 2), 14);
+    expect(rrShares([4, 0], 4)[1]!.variance / ((q4 * (1 - q4)) / (4 * (p4 - q4) ** 2))).toBeGreaterThan(10);
     // One report alone.
     const [zero, one] = rrShares([0, 1], 4);
     expect(one!.estimate).toBeGreaterThan(1);
@@ -233,6 +250,79 @@ describe('rrShares', () => {
     expect(covered / trials).toBeGreaterThan(0.93);
     expect(covered / trials).toBeLessThan(0.97);
     if (process.env.ATTNFLOW_REPORT_SIM) console.log(JSON.stringify({ meanZ, varRatio, coverage: covered / trials, measured }));
+  });
+
+  it('gives 95% intervals that still cover about 95% with a handful of reports (n = 2, 4, 8 at ε = 4), where the observed share’s variance does not', () => {
+    // A collector with few devices per question: each question answered by n devices drawn from a
+    // population with share f of yes, at ε = 4 (q = 1.8%). With 4 reports the observed share is
+    // often 0 or 1, and the variance at it (held to [q, p]) makes the interval far too narrow.
+    const epsilon = 4;
+    const p = rrKeep(epsilon, 2);
+    const q = 1 - p;
+    const TRIALS = 20_000;
+    const SHARES = [0.02, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9];
+    const rand = mulberry32(404);
+    const summary: Record<string, { agrestiCoull: number; observed: number }> = {};
+    for (const n of [2, 4, 8]) {
+      let covered = 0;
+      let coveredObserved = 0;
+      let worst = 1;
+      let worstObserved = 1;
+      for (const f of SHARES) {
+        let hits = 0;
+        let hitsObserved = 0;
+        for (let t = 0; t < TRIALS; t++) {
+          const counts = [0, 0];
+          for (let i = 0; i < n; i++) counts[rrPerturb(+(rand() < f), 2, epsilon, rand)]!++;
+          const e = rrShares(counts, epsilon)[1]!;
+          const { low, high } = interval(e);
+          hits += +(low <= f && f <= high);
+          // The same estimate with the variance at the observed share c/n, held to [q, p] (what it was).
+          const P = Math.min(p, Math.max(q, counts[1]! / n));
+          const half = Z * Math.sqrt((P * (1 - P)) / (n * (p - q) ** 2));
+          hitsObserved += +(Math.abs(e.estimate - f) <= half);
+        }
+        worst = Math.min(worst, hits / TRIALS);
+        worstObserved = Math.min(worstObserved, hitsObserved / TRIALS);
+        covered += hits;
+        coveredObserved += hitsObserved;
+        summary[`n ${n} f ${f}`] = { agrestiCoull: hits / TRIALS, observed: hitsObserved / TRIALS };
+      }
+      const coverage = covered / (TRIALS * SHARES.length);
+      const coverageObserved = coveredObserved / (TRIALS * SHARES.length);
+      // About 95%, on the safe side, and not by intervals that hold everything: some miss.
+      expect(coverage, `n ${n}`).toBeGreaterThan(0.94);
+      expect(coverage, `n ${n}`).toBeLessThan(0.99);
+      // No share is left far under: the worst is the discreteness of n answers (f = ½ at n = 4: 0.875).
+      expect(worst, `n ${n}`).toBeGreaterThan(0.85);
+      // The observed share's variance: 67% to 85% over these shares, under 65% for some.
+      expect(coverageObserved, `n ${n}`).toBeLessThan(0.9);
+      expect(worstObserved, `n ${n}`).toBeLessThan(0.65);
+    }
+    if (process.env.ATTNFLOW_REPORT_SIM) console.log(JSON.stringify(summary));
+  });
+});
+
+describe('rrInformation', () => {
+  it('is (p − q)² = ((e^ε − 1)/(e^ε + k − 1))², growing with ε from 0 toward 1', () => {
+    expect(rrInformation(Math.log(3), 2)).toBeCloseTo(0.25, 15);
+    expect(rrInformation(Math.log(4), 5)).toBeCloseTo((3 / 8) ** 2, 15);
+    for (const k of [2, 5]) {
+      for (const epsilon of EPSILONS) {
+        const e = Math.exp(epsilon);
+        expect(rrInformation(epsilon, k)).toBeCloseTo(((e - 1) / (e + k - 1)) ** 2, 14);
+      }
+    }
+    expect(rrInformation(1e-9, 2)).toBeLessThan(1e-18);
+    expect(rrInformation(1, 2)).toBeLessThan(rrInformation(4, 2));
+    expect(rrInformation(10, 2)).toBeGreaterThan(0.999);
+  });
+
+  it('scales the variance of a share: rrShares from m reports has variance P(1 − P)/(m·rrInformation)', () => {
+    for (const epsilon of [0.5, 1, 4]) {
+      // Half and half: P = (50 + z²/2)/(100 + z²) is ½, within [q, p].
+      expect(rrShares([50, 50], epsilon)[1]!.variance).toBeCloseTo(0.25 / (100 * rrInformation(epsilon, 2)), 14);
+    }
   });
 });
 

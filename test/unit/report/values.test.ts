@@ -125,11 +125,11 @@ describe('buildReport: the report', () => {
 });
 
 describe('buildReport: randomness', () => {
-  // A device whose true answers are known: v 1, t a coin of ¼, d 2, o a coin of ¼.
+  // A device whose true answers are known: v 1, t a coin of ¼ (7.5 s of 30 s), d 2, o a coin of ¼ (7.5 s of 30 s).
   const s: PeriodSummary = {
-    items: [item('x', { attentionMs: 30_000 })],
+    items: [item('x', { attentionMs: 7_500 })],
     depths: [0.6],
-    containers: [{ container: 'c', arm: 'p', attentionMs: 15_000 }],
+    containers: [{ container: 'c', arm: 'p', attentionMs: 7_500 }],
   };
   const questions = ['v\tx', 't\tx', 'd', 'o\tc\tp'];
   const build = (draws: number[], epsilon = 1) => {
@@ -320,11 +320,11 @@ describe('ε accounting', () => {
       ['k\tx', x({ attended: 0, clicks: 0, skipped: 1, attentionMs: 100 }), 1],
       ['c\tx', x({}), 1],
       ['t\tx', x({ attentionMs: 1e7 }), 1],
-      ['t\tx', x({ attentionMs: 60_000 }), 0.5],
+      ['t\tx', x({ attentionMs: 15_000 }), 0.5],
       ['d', { items: [], depths: [1, 1, 0.3], containers: [] }, 1],
       ['n\tc\tp', { items: [], depths: [], containers: [{ container: 'c', arm: 'p', attentionMs: 0 }] }, 1],
       ['o\tc\tp', { items: [], depths: [], containers: [{ container: 'c', arm: 'p', attentionMs: 1e7 }] }, 1],
-      ['o\tc\tp', { items: [], depths: [], containers: [{ container: 'c', arm: 'p', attentionMs: 30_000 }] }, 0.5],
+      ['o\tc\tp', { items: [], depths: [], containers: [{ container: 'c', arm: 'p', attentionMs: 15_000 }] }, 0.5],
     ];
     const REPORTS = 6000;
     const rand = mulberry32(40);
