@@ -239,11 +239,11 @@ function containersPanel(containers: readonly ContainerRow[]): HTMLElement {
   );
 }
 
-/** How far down the page views went: views per scroll-depth bucket. */
+/** How far down the page visitors go: devices per scroll-depth bucket of their median view. */
 function depthPanel(depth: readonly { bucket: number; views: Interval }[]): HTMLElement {
   const rows = [...depth].sort((a, b) => a.bucket - b.bucket);
   const labels = rows.map((d) => DEPTH_LABELS[d.bucket] ?? String(d.bucket));
-  const figure = chartFigure('Views by deepest scroll', 5, (canvas) =>
+  const figure = chartFigure('Devices by the scroll depth of their median view', 5, (canvas) =>
     intervalChart(canvas, {
       labels,
       series: [{ label: 'Views', tone: 'bar', values: rows.map((d) => d.views) }],
@@ -256,7 +256,7 @@ function depthPanel(depth: readonly { bucket: number; views: Interval }[]): HTML
     'ul',
     { className: 'depth-list' },
     rows.map((d, i) =>
-      el('li', { text: `${labels[i]}: ${formatValue(d.views.estimate, 'count')} views (95%: ${formatRange(d.views, 'count')})` }),
+      el('li', { text: `${labels[i]}: ${formatValue(d.views.estimate, 'count')} devices (95%: ${formatRange(d.views, 'count')})` }),
     ),
   );
   return section('depth', 'Scroll depth', figure, list);
