@@ -49,8 +49,14 @@ export function depthBucket(depth: number): number {
  * A name a question can carry: 1..200 characters, no control character (a tab separates fields).
  * Escaped as JSON and as UTF-8 a report then stays well under the collector's 1 KB.
  */
-export const isName = (name: unknown): name is string =>
-  typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
+export function isName(name: unknown): name is string {
+  if (typeof name !== 'string' || !name.length || name.length > MAX_NAME_LENGTH) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 32 || c === 127) return false;
+  }
+  return true;
+}
 
 /** The questions of a catalogue, in order: each item's six, the depth, each container's four. */
 export function questionsOf(catalogue: { items: readonly { id: string }[]; containers: readonly string[] }): string[] {
