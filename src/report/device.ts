@@ -78,7 +78,9 @@ export function startReports(host: ReportsHost): () => void {
   let preparing: Promise<void> | undefined;
   let sentHere = false;
   let stopped = false;
-  // The containers of the view in progress and the arm it showed them in.
+  // A period found without views: this page need not read the log for it again.
+  let empty: number | undefined;
+  // The containers of the latest decision and the arm it showed them in.
   let arms: Array<[string, 'p' | 'h', string[]]> = [];
 
   const fail = (where: string) => (error: unknown) => host.report(error, `reports: ${where}`);
@@ -129,7 +131,10 @@ export function startReports(host: ReportsHost): () => void {
     const views = (await d.getAllFromIndex('views', 'by-updated', IDBKeyRange.lowerBound(from))).filter(
       (v) => v.startedAt >= from && v.startedAt < to,
     );
-    if (!views.length) return;
+    if (!views.length) {
+      empty = period;
+      return;
+    }
     const records = new Map(views.map((v) => [v.viewId, itemsOf(v)]));
     const containers = containerViews(((await d.get('settings', CONTAINERS_KEY))?.value ?? []) as ContainerEntry[], records);
     const summary = summarize(
@@ -151,7 +156,7 @@ export function startReports(host: ReportsHost): () => void {
     host.log('report prepared', { day: report.day, epsilon: report.epsilon, views: views.length });
   }
   const prepareSoon = () => {
-    if (stopped || (state && state.period >= target())) return;
+    if (stopped || (state && state.period >= target()) || empty === target()) return;
     preparing ??= prepare()
       .catch(fail('preparing'))
       .finally(() => (preparing = undefined));
@@ -202,20 +207,26 @@ export function startReports(host: ReportsHost): () => void {
     ).catch(fail('keeping container views'));
   }
 
-  // A decision is kept with the next snapshot, which names the view (ticks come within a second).
-  let fresh = false;
+  // A decision is kept with the next snapshot, which names the view (ticks come within a second):
+  // snapshots are taken only then, not on every tick.
+  let keptFor = '';
+  let listening: (() => void) | undefined;
+  const once = (s: AttentionSnapshot) => {
+    listening?.();
+    listening = undefined;
+    const key = JSON.stringify([s?.page.viewId, arms]);
+    if (!s || !arms.length || !host.canStore() || key === keptFor) return;
+    keptFor = key;
+    keep(s);
+  };
   stops.push(
     host.onPersonalized((r) => {
-      const next = r.containers
+      arms = r.containers
         .filter((c) => r.holdout || c.applied)
         .map((c): [string, 'p' | 'h', string[]] => [c.key, r.holdout ? 'h' : 'p', [...c.order].sort()]);
-      if (JSON.stringify(next) !== JSON.stringify(arms)) (arms = next), (fresh = true);
+      listening ??= host.onSnapshot(once);
     }),
-    host.onSnapshot((s, reason) => {
-      if (!s) return;
-      if (fresh && arms.length && host.canStore()) keep(s), (fresh = false);
-      if (reason === 'end') (arms = []), (fresh = false);
-    }),
+    () => listening?.(),
   );
   if (typeof document !== 'undefined') {
     stops.push(

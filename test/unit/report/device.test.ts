@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBIndex } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CONTAINERS_KEY, type ContainerEntry, type ReportState, STATE_KEY, startReports } from '../../../src/report/device';
@@ -47,6 +47,8 @@ interface Tab {
   stop(): void;
   snapshot(s: AttentionSnapshot, reason: ViewReason): void;
   personalized(r: PersonalizeReport): void;
+  /** Snapshot listeners the reports hold now. */
+  listeners(): number;
   errors: unknown[];
 }
 
@@ -95,6 +97,7 @@ function tab(options: { periodDays?: number; epsilon?: number; rand?: () => numb
       for (const fn of sinks) fn(s, r);
     },
     personalized: (r) => decisions.forEach((fn) => fn(r)),
+    listeners: () => sinks.size,
   };
   tabs.push(self);
   return self;
@@ -235,11 +238,20 @@ describe('reports from the device', () => {
   });
 
   it('sends nothing for a period without views, nor while storing is not allowed', async () => {
+    const reads = vi.spyOn(IDBIndex.prototype, 'getAll');
     const a = tab();
     await settle();
     hide();
     await settle();
     expect(fetchMock).not.toHaveBeenCalled();
+    // The period was found empty once: later hides of the page do not read the log again.
+    const read = reads.mock.calls.length;
+    expect(read).toBeGreaterThan(0);
+    hide();
+    document.dispatchEvent(new Event('visibilitychange'));
+    await settle();
+    expect(reads.mock.calls.length).toBe(read);
+    reads.mockRestore();
     a.stop();
 
     await yesterday();
@@ -304,9 +316,14 @@ describe('reports from the device', () => {
         variants: [],
         containers: [{ key: 'main', order: ['a', 'b'], original: ['a', 'b'], shown: ['a', 'b'], hidden: [], kept: [], applied: true }],
       }) as unknown as PersonalizeReport;
+    // No decision, no snapshot taken for the reports: ticks cost them nothing.
+    expect(a.listeners()).toBe(0);
     a.personalized(decision(false));
+    expect(a.listeners()).toBe(1);
     // Kept with the first snapshot after the decision, a tick: the page need not live to its end.
     a.snapshot(snap('p1', { a: item(2500), b: item(1500), z: item(9000) }), 'tick');
+    // Kept: the reports take no more snapshots until the next decision.
+    expect(a.listeners()).toBe(0);
     a.snapshot(snap('p1', { a: item(3000), b: item(1500), z: item(9000) }), 'end');
     a.personalized(decision(true));
     a.snapshot(snap('h1', { a: item(700), z: item(100) }), 'end');
