@@ -60,7 +60,8 @@ for (const noWorker of [false, true]) {
     browser,
     baseURL,
   }) => {
-    test.setTimeout(240_000);
+    // Up to three measurements of twenty loads each: about 80 s each on a slow 2-core machine.
+    test.setTimeout(360_000);
     const empty = await visitor(browser, baseURL!, 0, noWorker);
     const full = await visitor(browser, baseURL!, 50_000, noWorker);
     // Loads of the two visitors in turn, so that the machine's own load falls on both alike: 3
