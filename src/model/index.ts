@@ -5,6 +5,7 @@
  */
 import { AttnflowConfigError, describe } from '../lib/errors';
 import { pacer, pause, runParts, runSliced, runWithin } from '../lib/pause';
+import { localTrain } from '../federated/local';
 import { resolveConfig } from './config';
 import {
   codeList,
@@ -286,4 +287,46 @@ function networkOptions(options: LoadModelOptions, saved?: DecodedWeights): { co
 export function createNetwork(options: LoadModelOptions = {}): Network {
   const { config, values } = networkOptions(options);
   return new Network(config, values);
+}
+
+/** Options of `localUpdate`. */
+export interface LocalUpdateOptions {
+  /** SGD steps. */
+  steps: number;
+  /** SGD learning rate. */
+  learningRate: number;
+  /** Items to draw the shared negatives of each step from (the site's public list); default the visitor's own. */
+  negativePool?: readonly ItemRef[];
+  /** Uniform random numbers for the negatives and dropout; default seeded from the config. */
+  rand?: () => number;
+}
+
+/**
+ * A federated round's local training on one visitor's log: a network from the round's `weights`,
+ * `steps` SGD steps on `events` (oldest first), and the change they made, with the round's
+ * config. The network is freed before it returns.
+ */
+export function localUpdate(
+  weights: Uint8Array,
+  events: readonly AttentionEvent[],
+  options: LocalUpdateOptions,
+): { delta: import('../federated/update').Delta; config: ModelConfig; loss: number; targets: number } {
+  checkEvents(events, 'local update events');
+  const net = createNetwork({ weights });
+  try {
+    const c = net.config;
+    const table = new KeyTable(new ItemCoder(c));
+    const seq = keySequence(events.slice(-(c.maxLen + 1)), table, new Map());
+    const pool = (options.negativePool?.length ? options.negativePool : events).map((r) => table.key(r));
+    const rand = options.rand ?? mulberry32(c.seed ^ 0xfed);
+    const batchOf = () => {
+      const negatives = new Int32Array(Math.min(c.negatives, pool.length));
+      for (let i = 0; i < negatives.length; i++) negatives[i] = pool[Math.floor(rand() * pool.length)]!;
+      return trainBatch([seq], (k) => table.codes[k]!, negatives, c.maxLen, c.skippedNegatives, c.itemVectorDim);
+    };
+    const out = localTrain(net, batchOf, options);
+    return { ...out, config: c };
+  } finally {
+    net.dispose();
+  }
 }

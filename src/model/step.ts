@@ -14,6 +14,16 @@ import { ScoreEncoder } from './score-encoder';
 import type { EncodeContext } from './train-encoder';
 import { denseWeights, TABLES, uid } from './weights';
 
+/** A gradient (or a change) of the weights: dense weights whole, tables by the rows it touches. */
+export interface Gradient {
+  /** Mean loss of the batch it was taken on (NaN for a batch without targets). */
+  loss: number;
+  /** Every weight but the tables, by name. */
+  dense: Map<string, Float32Array>;
+  /** Per table: the rows, ascending, and their values (rows × width). */
+  rows: Map<string, { idx: Int32Array; values: Float32Array }>;
+}
+
 /** The encoders, and the training step on their weights. */
 export class TrainStep extends ScoreEncoder {
   /** Adam's state, made before the first step. */
@@ -298,6 +308,85 @@ export class TrainStep extends ScoreEncoder {
       tf.dispose([...grads.values(), ...held, ...(masks?.values() ?? [])]);
       if (ctx) tf.dispose([ctx.mask, ...(ctx.valid ? [ctx.valid] : [])]);
     }
+  }
+
+  /**
+   * The gradient of a batch's mean loss at the current weights, without a step: every weight but
+   * the tables whole, and of each table the rows the batch touches (ascending). For local training
+   * from a shared model (federated learning), where the caller takes the step.
+   */
+  gradients(batch: TrainBatch): Gradient {
+    const out: Gradient = { loss: NaN, dense: new Map(), rows: new Map() };
+    if (batch.targetPos.length === 0) return out;
+    const sparse = new Map<string, { rows: Variable; remap: Int32Array; idx: Int32Array }>();
+    const dense = denseWeights(this.weights);
+    try {
+      for (const name of TABLES) {
+        const table = this.weights.get(name);
+        if (!table) continue;
+        const idx = this.touched(batch, name).sort();
+        // The remap follows the sorted order.
+        const remap = this.remaps.get(name) as Int32Array;
+        for (let i = 0; i < idx.length; i++) remap[idx[i]] = i;
+        if (idx.length === 0) continue;
+        const rows = tf.tidy(() => tf.gatherND(table, tf.tensor2d(idx, [idx.length, 1], 'int32')));
+        sparse.set(name, { rows: tf.variable(rows, true, `attnflow/rows/${name}/${uid()}`), remap, idx });
+        rows.dispose();
+      }
+      const vars: Variable[] = [...dense, ...[...sparse.values()].map((s) => s.rows)];
+      this.sparse = sparse;
+      const { value, grads } = tf.variableGrads(() => this.loss(batch, true) as tf.Scalar, vars);
+      try {
+        out.loss = (value.dataSync() as Float32Array)[0]!;
+        for (const w of dense) {
+          const g = grads[w.name];
+          out.dense.set(this.nameOf(w), g ? Float32Array.from(g.dataSync() as Float32Array) : new Float32Array(w.size));
+        }
+        for (const [name, s] of sparse) {
+          const g = grads[s.rows.name];
+          const values = g ? Float32Array.from(g.dataSync() as Float32Array) : new Float32Array(s.rows.size);
+          out.rows.set(name, { idx: s.idx, values });
+        }
+      } finally {
+        tf.dispose([value, ...Object.values(grads)]);
+      }
+      return out;
+    } finally {
+      this.sparse = undefined;
+      for (const s of sparse.values()) {
+        s.rows.dispose();
+        for (let i = 0; i < s.idx.length; i++) s.remap[s.idx[i]] = -1;
+      }
+    }
+  }
+
+  /** The name a weight has in `weights` (and in weight files). */
+  private nameOf(v: Variable): string {
+    for (const [name, w] of this.weights) if (w === v) return name;
+    throw new Error('attnflow: not a weight of this network');
+  }
+
+  /**
+   * Adds `delta` to the weights: whole weights by name, and table rows at their indices (a table
+   * is written once per call). Weights the delta does not name keep their values.
+   */
+  addToWeights(delta: Pick<Gradient, 'dense' | 'rows'>): void {
+    tf.tidy(() => {
+      for (const [name, d] of delta.dense) {
+        const w = this.weights.get(name);
+        if (!w) throw new Error(`attnflow: no weight ${name}`);
+        w.assign(tf.add(w, tf.tensor(d, w.shape)));
+      }
+      for (const [name, { idx, values }] of delta.rows) {
+        const w = this.weights.get(name);
+        if (!w) throw new Error(`attnflow: no weight ${name}`);
+        if (idx.length === 0) continue;
+        const at = tf.tensor2d(idx, [idx.length, 1], 'int32');
+        const width = w.shape[1] as number;
+        const rows = tf.add(tf.gatherND(w, at), tf.tensor2d(values, [idx.length, width]));
+        w.assign(tf.tensorScatterUpdate(w, at, rows));
+      }
+    });
   }
 
   override dispose(): void {
