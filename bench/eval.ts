@@ -3,6 +3,7 @@
  *
  *   npm run eval -- --data FILE        SASRec protocol: baselines, then the model (last line)
  *   npm run eval -- --ebnerd DIR       EB-NeRD sample: dwell-weighted vs unweighted history
+ *   npm run eval -- --federated --data FILE   the site model trained federated, with and without DP
  *
  * Progress goes to stderr, results to stdout.
  */
@@ -10,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBeauty } from './eval/beauty';
 import { runEbnerd } from './eval/ebnerd';
+import { runFederated } from './eval/federated';
 
 const { values } = parseArgs({
   options: {
@@ -21,11 +23,25 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     models: { type: 'string' },
     dim: { type: 'string' },
+    federated: { type: 'boolean', default: false },
+    minutes: { type: 'string', default: '25' },
+    epsilons: { type: 'string', default: '8,4,1' },
+    'no-central': { type: 'boolean', default: false },
+    job: { type: 'string' }, // JSON overrides of the federated run's settings
   },
 });
 
 const seed = Number(values.seed);
-if (values.data) {
+if (values.federated && values.data) {
+  await runFederated(readFileSync(values.data, 'utf8'), {
+    file: values.data,
+    seed,
+    minutes: Number(values.minutes),
+    epsilons: values.epsilons ? values.epsilons.split(',').filter(Boolean).map(Number) : [],
+    noCentral: values['no-central'] ?? false,
+    job: values.job ? JSON.parse(values.job) : {},
+  });
+} else if (values.data) {
   const text = readFileSync(values.data, 'utf8');
   await runBeauty(text, {
     file: values.data,
@@ -39,6 +55,6 @@ if (values.data) {
 } else if (values.ebnerd) {
   await runEbnerd(values.ebnerd, { seed, backend: values.backend as 'wasm' | 'cpu' });
 } else {
-  process.stderr.write('usage: npm run eval -- --data FILE | --ebnerd DIR [--seed N] [--budget SECONDS]\n');
+  process.stderr.write('usage: npm run eval -- --data FILE | --federated --data FILE [--minutes N] [--epsilons 8,4,1] | --ebnerd DIR [--seed N] [--budget SECONDS]\n');
   process.exit(2);
 }

@@ -6,6 +6,7 @@
  * PostgreSQL answer alike. A request that is refused (size, type, schema, replay, rate) stores nothing.
  */
 import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -17,6 +18,7 @@ import { type Catalogue, loadCatalogue, parseCatalogue } from './catalogue';
 import { type Db, openPglite, openPostgres } from './db';
 import { buildEstimates, type EstimatesResponse, lastDays } from './estimates';
 import { insertReport, readReports } from './reports';
+import { type FederatedOptions, Rounds } from './rounds';
 
 /** Options of `createCollector`. */
 export interface CollectorOptions {
@@ -46,6 +48,11 @@ export interface CollectorOptions {
   now?: () => number;
   /** Where server errors are written. Default stderr. */
   log?: (line: string) => void;
+  /**
+   * Federated training of the site's model (`GET /round`, `POST /update`, the model at `/model/`),
+   * with differential privacy; default off.
+   */
+  federated?: FederatedOptions;
 }
 
 /** A collector: `listen()` opens the database and starts serving; `close()` stops serving, then closes the database. */
@@ -58,6 +65,8 @@ export interface Collector {
   readonly url: string;
   /** The open database (after `listen()`). */
   readonly db: Db | undefined;
+  /** The federated rounds (after `listen()`, with `federated`). */
+  readonly rounds: Rounds | undefined;
 }
 
 /** The largest report body, bytes. */
@@ -148,6 +157,8 @@ export function createCollector(options: CollectorOptions): Collector {
 
   let app: FastifyInstance | undefined;
   let db: Db | undefined;
+  let federation: Rounds | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
   let url = '';
   /** Estimations running now, by range: concurrent requests for one range share the work. */
   const running = new Map<string, Promise<EstimatesResponse>>();
@@ -157,10 +168,12 @@ export function createCollector(options: CollectorOptions): Collector {
     const server = Fastify({ bodyLimit: BODY_LIMIT, trustProxy: options.trustProxy ?? false, logger: false, requestTimeout: 15_000 });
     // A report is JSON, sent as application/json or as text/plain: pages post it as text, a simple
     // request that needs no preflight and, with `keepalive`, outlives the tab. Any other type: 415.
+    // A model update is bytes, sent as text/plain for the same reason (or application/octet-stream).
     server.removeContentTypeParser('text/plain');
-    server.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    server.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
+      if (request.url.startsWith('/update')) return done(null, body);
       try {
-        done(null, JSON.parse(body as string));
+        done(null, JSON.parse((body as Buffer).toString('utf8')));
       } catch {
         done(Object.assign(new Error(MESSAGES.FST_ERR_CTP_INVALID_JSON_BODY), { statusCode: 400 }), undefined);
       }
@@ -180,7 +193,14 @@ export function createCollector(options: CollectorOptions): Collector {
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       reply.header('x-frame-options', 'DENY');
-      if (request.url.startsWith('/api/') || request.url.startsWith('/report')) reply.header('cache-control', 'no-store');
+      if (
+        request.url.startsWith('/api/') ||
+        request.url.startsWith('/report') ||
+        request.url.startsWith('/update') ||
+        request.url.startsWith('/round')
+      ) {
+        reply.header('cache-control', 'no-store');
+      }
       return payload;
     });
 
@@ -192,7 +212,7 @@ export function createCollector(options: CollectorOptions): Collector {
 
     // Before any refusal, the rate limit's included: a page is told why its report was refused.
     server.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/report' || request.url.startsWith('/report?')) cors(request, reply);
+      if (request.url === '/report' || request.url.startsWith('/report?') || request.url.startsWith('/update?')) cors(request, reply);
     });
 
     await server.register(rateLimit, {
@@ -227,6 +247,60 @@ export function createCollector(options: CollectorOptions): Collector {
         return reply.code(202).send({ ok: true });
       },
     );
+
+    if (federation) {
+      const rounds = federation;
+      server.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      server.get('/round', (_request, reply) => {
+        reply.header('access-control-allow-origin', '*');
+        if (!rounds.open) return reply.code(410).send({ error: 'no round is open: the privacy budget is spent' });
+        return reply.send(rounds.info());
+      });
+      server.post(
+        '/update',
+        {
+          bodyLimit: rounds.maxBytes(),
+          config: { rateLimit: { max: rate, timeWindow: 60_000 } },
+          preParsing: async () => {
+            if (!globalBucket()) throw Object.assign(new Error('too many updates: the collector is at capacity'), { statusCode: 429 });
+          },
+          errorHandler: async (error: { code?: string; statusCode?: number; message?: string }, _request, reply) => {
+            if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+              await rounds.oversized();
+              return reply.code(413).send({ error: `an update is at most ${rounds.maxBytes()} bytes` });
+            }
+            const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
+            if (status >= 500) log(`attnflow-collect: ${error.message}`);
+            return reply.code(status).send({ error: status >= 500 ? 'the collector could not handle the request' : error.message });
+          },
+        },
+        async (request, reply) => {
+          const query = request.query as { round?: string; id?: string };
+          const round = /^\d{1,9}$/.test(query.round ?? '') ? Number(query.round) : Number.NaN;
+          if (!Number.isInteger(round)) return reply.code(400).send({ error: 'round: expected the round number' });
+          if (!/^[A-Za-z0-9_-]{16,64}$/.test(query.id ?? ''))
+            return reply.code(400).send({ error: 'id: expected 16 to 64 letters, digits, - or _' });
+          if (!Buffer.isBuffer(request.body))
+            return reply.code(415).send({ error: 'an update is sent as text/plain or application/octet-stream' });
+          const body = new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+          const outcome = await rounds.receive(round, query.id as string, body);
+          if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.error });
+          return reply.code(202).send({ ok: true, closed: outcome.closed });
+        },
+      );
+      server.get('/api/rounds', async () => rounds.summary());
+      await server.register(fastifyStatic, {
+        root: path.resolve(options.federated!.dir),
+        prefix: '/model/',
+        decorateReply: false,
+        dotfiles: 'deny',
+        index: false,
+        setHeaders: (res, file) => {
+          res.header('access-control-allow-origin', '*');
+          res.header('cache-control', file.endsWith('model.json') ? 'no-cache' : 'public, max-age=31536000, immutable');
+        },
+      });
+    }
 
     // The questions every device draws from: public, the same for all, readable from any page.
     const questionsBody = JSON.stringify({ format: 'attnflow-questions', version: REPORT_VERSION, questions });
@@ -286,16 +360,31 @@ export function createCollector(options: CollectorOptions): Collector {
     get db() {
       return db;
     },
+    get rounds() {
+      return federation;
+    },
     async listen() {
       if (app) return url;
       db = await openStore();
       try {
+        if (options.federated) {
+          federation = new Rounds(db, options.federated, catalogue, now, log);
+          await federation.start();
+          const r = federation;
+          // A round past its deadline closes with what it has.
+          ticker = setInterval(
+            () => void r.maybeClose().catch((e: Error) => log(`attnflow-collect: closing a round: ${e.message}`)),
+            Math.min(60_000, Math.max(1000, r.roundMs / 10)),
+          );
+          ticker.unref?.();
+        }
         app = await build(db);
         await app.listen({ port, host });
       } catch (error) {
+        if (ticker) clearInterval(ticker);
         await app?.close().catch(() => {});
         await db.close().catch(() => {});
-        app = db = undefined;
+        app = db = federation = undefined;
         throw error;
       }
       const address = app.server.address();
@@ -306,7 +395,9 @@ export function createCollector(options: CollectorOptions): Collector {
     async close() {
       const server = app;
       const database = db;
-      app = db = undefined;
+      if (ticker) clearInterval(ticker);
+      ticker = undefined;
+      app = db = federation = undefined;
       url = '';
       if (server) await server.close();
       // Estimations still reading finish before the database goes.

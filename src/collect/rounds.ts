@@ -1,0 +1,498 @@
+/**
+ * The collector's federated rounds (DP-FedAvg): it publishes the round's model where `modelUrl`
+ * points (`model.json` and `round-N.bin` in a folder, also served at `/model/`), receives devices'
+ * updates of that round, and closes the round when `minClients` arrived or at its deadline: the
+ * clipped updates are summed, noised (central DP) and averaged, the server takes its step, and the
+ * next round's model is written. The RDP accountant counts (ε, δ) per round and in total; when the
+ * next round would pass the site's budget, no round opens. Every state lives in the database: a
+ * restart goes on where it was, and the folder is written again from it.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PrivacyAccountant } from '../federated/accountant';
+import { Aggregate, type ServerOptimizer, secureRandom, serverStep } from '../federated/aggregate';
+import { specsOf } from '../federated/local';
+import { decodeUpdate, UpdateError, type WeightSpec } from '../federated/update';
+import { DEFAULT_CONFIG, resolveConfig } from '../model/config';
+import { initialWeights } from '../model/network';
+import { decodeWeights, encodeWeights } from '../model/serialize';
+import type { ModelConfig, ModelManifest, Quantization } from '../model/types';
+import { weightShapes } from '../model/weights';
+import type { Catalogue } from './catalogue';
+import type { Db, Queryable } from './db';
+
+/** Settings of the federated rounds (`CollectorOptions.federated`). */
+export interface FederatedOptions {
+  /** Folder the round's model is written to (`model.json`, `round-N.bin`); the site's `modelUrl` points at its `model.json`. */
+  dir: string;
+  /** Weights to start round 1 from (an `attnflow-train` weights file); default a new model sized for the catalogue. */
+  init?: Uint8Array;
+  /** Updates that close a round; default 100. */
+  minClients?: number;
+  /** A round closes at this age with the updates it has (at least one), ms; default one day. */
+  roundMs?: number;
+  /** L2 norm each update is clipped to; default 1. */
+  clip?: number;
+  /** Noise multiplier z: the noise's deviation is z·clip (on the sum, or on each update with `local`); default 1. */
+  noiseMultiplier?: number;
+  /** Where the noise is added: `central` (the collector, on the sum; default) or `local` (each device, on its update). */
+  noise?: 'central' | 'local';
+  /** Probability a device joins a round (its privacy amplification); default 1. */
+  sampleRate?: number;
+  /** The site's privacy budget: no round opens that would take the total ε past it; default 8. */
+  epsilonBudget?: number;
+  /** δ of the (ε, δ) guarantee; default 1e-6 (below one over the visitors). */
+  delta?: number;
+  /** Local SGD steps and learning rate on a device; default 4 steps at 0.5. */
+  localSteps?: number;
+  localRate?: number;
+  /** Server optimizer and learning rate; default FedAdam at 0.01. */
+  optimizer?: ServerOptimizer;
+  serverRate?: number;
+  /** Quantization of the published weights; default float16. */
+  quantization?: Quantization;
+  /** Past rounds' files kept in the folder for rollback; default 10. */
+  keep?: number;
+}
+
+export const ROUND_SCHEMA = `
+CREATE TABLE IF NOT EXISTS rounds (
+  round integer PRIMARY KEY,
+  opened_at timestamptz NOT NULL,
+  closed_at timestamptz,
+  accepted integer NOT NULL DEFAULT 0,
+  stale integer NOT NULL DEFAULT 0,
+  malformed integer NOT NULL DEFAULT 0,
+  oversized integer NOT NULL DEFAULT 0,
+  over_norm integer NOT NULL DEFAULT 0,
+  clients integer,
+  noise_multiplier double precision NOT NULL,
+  sample_rate double precision NOT NULL,
+  epsilon double precision,
+  from_round integer,
+  weights bytea NOT NULL,
+  state bytea
+);
+CREATE TABLE IF NOT EXISTS updates (
+  id text PRIMARY KEY,
+  round integer NOT NULL,
+  body bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS updates_round ON updates (round);
+CREATE TABLE IF NOT EXISTS federation (
+  key text PRIMARY KEY,
+  value text NOT NULL
+)
+`;
+
+/** Advisory lock key of closing a round (one collector closes it, however many run). */
+const CLOSE_LOCK = 4280_2027;
+
+/** What devices read at `GET /round`. */
+export interface RoundInfo {
+  format: 'attnflow-round';
+  version: 1;
+  round: number;
+  clip: number;
+  noise: 'central' | 'local';
+  /** The deviation of a device's own noise (`local`), z·clip. */
+  localStd?: number;
+  sampleRate: number;
+  steps: number;
+  learningRate: number;
+  /** The public item list local training draws negatives from. */
+  items: { itemId: string; topics: string[] }[];
+  /** When the round closes at the latest (ISO time). */
+  deadline: string;
+}
+
+/** A round as the dashboard shows it. */
+export interface RoundRow {
+  round: number;
+  openedAt: string;
+  closedAt: string | null;
+  accepted: number;
+  rejected: { stale: number; malformed: number; oversized: number; overNorm: number };
+  clients: number | null;
+  noiseMultiplier: number;
+  sampleRate: number;
+  /** Total ε once the round closed. */
+  epsilon: number | null;
+  /** A rollback: the round whose weights it started from. */
+  fromRound: number | null;
+}
+
+export interface RoundsResponse {
+  status: 'open' | 'budget spent';
+  round: number;
+  minClients: number;
+  epsilonBudget: number;
+  delta: number;
+  epsilon: number;
+  noise: 'central' | 'local';
+  clip: number;
+  rounds: RoundRow[];
+}
+
+export type UpdateOutcome =
+  | { ok: true; closed: boolean }
+  | { ok: false; status: number; kind: 'stale' | 'malformed' | 'over-norm' | 'oversized' | 'replay' | 'closed'; error: string };
+
+/** The model a site's federation starts from when it gives none: the default model, its tables sized for the catalogue. */
+export function federatedConfig(catalogue: Catalogue): ModelConfig {
+  let buckets = 1024;
+  while (buckets < 4 * catalogue.items.length) buckets *= 2;
+  return resolveConfig({ ...DEFAULT_CONFIG, idBuckets: buckets, seed: 1 });
+}
+
+const bytesOf = (x: unknown): Uint8Array => (x instanceof Uint8Array ? x : new Uint8Array(x as ArrayBuffer));
+
+export class Rounds {
+  readonly minClients: number;
+  readonly roundMs: number;
+  readonly clip: number;
+  readonly z: number;
+  readonly noise: 'central' | 'local';
+  readonly sampleRate: number;
+  readonly budget: number;
+  readonly delta: number;
+  private config?: ModelConfig;
+  private specs?: Map<string, WeightSpec>;
+  private current?: { round: number; openedAt: number };
+  private spent = false;
+  private closing?: Promise<void>;
+  private items: RoundInfo['items'];
+
+  constructor(
+    private readonly db: Db,
+    private readonly o: FederatedOptions,
+    catalogue: Catalogue,
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {
+    const num = (name: string, v: number | undefined, fallback: number, ok: (x: number) => boolean, what: string): number => {
+      const x = v ?? fallback;
+      if (typeof x !== 'number' || !ok(x)) throw new Error(`federated.${name}: expected ${what}, received ${String(v)}`);
+      return x;
+    };
+    this.minClients = num('minClients', o.minClients, 100, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+    this.roundMs = num('roundMs', o.roundMs, 86_400_000, (x) => x >= 1000, 'at least 1000 ms');
+    this.clip = num('clip', o.clip, 1, (x) => x > 0 && Number.isFinite(x), 'a number > 0');
+    this.z = num('noiseMultiplier', o.noiseMultiplier, 1, (x) => x >= 0 && Number.isFinite(x), 'a number ≥ 0');
+    this.sampleRate = num('sampleRate', o.sampleRate, 1, (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+    this.budget = num('epsilonBudget', o.epsilonBudget, 8, (x) => x > 0, 'a number > 0');
+    this.delta = num('delta', o.delta, 1e-6, (x) => x > 0 && x < 1, 'a number in (0, 1)');
+    num('localSteps', o.localSteps, 4, (x) => Number.isInteger(x) && x >= 1 && x <= 100, 'an integer in 1..100');
+    num('localRate', o.localRate, 0.5, (x) => x > 0 && x <= 100, 'a number in (0, 100]');
+    num('keep', o.keep, 10, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+    this.noise = o.noise ?? 'central';
+    if (this.noise !== 'central' && this.noise !== 'local') throw new Error(`federated.noise: expected "central" or "local"`);
+    if (!o.dir) throw new Error('federated.dir: required (the folder modelUrl points at)');
+    this.items = catalogue.items.map((i) => ({ itemId: i.id, topics: i.topics }));
+    this.initConfig = federatedConfig(catalogue);
+  }
+
+  private initConfig: ModelConfig;
+
+  /** Opens round 1 on first use, or takes up the rounds where they were; writes the folder. */
+  async start(): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const s of ROUND_SCHEMA.split(';').filter((x) => x.trim())) await tx.query(s);
+    });
+    const last = await this.db.query<{ round: number; opened_at: Date; closed_at: Date | null; weights: Uint8Array }>(
+      'SELECT round, opened_at, closed_at, weights FROM rounds ORDER BY round DESC LIMIT 1',
+    );
+    let weights: Uint8Array;
+    if (!last.length) {
+      weights = this.o.init ?? (await this.freshWeights());
+      await this.db.query(
+        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, weights) VALUES (1, $1, $2, $3, $4) ON CONFLICT DO NOTHING',
+        [new Date(this.now()), this.z, this.sampleRate, weights],
+      );
+      this.current = { round: 1, openedAt: this.now() };
+    } else {
+      weights = bytesOf(last[0]!.weights);
+      this.current = { round: last[0]!.round, openedAt: new Date(last[0]!.opened_at).getTime() };
+      this.spent = last[0]!.closed_at !== null;
+    }
+    this.useModel(weights);
+    this.publish(this.current.round, weights);
+  }
+
+  private async freshWeights(): Promise<Uint8Array> {
+    const c = this.initConfig;
+    const values = await initialWeights(c, async () => {});
+    return encodeWeights(
+      c,
+      weightShapes(c).map(([name, shape]) => [name, shape, values.get(name) as Float32Array]),
+      'float32',
+    );
+  }
+
+  private useModel(weights: Uint8Array): void {
+    const { config } = decodeWeights(weights);
+    this.config = config;
+    this.specs = specsOf(config);
+  }
+
+  get round(): number {
+    return this.current?.round ?? 0;
+  }
+
+  get open(): boolean {
+    return !!this.current && !this.spent;
+  }
+
+  /** The largest update body accepted: the dense weights and every row of the tables a visitor could touch, int8. */
+  maxBytes(): number {
+    const c = this.config ?? this.initConfig;
+    return 16 * 1024 + 2 * (c.dim * (c.dim * 4 + c.ffnDim * 2) * c.blocks + (c.maxLen + 8) * c.dim) + 1024 * (c.dim + 8);
+  }
+
+  info(): RoundInfo {
+    return {
+      format: 'attnflow-round',
+      version: 1,
+      round: this.round,
+      clip: this.clip,
+      noise: this.noise,
+      ...(this.noise === 'local' ? { localStd: this.z * this.clip } : {}),
+      sampleRate: this.sampleRate,
+      steps: this.o.localSteps ?? 4,
+      learningRate: this.o.localRate ?? 0.5,
+      items: this.items,
+      deadline: new Date((this.current?.openedAt ?? this.now()) + this.roundMs).toISOString(),
+    };
+  }
+
+  /** Counts a refusal on the current round. */
+  private async count(kind: 'stale' | 'malformed' | 'oversized' | 'over_norm'): Promise<void> {
+    await this.db.query(`UPDATE rounds SET ${kind} = ${kind} + 1 WHERE round = $1`, [this.round]);
+  }
+
+  async oversized(): Promise<void> {
+    await this.count('oversized');
+  }
+
+  /** Receives one device's update of `round` (`id`: the device's random id of it, the replay guard). */
+  async receive(round: number, id: string, body: Uint8Array): Promise<UpdateOutcome> {
+    if (!this.open) return { ok: false, status: 410, kind: 'closed', error: 'no round is open: the privacy budget is spent' };
+    if (round !== this.round) {
+      await this.count('stale');
+      return { ok: false, status: 409, kind: 'stale', error: `round ${round} is not the open round (${this.round})` };
+    }
+    try {
+      const u = decodeUpdate(body, this.specs!, this.clip);
+      if (u.round !== round) throw new UpdateError('malformed', 'the update is of another round than its address says');
+      if (this.noise === 'local' && !u.noised) throw new UpdateError('malformed', 'this collector takes updates noised on the device');
+    } catch (error) {
+      if (!(error instanceof UpdateError)) throw error;
+      await this.count(error.kind === 'over-norm' ? 'over_norm' : 'malformed');
+      return { ok: false, status: 400, kind: error.kind, error: error.message };
+    }
+    const inserted = await this.db.transaction(async (tx) => {
+      const r = await tx.query('INSERT INTO updates (id, round, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id', [
+        id,
+        round,
+        body,
+      ]);
+      if (!r.length) return false;
+      await tx.query('UPDATE rounds SET accepted = accepted + 1 WHERE round = $1', [round]);
+      return true;
+    });
+    if (!inserted) return { ok: false, status: 409, kind: 'replay', error: 'this update was already received' };
+    const closed = await this.maybeClose();
+    return { ok: true, closed };
+  }
+
+  /** Closes the open round when it has `minClients` updates, or is past its deadline with at least one. */
+  async maybeClose(): Promise<boolean> {
+    if (!this.open) return false;
+    const [row] = await this.db.query<{ accepted: number }>('SELECT accepted FROM rounds WHERE round = $1', [this.round]);
+    const n = row?.accepted ?? 0;
+    const due = this.now() >= (this.current?.openedAt ?? 0) + this.roundMs;
+    if (n < this.minClients && !(due && n > 0)) return false;
+    const round = this.round;
+    this.closing ??= this.close(round).finally(() => (this.closing = undefined));
+    await this.closing;
+    return true;
+  }
+
+  /** Averages round `round`'s updates with noise, steps, opens the next round (when the budget allows) and publishes it. */
+  private async close(round: number): Promise<void> {
+    const t = this.now();
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CLOSE_LOCK]);
+      const [r] = await tx.query<{ closed_at: Date | null; weights: Uint8Array; state: Uint8Array | null }>(
+        'SELECT closed_at, weights, state FROM rounds WHERE round = $1',
+        [round],
+      );
+      if (!r || r.closed_at) return; // another collector closed it
+      const updates = await tx.query<{ body: Uint8Array }>('SELECT body FROM updates WHERE round = $1', [round]);
+      const agg = new Aggregate(this.specs!);
+      for (const u of updates) agg.add(decodeUpdate(bytesOf(u.body), this.specs!, this.clip).delta);
+      const central = this.noise === 'central' ? this.z * this.clip : 0;
+      // Local noise is on each update already; the mean of n of them has deviation z·C/√n.
+      const mean = agg.mean(central, Math.max(agg.count, this.noise === 'central' ? this.minClients : 1), secureRandom());
+      const decoded = decodeWeights(bytesOf(r.weights));
+      const weights = decoded.weights;
+      const state = r.state ? decodeWeights(bytesOf(r.state)).weights : new Map<string, Float32Array>();
+      serverStep(weights, mean, state, { optimizer: this.o.optimizer ?? 'fedadam', learningRate: this.o.serverRate });
+      const accountant = await this.accountant(tx);
+      // Local noise: each device's update is a Gaussian mechanism of its own, sampled or not.
+      accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
+      const epsilon = accountant.epsilon(this.delta);
+      await tx.query("INSERT INTO federation (key, value) VALUES ('accountant', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [
+        JSON.stringify(accountant.toJSON()),
+      ]);
+      await tx.query('UPDATE rounds SET closed_at = $2, clients = $3, epsilon = $4 WHERE round = $1', [
+        round,
+        new Date(t),
+        agg.count,
+        epsilon,
+      ]);
+      await tx.query('DELETE FROM updates WHERE round <= $1', [round]);
+      const next = this.encode(decoded.config, weights);
+      const stateBytes = state.size ? this.encode(decoded.config, state, [...state.keys()]) : null;
+      // Another round would pass the budget: the last model stays published, and no round opens.
+      const after = PrivacyAccountant.fromJSON(accountant.toJSON());
+      after.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
+      const nextEpsilon = this.z > 0 ? after.epsilon(this.delta) : Infinity;
+      if (nextEpsilon > this.budget) {
+        this.spent = true;
+        await tx.query("INSERT INTO federation (key, value) VALUES ('final', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [
+          String(round),
+        ]);
+        // The model of the last round is still published: the step from it is kept as the final weights.
+        await tx.query('UPDATE rounds SET weights = $2 WHERE round = $1', [round, next]);
+        this.publishLater = [round, next];
+        return;
+      }
+      await tx.query(
+        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, weights, state) VALUES ($1, $2, $3, $4, $5, $6)',
+        [round + 1, new Date(t), this.z, this.sampleRate, next, stateBytes],
+      );
+      this.publishLater = [round + 1, next];
+    });
+    const p = this.publishLater;
+    this.publishLater = undefined;
+    if (p) {
+      if (!this.spent) this.current = { round: p[0], openedAt: t };
+      this.publish(p[0], p[1]);
+      this.log(`attnflow-collect: round ${round} closed; ${this.spent ? 'privacy budget spent, no round opens' : `round ${p[0]} open`}`);
+    }
+  }
+
+  private publishLater?: [number, Uint8Array];
+
+  private encode(config: ModelConfig, values: Map<string, Float32Array>, names?: string[]): Uint8Array {
+    const shapes = new Map(weightShapes(config));
+    const list = names ?? [...shapes.keys()];
+    return encodeWeights(
+      config,
+      list.map((name) => {
+        const v = values.get(name) as Float32Array;
+        const base = name.replace(/^[mv]\//, '');
+        return [name, shapes.get(base) ?? [v.length], v];
+      }),
+      'float32',
+    );
+  }
+
+  private async accountant(tx: Queryable): Promise<PrivacyAccountant> {
+    const [row] = await tx.query<{ value: string }>("SELECT value FROM federation WHERE key = 'accountant'");
+    return row ? PrivacyAccountant.fromJSON(JSON.parse(row.value)) : new PrivacyAccountant();
+  }
+
+  /** Starts a new round from the weights of round `from` (a rollback): the open round's updates are dropped. */
+  async rollback(from: number): Promise<number> {
+    const t = this.now();
+    const round = await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CLOSE_LOCK]);
+      const [src] = await tx.query<{ weights: Uint8Array }>('SELECT weights FROM rounds WHERE round = $1', [from]);
+      if (!src) throw new Error(`rollback: there is no round ${from}`);
+      const [{ max }] = await tx.query<{ max: number }>('SELECT max(round) AS max FROM rounds');
+      await tx.query('UPDATE rounds SET closed_at = $2, clients = 0 WHERE round = $1 AND closed_at IS NULL', [max, new Date(t)]);
+      await tx.query('DELETE FROM updates');
+      await tx.query(
+        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, from_round, weights) VALUES ($1, $2, $3, $4, $5, $6)',
+        [max + 1, new Date(t), this.z, this.sampleRate, from, src.weights],
+      );
+      return { round: max + 1, weights: bytesOf(src.weights) };
+    });
+    this.current = { round: round.round, openedAt: t };
+    this.publish(round.round, round.weights);
+    return round.round;
+  }
+
+  /** Writes the round's weights and `model.json` pointing at them; removes rounds older than `keep`. */
+  private publish(round: number, weights: Uint8Array): void {
+    const dir = this.o.dir;
+    mkdirSync(dir, { recursive: true });
+    const { config, weights: values } = decodeWeights(weights);
+    const quantization = this.o.quantization ?? 'float16';
+    const shapes = weightShapes(config);
+    const file = encodeWeights(
+      config,
+      shapes.map(([name, shape]) => [name, shape, values.get(name) as Float32Array]),
+      quantization,
+    );
+    const name = `round-${round}.bin`;
+    writeFileSync(path.join(dir, name), file);
+    const manifest: ModelManifest & { round: number } = {
+      format: 'attnflow-model',
+      version: 1,
+      weights: name,
+      bytes: file.byteLength,
+      quantization,
+      numParams: shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0),
+      config,
+      round,
+      training: { federated: { round, noise: this.noise, clip: this.clip, noiseMultiplier: this.z } },
+    };
+    const text = JSON.stringify(manifest, null, 2);
+    writeFileSync(path.join(dir, `model-${round}.json`), text);
+    // Written whole, then renamed over: a page never reads half a manifest.
+    const tmp = path.join(dir, `.model.json.${randomUUID()}`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, path.join(dir, 'model.json'));
+    const keep = this.o.keep ?? 10;
+    for (const f of readdirSync(dir)) {
+      const m = /^(?:round-(\d+)\.bin|model-(\d+)\.json)$/.exec(f);
+      const r = m ? Number(m[1] ?? m[2]) : NaN;
+      if (r <= round - keep) rmSync(path.join(dir, f), { force: true });
+    }
+  }
+
+  /** The rounds for the dashboard, newest first. */
+  async summary(limit = 50): Promise<RoundsResponse> {
+    const rows = await this.db.query<Record<string, unknown>>(
+      'SELECT round, opened_at, closed_at, accepted, stale, malformed, oversized, over_norm, clients, noise_multiplier, sample_rate, epsilon, from_round FROM rounds ORDER BY round DESC LIMIT $1',
+      [limit],
+    );
+    const accountant = await this.accountant(this.db);
+    return {
+      status: this.spent ? 'budget spent' : 'open',
+      round: this.round,
+      minClients: this.minClients,
+      epsilonBudget: this.budget,
+      delta: this.delta,
+      epsilon: accountant.rounds ? accountant.epsilon(this.delta) : 0,
+      noise: this.noise,
+      clip: this.clip,
+      rounds: rows.map((r) => ({
+        round: Number(r.round),
+        openedAt: new Date(r.opened_at as string).toISOString(),
+        closedAt: r.closed_at ? new Date(r.closed_at as string).toISOString() : null,
+        accepted: Number(r.accepted),
+        rejected: { stale: Number(r.stale), malformed: Number(r.malformed), oversized: Number(r.oversized), overNorm: Number(r.over_norm) },
+        clients: r.clients === null ? null : Number(r.clients),
+        noiseMultiplier: Number(r.noise_multiplier),
+        sampleRate: Number(r.sample_rate),
+        epsilon: r.epsilon === null ? null : Number(r.epsilon),
+        fromRound: r.from_round === null ? null : Number(r.from_round),
+      })),
+    };
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The collector's federated rounds over HTTP: the round's model published where `modelUrl` points
+ * and served at /model/; a device's update accepted once; stale, replayed, malformed, over-norm and
+ * oversized updates refused and counted; a round closed at `minClients` with the noisy average
+ * stepped into the next round's model; the accountant's ε per round and in total; the state kept
+ * across a restart; a rollback; no round once the privacy budget is spent.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Collector, createCollector } from '../../../src/collect/server';
+import { epsilonOf } from '../../../src/federated/accountant';
+import { specsOf } from '../../../src/federated/local';
+import { clipDelta, encodeUpdate } from '../../../src/federated/update';
+import { localUpdate } from '../../../src/model/index';
+import { decodeWeights } from '../../../src/model/serialize';
+import { useNodeBackend } from '../../../src/offline/node-backend';
+import { CATALOGUE, pgliteDataDir, tempDir } from './helpers';
+
+beforeAll(async () => {
+  await useNodeBackend('wasm');
+});
+
+const id = () => `u${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`.slice(0, 24);
+
+async function json(url: string): Promise<any> {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.json(), headers: r.headers };
+}
+
+async function send(url: string, round: number, body: Uint8Array, uid = id()): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${url}/update?round=${round}&id=${uid}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+  return { status: r.status, body: await r.json() };
+}
+
+/** A device's update of the open round: local training on `items` read in order, clipped, encoded. */
+async function deviceUpdate(url: string, items: string[], clip = 1): Promise<{ round: number; bytes: Uint8Array }> {
+  const info = (await json(`${url}/round`)).body;
+  const manifest = (await json(`${url}/model/model.json`)).body;
+  const weights = new Uint8Array(await (await fetch(`${url}/model/${manifest.weights}`)).arrayBuffer());
+  const events = items.map((itemId, i) => ({ itemId, topics: ['news'], attentionMs: 4000, viewId: `v${i}` }));
+  const { delta, config } = localUpdate(weights, events, { steps: info.steps, learningRate: info.learningRate, negativePool: info.items });
+  clipDelta(delta, clip);
+  return { round: info.round, bytes: encodeUpdate(info.round, delta, specsOf(config)) };
+}
+
+describe('federated rounds', () => {
+  let collector: Collector;
+  let url: string;
+  let data: string;
+  const dir = tempDir('attnflow-rounds-');
+  const federated = { dir, minClients: 2, clip: 1, noiseMultiplier: 1.5, epsilonBudget: 50, delta: 1e-5, localSteps: 2, localRate: 0.5 };
+
+  beforeAll(async () => {
+    data = await pgliteDataDir();
+    collector = createCollector({ catalogue: CATALOGUE, data, port: 0, federated, log: () => {} });
+    url = await collector.listen();
+  });
+  afterAll(async () => {
+    await collector?.close();
+  });
+
+  it('publishes round 1 where modelUrl points, readable from any page', async () => {
+    const { status, body, headers } = await json(`${url}/round`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ format: 'attnflow-round', round: 1, clip: 1, noise: 'central', steps: 2 });
+    expect(body.items.map((i: { itemId: string }) => i.itemId)).toEqual(CATALOGUE.items.map((i) => i.id));
+    expect(headers.get('access-control-allow-origin')).toBe('*');
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ format: 'attnflow-model', round: 1, weights: 'round-1.bin' });
+    const served = await json(`${url}/model/model.json`);
+    expect(served.body).toEqual(manifest);
+    expect(served.headers.get('access-control-allow-origin')).toBe('*');
+    const bytes = new Uint8Array(await (await fetch(`${url}/model/round-1.bin`)).arrayBuffer());
+    expect(decodeWeights(bytes).config.idBuckets).toBe(1024);
+  });
+
+  it('refuses stale, replayed, malformed, over-norm and oversized updates, and counts each', async () => {
+    const { bytes } = await deviceUpdate(url, ['home-hero', 'match-report', 'recipe-soup', 'home-hero']);
+    expect((await send(url, 7, bytes)).status).toBe(409);
+    const garbage = Uint8Array.from({ length: 200 }, (_, i) => i);
+    const bad = await send(url, 1, garbage);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/ATNU/);
+    const big = await deviceUpdate(url, ['home-hero', 'match-report', 'recipe-soup'], 50);
+    const over = await send(url, 1, big.bytes);
+    expect([over.status, over.body.error]).toEqual([400, expect.stringMatching(/over the clip norm/)]);
+    const huge = await send(url, 1, new Uint8Array(collector.rounds!.maxBytes() + 10));
+    expect(huge.status).toBe(413);
+    const uid = id();
+    expect((await send(url, 1, bytes, uid)).status).toBe(202);
+    expect((await send(url, 1, bytes, uid)).status).toBe(409);
+    const summary = (await json(`${url}/api/rounds`)).body;
+    expect(summary.rounds[0]).toMatchObject({
+      round: 1,
+      accepted: 1,
+      closedAt: null,
+      rejected: { stale: 1, malformed: 1, overNorm: 1, oversized: 1 },
+    });
+  });
+
+  it('closes the round at minClients: the noisy average stepped into round 2, with its ε', async () => {
+    const before = decodeWeights(new Uint8Array(await (await fetch(`${url}/model/round-1.bin`)).arrayBuffer())).weights;
+    const { bytes } = await deviceUpdate(url, ['recipe-soup', 'home-hero', 'recipe-soup']);
+    const r = await send(url, 1, bytes);
+    expect(r).toEqual({ status: 202, body: { ok: true, closed: true } });
+    expect((await json(`${url}/round`)).body.round).toBe(2);
+    const manifest = (await json(`${url}/model/model.json`)).body;
+    expect(manifest.round).toBe(2);
+    const after = decodeWeights(new Uint8Array(await (await fetch(`${url}/model/${manifest.weights}`)).arrayBuffer())).weights;
+    // Noise on every value: even rows nobody touched moved.
+    let moved = 0;
+    const a = after.get('item/id')!;
+    const b = before.get('item/id')!;
+    for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1e-4) moved++;
+    expect(moved).toBeGreaterThan(a.length * 0.9);
+    const summary = (await json(`${url}/api/rounds`)).body;
+    expect(summary.round).toBe(2);
+    expect(summary.rounds[1]).toMatchObject({ round: 1, clients: 2 });
+    expect(summary.rounds[1].epsilon).toBeCloseTo(epsilonOf(1, 1.5, 1, 1e-5), 6);
+    expect(summary.epsilon).toBeCloseTo(summary.rounds[1].epsilon, 9);
+    // The old round's update is stale now.
+    expect((await send(url, 1, bytes)).status).toBe(409);
+  });
+
+  it('keeps its rounds across a restart, and rolls back to an earlier round', async () => {
+    await collector.close();
+    collector = createCollector({ catalogue: CATALOGUE, data, port: 0, federated, log: () => {} });
+    url = await collector.listen();
+    expect((await json(`${url}/round`)).body.round).toBe(2);
+    expect((await json(`${url}/api/rounds`)).body.rounds[1].clients).toBe(2);
+    const r = await collector.rounds!.rollback(1);
+    expect(r).toBe(3);
+    const m = (await json(`${url}/model/model.json`)).body;
+    expect(m.round).toBe(3);
+    const w3 = readFileSync(path.join(dir, 'round-3.bin'));
+    const w1 = readFileSync(path.join(dir, 'round-1.bin'));
+    expect(Buffer.compare(w3, w1)).toBe(0);
+    expect(existsSync(path.join(dir, 'model-2.json'))).toBe(true);
+    expect((await json(`${url}/api/rounds`)).body.rounds[0]).toMatchObject({ round: 3, fromRound: 1 });
+  });
+
+  it('opens no round that would pass the privacy budget', async () => {
+    const d2 = tempDir('attnflow-rounds-');
+    const c = createCollector({
+      catalogue: CATALOGUE,
+      data: await pgliteDataDir(),
+      port: 0,
+      federated: { ...federated, dir: d2, minClients: 1, epsilonBudget: epsilonOf(1, 1.5, 1, 1e-5) * 1.2 },
+      log: () => {},
+    });
+    const u = await c.listen();
+    try {
+      const { bytes } = await deviceUpdate(u, ['home-hero', 'match-report']);
+      expect((await send(u, 1, bytes)).status).toBe(202);
+      const round = await fetch(`${u}/round`);
+      expect(round.status).toBe(410);
+      const summary = (await json(`${u}/api/rounds`)).body;
+      expect(summary.status).toBe('budget spent');
+      expect(summary.epsilon).toBeLessThanOrEqual(summary.epsilonBudget);
+      expect((await send(u, 1, bytes)).status).toBe(410);
+    } finally {
+      await c.close();
+    }
+  });
+});
