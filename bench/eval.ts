@@ -55,6 +55,8 @@ if (values.federated && values.data) {
 } else if (values.ebnerd) {
   await runEbnerd(values.ebnerd, { seed, backend: values.backend as 'wasm' | 'cpu' });
 } else {
-  process.stderr.write('usage: npm run eval -- --data FILE | --federated --data FILE [--minutes N] [--epsilons 8,4,1] | --ebnerd DIR [--seed N] [--budget SECONDS]\n');
+  process.stderr.write(
+    'usage: npm run eval -- --data FILE | --federated --data FILE [--minutes N] [--epsilons 8,4,1] | --ebnerd DIR [--seed N] [--budget SECONDS]\n',
+  );
   process.exit(2);
 }

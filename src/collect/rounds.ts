@@ -13,6 +13,7 @@ import path from 'node:path';
 import { PrivacyAccountant } from '../federated/accountant';
 import { Aggregate, type ServerOptimizer, secureRandom, serverStep } from '../federated/aggregate';
 import { specsOf } from '../federated/local';
+import type { RoundInfo } from '../federated/round';
 import { decodeUpdate, UpdateError, type WeightSpec } from '../federated/update';
 import { DEFAULT_CONFIG, resolveConfig } from '../model/config';
 import { initialWeights } from '../model/network';
@@ -54,6 +55,8 @@ export interface FederatedOptions {
   quantization?: Quantization;
   /** Past rounds' files kept in the folder for rollback; default 10. */
   keep?: number;
+  /** At start, open a new round from the weights of this earlier round (a rollback). */
+  rollback?: number;
 }
 
 export const ROUND_SCHEMA = `
@@ -89,24 +92,6 @@ CREATE TABLE IF NOT EXISTS federation (
 /** Advisory lock key of closing a round (one collector closes it, however many run). */
 const CLOSE_LOCK = 4280_2027;
 
-/** What devices read at `GET /round`. */
-export interface RoundInfo {
-  format: 'attnflow-round';
-  version: 1;
-  round: number;
-  clip: number;
-  noise: 'central' | 'local';
-  /** The deviation of a device's own noise (`local`), z·clip. */
-  localStd?: number;
-  sampleRate: number;
-  steps: number;
-  learningRate: number;
-  /** The public item list local training draws negatives from. */
-  items: { itemId: string; topics: string[] }[];
-  /** When the round closes at the latest (ISO time). */
-  deadline: string;
-}
-
 /** A round as the dashboard shows it. */
 export interface RoundRow {
   round: number;
@@ -134,6 +119,8 @@ export interface RoundsResponse {
   clip: number;
   rounds: RoundRow[];
 }
+
+export type { RoundInfo };
 
 export type UpdateOutcome =
   | { ok: true; closed: boolean }
@@ -218,6 +205,10 @@ export class Rounds {
     }
     this.useModel(weights);
     this.publish(this.current.round, weights);
+    if (this.o.rollback !== undefined) {
+      const round = await this.rollback(this.o.rollback);
+      this.log(`attnflow-collect: rolled back: round ${round} starts from the weights of round ${this.o.rollback}`);
+    }
   }
 
   private async freshWeights(): Promise<Uint8Array> {
@@ -415,9 +406,10 @@ export class Rounds {
       const [{ max }] = await tx.query<{ max: number }>('SELECT max(round) AS max FROM rounds');
       await tx.query('UPDATE rounds SET closed_at = $2, clients = 0 WHERE round = $1 AND closed_at IS NULL', [max, new Date(t)]);
       await tx.query('DELETE FROM updates');
+      // Spent privacy is not given back: with the budget spent the earlier model is published, and no round collects.
       await tx.query(
-        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, from_round, weights) VALUES ($1, $2, $3, $4, $5, $6)',
-        [max + 1, new Date(t), this.z, this.sampleRate, from, src.weights],
+        'INSERT INTO rounds (round, opened_at, closed_at, noise_multiplier, sample_rate, from_round, weights) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [max + 1, new Date(t), this.spent ? new Date(t) : null, this.z, this.sampleRate, from, src.weights],
       );
       return { round: max + 1, weights: bytesOf(src.weights) };
     });

@@ -4,7 +4,10 @@
  */
 import { memory } from '@tensorflow/tfjs-core';
 import { pause } from '../lib/pause';
-import { loadModel } from '../model/index';
+import { specsOf } from '../federated/local';
+import type { RoundInfo } from '../federated/round';
+import { clipDelta, encodeUpdate, noiseDelta, secureRandom } from '../federated/update';
+import { loadModel, localUpdate } from '../model/index';
 import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
 import { blend, eventsOf, type History } from './window';
 import {
@@ -316,6 +319,35 @@ export class Engine {
       negativePool: fromHistory ? distinctItems(seqs.flat()) : (options.negativePool as TrainOptions['negativePool']),
     };
     return this.run((m) => m.train(seqs, this.options.onPage ? { ...o, sliced: true } : o));
+  }
+
+  /**
+   * A federated round's update from this visitor's log: the round's SGD steps from the round's
+   * `weights` (the site model), on a network of their own (the visitor's model is untouched), the
+   * change clipped to the round's norm, noised here when the round asks for local noise, and
+   * encoded (int8 per row). Undefined when the log has nothing to learn from.
+   */
+  async federate(
+    weights: Uint8Array,
+    history: History,
+    round: Pick<RoundInfo, 'round' | 'steps' | 'learningRate' | 'clip' | 'noise' | 'localStd' | 'items'>,
+  ): Promise<{ update: Uint8Array; loss: number; targets: number; norm: number } | undefined> {
+    const events = await eventsOf(history);
+    if (events.length < 3) return undefined;
+    const rand = secureRandom();
+    const out = localUpdate(weights, events, {
+      steps: round.steps,
+      learningRate: round.learningRate,
+      negativePool: round.items.length ? round.items : undefined,
+      rand,
+    });
+    if (!out.targets || !Number.isFinite(out.loss)) return undefined;
+    // Local noise goes on the dense encoder alone: table rows would tell which items the visitor read.
+    if (round.noise === 'local') out.delta.rows.clear();
+    const norm = clipDelta(out.delta, round.clip);
+    if (round.noise === 'local') noiseDelta(out.delta, round.localStd ?? 0, rand);
+    const update = encodeUpdate(round.round, out.delta, specsOf(out.config), { noised: round.noise === 'local', rand });
+    return { update, loss: out.loss, targets: out.targets, norm };
   }
 
   /**

@@ -3,7 +3,7 @@
  * one small call at a time in idle time.
  */
 import type { ItemRef, TrainResult } from '../model/types';
-import type { EngineInit, EngineState, EngineTrainOptions } from './engine';
+import type { Engine, EngineInit, EngineState, EngineTrainOptions } from './engine';
 import type { History } from './window';
 import type { EngineOp, EngineRequest, EngineResponse } from './messages';
 
@@ -15,6 +15,8 @@ export interface ModelHost {
   /** See `Engine.score`: with `learned`, blended with the topic priors. */
   score(history: History, candidates: (ItemRef | string)[], learned?: number): Promise<Float32Array>;
   train(sequences: History[], options?: EngineTrainOptions): Promise<TrainResult>;
+  /** See `Engine.federate`: a federated round's update from the visitor's log. */
+  federate: Engine['federate'];
   save(quantization?: 'float32' | 'float16' | 'int8'): Promise<Uint8Array>;
   load(weights: Uint8Array): Promise<void>;
   numTensors(): Promise<number>;
@@ -41,6 +43,7 @@ function facade(where: 'worker' | 'page', call: Call, dispose: () => void): Mode
     init: (o) => call('init', [o]) as Promise<EngineState>,
     score: (h, c, l) => call('score', [h, c, l]) as Promise<Float32Array>,
     train: (s, o) => call('train', [s, o]) as Promise<TrainResult>,
+    federate: (w, h, r) => call('federate', [w, h, r]) as ReturnType<ModelHost['federate']>,
     save: (q) => call('save', [q]) as Promise<Uint8Array>,
     load: (w) => call('load', [w]) as Promise<void>,
     numTensors: () => call('numTensors', []) as Promise<number>,

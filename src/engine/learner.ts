@@ -6,6 +6,7 @@
  */
 import { AttnflowBackendError } from '../lib/errors';
 import { SITE_MODEL_WEIGHT } from '../rules';
+import type { RoundInfo } from '../federated/round';
 import type { SiteModel } from '../model/manifest';
 import type { ItemRef, TrainResult } from '../model/types';
 import type { BackendName } from './backend';
@@ -52,6 +53,26 @@ export interface LearnerDeps {
   stepBudget?: number;
   /** Whether the device is saving power (training waits); default `savingPower`. */
   savingPower?(): Promise<boolean>;
+  /**
+   * Federated training of the site model (a `modelUrl` whose manifest names a round, and a
+   * `collectUrl`): where the round is read, what this device did in a round, and where an update goes.
+   */
+  federated?: FederatedDeps;
+}
+
+/** What federated training needs from the page and the store. */
+export interface FederatedDeps {
+  /** True while storing is allowed (consent, no GPC or DNT) and the log persists. */
+  allowed(): boolean;
+  /** The open round as the collector describes it; undefined when there is none or it cannot be read. */
+  round(): Promise<RoundInfo | undefined>;
+  /** What this device did in `round`, if anything yet. */
+  done(round: number): Promise<'sent' | 'declined' | undefined>;
+  mark(round: number, what: 'sent' | 'declined'): Promise<void>;
+  /** Sends the update of `round`. */
+  send(round: number, update: Uint8Array): Promise<void>;
+  /** Uniform numbers for the device's draw to join a round; default crypto. */
+  random?(): number;
 }
 
 /** What the learner reports about itself (for the debug overlay and tests). */
@@ -65,6 +86,8 @@ export interface LearnerState {
   /** The weights began as the site's model (`modelUrl`). */
   site?: boolean;
   probe?: EngineState['probe'];
+  /** The last federated update this page sent: its round, size and norm before clipping. */
+  federated?: { round: number; bytes: number; norm: number };
 }
 
 /**
@@ -103,6 +126,11 @@ export async function savingPower(): Promise<boolean> {
   }
 }
 
+/** A uniform number in [0, 1) from the platform's cryptographic source. */
+function cryptoUniform(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! / 4294967296;
+}
+
 export function createLearner(deps: LearnerDeps): Learner {
   const budget = deps.stepBudget ?? 60;
   const st: LearnerState = { steps: 0, training: false };
@@ -111,6 +139,8 @@ export function createLearner(deps: LearnerDeps): Learner {
   /** The site's model the weights began as, if one. */
   let lineage: string | undefined;
   let disposed = false;
+  /** This page tried its federated round already: at most one try per page. */
+  let federatedTried = false;
 
   /**
    * The weights to start from: the visitor's own while they began as the site's current model (or
@@ -256,10 +286,46 @@ export function createLearner(deps: LearnerDeps): Learner {
         const bytes = await host.save('float32');
         await deps.saveWeights(bytes, { steps: stepsInStore + st.steps, loss: result.loss, backend: st.backend ?? '', site: lineage });
       }
+      if (deps.federated && !federatedTried && !disposed && deps.isLeader() && !hidden()) {
+        federatedTried = true;
+        await federate(deps.federated, host, history).catch((error) => disposed || deps.report(error, 'federated training'));
+      }
       return result;
     } finally {
       st.training = false;
     }
+  };
+
+  /**
+   * This device's part in the site model's open round, once per round: the round read from the
+   * collector and checked against the site's manifest, a draw to join it (the round's sample
+   * rate), local training from the round's weights in the Worker, and the update sent. The
+   * visitor's own weights are not touched. Where the model runs on the page, no round is joined:
+   * its training there would cost the page long tasks.
+   */
+  const federate = async (fed: FederatedDeps, host: ModelHost, history: History): Promise<void> => {
+    if (!deps.site || !fed.allowed()) return;
+    if (host.where !== 'worker') return deps.log('federated round skipped: the model runs on the page');
+    const manifest = JSON.parse(await deps.site.manifest()) as { round?: unknown };
+    const round = manifest.round;
+    if (typeof round !== 'number' || !Number.isInteger(round)) return;
+    if (await fed.done(round)) return;
+    const info = await fed.round();
+    if (!info || info.round !== round) return deps.log('federated round skipped: the collector is at round', info?.round);
+    const draw = (fed.random ?? cryptoUniform)();
+    if (draw >= info.sampleRate) {
+      await fed.mark(round, 'declined');
+      return deps.log('federated round', round, 'not joined (sampled out)');
+    }
+    const weights = await deps.site.weights();
+    if (disposed || hidden() || (await saving())) return;
+    await idle();
+    const out = await host.federate(weights, history, info);
+    if (!out) return deps.log('federated round skipped: nothing to learn from yet');
+    await fed.send(round, out.update);
+    await fed.mark(round, 'sent');
+    st.federated = { round, bytes: out.update.byteLength, norm: out.norm };
+    deps.log('federated update sent', { round, bytes: out.update.byteLength, loss: out.loss, norm: out.norm });
   };
 
   return {

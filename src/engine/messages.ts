@@ -1,5 +1,5 @@
 /** Messages between the page and the model Worker. */
-export type EngineOp = 'init' | 'score' | 'train' | 'save' | 'load' | 'numTensors' | 'info' | 'dispose';
+export type EngineOp = 'init' | 'score' | 'train' | 'federate' | 'save' | 'load' | 'numTensors' | 'info' | 'dispose';
 
 export interface EngineRequest {
   id: number;

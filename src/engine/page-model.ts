@@ -8,7 +8,8 @@ import { createStoreExtras, type StoreExtras } from '../store/extras';
 import { DB_NAME } from '../store/schema';
 import { HISTORY_LIMIT } from './window';
 import { siteModel } from '../model/manifest';
-import { createLearner, type BackendChoice, type Candidate, type Learner, type LearnerState } from './learner';
+import { parseRoundInfo } from '../federated/round';
+import { createLearner, type BackendChoice, type Candidate, type FederatedDeps, type Learner, type LearnerState } from './learner';
 
 export interface PageModelOptions {
   store: Store;
@@ -20,6 +21,40 @@ export interface PageModelOptions {
   modelUrl?: string;
   /** Run the model in a Worker when possible; default true. */
   worker?: boolean;
+  /** The site's collector (`collectUrl`): with `modelUrl`, this device takes part in the site model's federated rounds. */
+  collectUrl?: string;
+  /** True while storing is allowed (consent given, no GPC or DNT). */
+  canStore?(): boolean;
+}
+
+/** The federated rounds' part of the page: the collector's round, this device's record of each round, the sending. */
+function federatedDeps(o: PageModelOptions, extras: StoreExtras, collectUrl: string): FederatedDeps {
+  const at = (path: string) => new URL(path, new URL(collectUrl, globalThis.location?.href)).href;
+  const quiet = { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' } as const;
+  return {
+    // Per round once, in the log that persists: a memory-only log would join every round anew on every page.
+    allowed: () => (o.canStore?.() ?? true) && o.store.storage() === 'indexeddb',
+    async round() {
+      const res = await fetch(at('round'), quiet);
+      return res.ok ? parseRoundInfo(await res.json()) : undefined;
+    },
+    async done(round) {
+      const v = (await extras.get('settings', 'federated'))?.value as { round?: number; what?: 'sent' | 'declined' } | undefined;
+      return v?.round === round ? v.what : undefined;
+    },
+    mark: (round, what) => extras.put('settings', { key: 'federated', value: { round, what } }),
+    async send(round, update) {
+      const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      // A simple request (text/plain, no credentials): no preflight, and the collector's answer is not needed.
+      await fetch(at(`update?round=${round}&id=${id}`), {
+        ...quiet,
+        method: 'POST',
+        mode: 'no-cors',
+        headers: { 'content-type': 'text/plain' },
+        body: update as Uint8Array<ArrayBuffer>,
+      });
+    },
+  };
 }
 
 export interface PageModel {
@@ -62,6 +97,7 @@ export function createPageModel(o: PageModelOptions): PageModel {
     report: o.report,
     log: o.log,
     worker: o.worker,
+    federated: o.modelUrl && o.collectUrl ? federatedDeps(o, extras, o.collectUrl) : undefined,
   });
 
   // Train after the log is flushed: the newest attention is what it learns from.

@@ -9,6 +9,7 @@
  * instances share one PostgreSQL. SIGINT or SIGTERM stop it cleanly: no new requests, the running
  * ones finish, then the database closes.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Catalogue, loadCatalogue } from '../collect/catalogue';
@@ -29,6 +30,19 @@ const USAGE = `usage: attnflow-collect --catalogue FILE [options]
   --global-rate N     reports per minute from all clients, per instance (default 6000)
   --dashboard DIR     dashboard folder (default: the package's dist/collect/dashboard/)
   --trust-proxy       take the client IP from X-Forwarded-For (behind a reverse proxy)
+federated training of the site model (on with --model-dir):
+  --model-dir DIR     folder the round's model.json and weights are written to (point modelUrl at it,
+                      or at this collector's /model/model.json)
+  --model-init FILE   weights to start round 1 from (attnflow-train's weights.bin; default a new model)
+  --min-clients N     updates that close a round (default 100)
+  --round-hours N     a round closes at this age with what it has (default 24)
+  --clip C            L2 norm each update is clipped to (default 1)
+  --noise-multiplier Z  Gaussian noise deviation Z·C (default 1)
+  --noise WHERE       central (the collector adds it; default) or local (each device adds its own)
+  --sample-rate Q     probability a device joins a round (default 1)
+  --epsilon-budget E  no round opens that would take the total ε past E (default 8)
+  --delta D           δ of the (ε, δ) guarantee (default 1e-6)
+  --rollback N        start a new round from the weights of round N, then serve
   --help              this text`;
 
 class UsageError extends Error {}
@@ -63,6 +77,17 @@ const FLAGS = {
   'global-rate': { type: 'string' },
   dashboard: { type: 'string' },
   'trust-proxy': { type: 'boolean', default: false },
+  'model-dir': { type: 'string' },
+  'model-init': { type: 'string' },
+  'min-clients': { type: 'string' },
+  'round-hours': { type: 'string' },
+  clip: { type: 'string' },
+  'noise-multiplier': { type: 'string' },
+  noise: { type: 'string' },
+  'sample-rate': { type: 'string' },
+  'epsilon-budget': { type: 'string' },
+  delta: { type: 'string' },
+  rollback: { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -90,7 +115,57 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
   if (values.database && !/^postgres(ql)?:\/\//.test(values.database)) {
     throw new UsageError('--database: expected a URL postgres://user:password@host:port/database');
   }
+  const real = (flag: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    const x = Number(value);
+    if (!/^[0-9.eE+-]+$/.test(value) || !Number.isFinite(x))
+      throw new UsageError(`--${flag}: expected a number, received ${JSON.stringify(value)}`);
+    return x;
+  };
+  const fedFlags = [
+    'model-init',
+    'min-clients',
+    'round-hours',
+    'clip',
+    'noise-multiplier',
+    'noise',
+    'sample-rate',
+    'epsilon-budget',
+    'delta',
+    'rollback',
+  ] as const;
+  if (!values['model-dir'] && fedFlags.some((f) => values[f] !== undefined)) {
+    throw new UsageError(`--${fedFlags.find((f) => values[f] !== undefined)}: federated training needs --model-dir DIR`);
+  }
+  if (values.noise !== undefined && values.noise !== 'central' && values.noise !== 'local') {
+    throw new UsageError(`--noise: expected central or local, received ${JSON.stringify(values.noise)}`);
+  }
+  let init: Uint8Array | undefined;
+  if (values['model-init']) {
+    try {
+      init = new Uint8Array(readFileSync(values['model-init']));
+    } catch (error) {
+      throw new UsageError(`--model-init: ${(error as Error).message}`);
+    }
+  }
+  const hours = real('round-hours', values['round-hours']);
+  const federated = values['model-dir']
+    ? {
+        dir: path.resolve(values['model-dir']),
+        init,
+        minClients: integer('min-clients', values['min-clients'], 1),
+        roundMs: hours === undefined ? undefined : hours * 3_600_000,
+        clip: real('clip', values.clip),
+        noiseMultiplier: real('noise-multiplier', values['noise-multiplier']),
+        noise: values.noise as 'central' | 'local' | undefined,
+        sampleRate: real('sample-rate', values['sample-rate']),
+        epsilonBudget: real('epsilon-budget', values['epsilon-budget']),
+        delta: real('delta', values.delta),
+      }
+    : undefined;
+  if (federated) Object.assign(federated, { rollback: integer('rollback', values.rollback, 1) });
   return {
+    federated,
     catalogue,
     data: values.data,
     database: values.database,

@@ -8,6 +8,8 @@
 import { fillNormal } from '../model/hash';
 import type { Delta, WeightSpec } from './update';
 
+export { secureRandom } from './update';
+
 /** The server's optimizer: plain FedAvg, FedAvg with server momentum, or FedAdam (Reddi et al. 2021). */
 export type ServerOptimizer = 'fedavg' | 'momentum' | 'fedadam';
 
@@ -108,21 +110,4 @@ export function serverStep(
       w[i]! += (lr * m[i]!) / (Math.sqrt(v[i]!) + tau);
     }
   }
-}
-
-/** Uniform numbers in [0, 1) from the platform's cryptographic source, drawn in blocks (the collector's noise). */
-export function secureRandom(): () => number {
-  const c = (globalThis as { crypto?: Crypto }).crypto;
-  if (!c?.getRandomValues) throw new Error('attnflow: differential privacy noise needs crypto.getRandomValues');
-  const block = new Uint32Array(8192);
-  let at = block.length;
-  return () => {
-    if (at >= block.length - 1) {
-      c.getRandomValues(block);
-      at = 0;
-    }
-    const hi = block[at++]!;
-    const lo = block[at++]!;
-    return (hi * 2097152 + (lo >>> 11)) / 9007199254740992;
-  };
 }

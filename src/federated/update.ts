@@ -245,3 +245,20 @@ export function decodeUpdate(bytes: Uint8Array, specs: ReadonlyMap<string, Weigh
   if (norm > clip) scaleDelta(delta, clip / norm);
   return { round, noised: (flags & FLAG_NOISED) !== 0, delta, norm };
 }
+
+/** Uniform numbers in [0, 1) from the platform's cryptographic source, drawn in blocks (differential privacy's noise). */
+export function secureRandom(): () => number {
+  const c = (globalThis as { crypto?: Crypto }).crypto;
+  if (!c?.getRandomValues) throw new Error('attnflow: differential privacy noise needs crypto.getRandomValues');
+  const block = new Uint32Array(8192);
+  let at = block.length;
+  return () => {
+    if (at >= block.length - 1) {
+      c.getRandomValues(block);
+      at = 0;
+    }
+    const hi = block[at++]!;
+    const lo = block[at++]!;
+    return (hi * 2097152 + (lo >>> 11)) / 9007199254740992;
+  };
+}

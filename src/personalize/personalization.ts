@@ -18,6 +18,8 @@ export interface PersonalizationHost extends Omit<PersonalizeHost, 'scores' | 'm
   /** The core's chunk loader: the model and the overlay are chunks of their own. */
   load: ChunkLoader;
   modelUrl?: string;
+  /** The site's collector: with `modelUrl`, the device joins the site model's federated rounds. */
+  collectUrl?: string;
   onScores(scores: Record<string, number>): void;
 }
 
@@ -28,7 +30,16 @@ export interface Personalization extends Personalizer {
 
 export function createPersonalization(host: PersonalizationHost): Personalization {
   const { store, report, modelUrl, onScores, load } = host;
-  const model = wireModel({ store, report, modelUrl, onScores, load, log: host.log ?? (() => {}) });
+  const model = wireModel({
+    store,
+    report,
+    modelUrl,
+    collectUrl: host.collectUrl,
+    canStore: host.canStore,
+    onScores,
+    load,
+    log: host.log ?? (() => {}),
+  });
   const p = createPersonalizer({
     ...host,
     scores: model.scores,
@@ -81,6 +92,8 @@ function wireModel(o: {
   log(...args: unknown[]): void;
   onScores(scores: Record<string, number>): void;
   modelUrl?: string;
+  collectUrl?: string;
+  canStore?(): boolean;
   /** The core's chunk loader, which loads the model chunk. */
   load: ChunkLoader;
 }): ModelWiring {

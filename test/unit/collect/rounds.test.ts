@@ -164,3 +164,43 @@ describe('federated rounds', () => {
     }
   });
 });
+
+describe('attnflow-collect flags for federated training', () => {
+  it('turn the rounds on with --model-dir, and name a flag given without it or out of range', async () => {
+    const { parseCollectArgs } = await import('../../../src/entries/collect');
+    const dir = tempDir('attnflow-flags-');
+    const cat = path.join(dir, 'catalogue.json');
+    (await import('node:fs')).writeFileSync(cat, JSON.stringify(CATALOGUE));
+    const o = parseCollectArgs([
+      '--catalogue',
+      cat,
+      '--model-dir',
+      dir,
+      '--min-clients',
+      '5',
+      '--noise',
+      'local',
+      '--clip',
+      '0.5',
+      '--round-hours',
+      '2',
+      '--rollback',
+      '3',
+    ]);
+    expect(o).not.toBe('help');
+    expect((o as { federated: unknown }).federated).toMatchObject({
+      dir: path.resolve(dir),
+      minClients: 5,
+      noise: 'local',
+      clip: 0.5,
+      roundMs: 7_200_000,
+      rollback: 3,
+    });
+    expect((parseCollectArgs(['--catalogue', cat]) as { federated?: unknown }).federated).toBeUndefined();
+    expect(() => parseCollectArgs(['--catalogue', cat, '--clip', '1'])).toThrow(/--clip: federated training needs --model-dir/);
+    expect(() => parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--noise', 'both'])).toThrow(
+      /--noise: expected central or local/,
+    );
+    expect(() => parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--clip', 'big'])).toThrow(/--clip: expected a number/);
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The federated loop in real Chromium, with a real `attnflow-collect` (PGlite): pages whose site
+ * gives `modelUrl` (the collector's round model) and `collectUrl` train the round's model from their
+ * own logs in the model's Worker and send one clipped int8 update each, a simple request without
+ * credentials, cookies or referrer; the collector closes the round at `minClients` and publishes
+ * the next round's model, which a newcomer's page then starts from. A device without consent sends
+ * nothing, and a device sends at most once per round.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Request } from '@playwright/test';
+import { type Collector, createCollector } from '../../src/collect/server';
+import { expect, guardContext, test } from './helpers';
+
+const FIXTURE = '/test/fixtures/federated.html';
+const TOPICS = ['sport', 'politics', 'culture', 'tech'];
+const CATALOGUE = {
+  items: Array.from({ length: 16 }, (_, k) => ({ id: `today-${k}`, topics: [TOPICS[k % 4]!] })),
+  containers: ['front'],
+};
+
+interface Device {
+  updates: { url: string; bytes: number; headers: Record<string, string> }[];
+  fetched: string[];
+  close(): Promise<void>;
+}
+
+/** A visitor's browser on the fixture whose script tag names the collector's model and the collector; `records` in its log first. */
+async function device(browser: Browser, baseURL: string, collect: string, records: number, extra = ''): Promise<Device> {
+  const context = await browser.newContext({ baseURL });
+  const guard = await guardContext(context);
+  const updates: Device['updates'] = [];
+  const fetched: string[] = [];
+  context.on('request', (r: Request) => {
+    const url = r.url();
+    if (url.startsWith(collect)) fetched.push(new URL(url).pathname);
+    if (url.includes('/update?')) updates.push({ url, bytes: r.postDataBuffer()?.byteLength ?? 0, headers: r.headers() });
+  });
+  const page = await context.newPage();
+  if (process.env.ATTNFLOW_DEBUG) page.on('console', (m) => console.log('page:', m.text().slice(0, 300)));
+  // The log filled on a page without the script tag's collector, then the site's page.
+  await page.goto(FIXTURE);
+  if (records) await page.evaluate((n) => import('/test/fixtures/fill-log.js').then((m) => m.fillLog(n)), records);
+  await page.goto(`${FIXTURE}?collect=${encodeURIComponent(collect)}${process.env.ATTNFLOW_DEBUG ? '&debug' : ''}${extra}`);
+  await page.waitForFunction(() => (window as any).__times.score, null, { timeout: 60_000 });
+  await page.evaluate(() => (window as any).attnflow.flush());
+  return {
+    updates,
+    fetched,
+    async close() {
+      expect(guard.pageErrors).toEqual([]);
+      await context.close();
+    },
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('devices train the site model from their logs, the collector closes the round, and a newcomer starts from the next round', async ({
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(240_000);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'attnflow-fed-'));
+  let collector: Collector | undefined;
+  try {
+    collector = createCollector({
+      catalogue: CATALOGUE,
+      data: path.join(tmp, 'db'),
+      port: 0,
+      log: () => {},
+      federated: {
+        dir: path.join(tmp, 'model'),
+        minClients: 2,
+        clip: 1,
+        noiseMultiplier: 0.05,
+        epsilonBudget: 1e6,
+        localSteps: 2,
+        localRate: 0.5,
+      },
+    });
+    const collect = `${await collector.listen()}/`;
+    const rounds = async () => (await (await fetch(`${collect}api/rounds`)).json()) as any;
+
+    // Without consent: the page trains its own model, and sends nothing.
+    const shy = await device(browser, baseURL!, collect, 400, '&consent');
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(shy.updates).toEqual([]);
+    await shy.close();
+
+    const first = await device(browser, baseURL!, collect, 400);
+    await until('the first update', async () => (await rounds()).rounds[0].accepted === 1);
+    expect(first.updates).toHaveLength(1);
+    const sent = first.updates[0]!;
+    expect(sent.url).toMatch(/\/update\?round=1&id=[0-9a-f]{32}$/);
+    expect(sent.bytes).toBeGreaterThan(1000);
+    expect(sent.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(sent.headers['content-type']).toBe('text/plain');
+    expect(sent.headers.cookie).toBeUndefined();
+    expect(sent.headers.referer).toBeUndefined();
+    expect(first.fetched).toEqual(expect.arrayContaining(['/model/model.json', '/model/round-1.bin', '/round', '/update']));
+
+    const second = await device(browser, baseURL!, collect, 300);
+    await until('round 2', async () => (await rounds()).round === 2);
+    const summary = await rounds();
+    expect(summary.rounds[1]).toMatchObject({
+      round: 1,
+      clients: 2,
+      accepted: 2,
+      rejected: { stale: 0, malformed: 0, oversized: 0, overNorm: 0 },
+    });
+    expect(summary.rounds[1].epsilon).toBeGreaterThan(0);
+    // At most once per round: another page of the first device sends nothing more for round 1.
+    expect(first.updates).toHaveLength(1);
+    await first.close();
+    await second.close();
+
+    // A newcomer starts from round 2's model.
+    const newcomer = await device(browser, baseURL!, collect, 0);
+    await until('the newcomer reads round 2', async () => newcomer.fetched.includes('/model/round-2.bin'));
+    expect(newcomer.fetched).not.toContain('/model/round-1.bin');
+    expect(newcomer.updates).toEqual([]);
+    await newcomer.close();
+  } finally {
+    await collector?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
