@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Static server for the demo and the browser tests: sirv over the package root, bound to 127.0.0.1.
 // With `collect`, the demo pages' script tag also gets the private reports' attributes, as a site
-// that runs attnflow-collect would write them (`data-collect-url`, `data-collect-epsilon`, `data-holdout`).
+// that runs attnflow-collect would write them (`data-collect-url`, `data-collect-epsilon`, `data-holdout`),
+// and with `collect.model` the site model the collector trains in federated rounds (`data-model-url`).
 // Usage: node scripts/serve.mjs [--port 4173]
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -16,12 +17,13 @@ export const DEFAULT_PORT = Number(process.env.ATTNFLOW_PORT || 4173);
 const TAG = '<script async src="../dist/attnflow.js"';
 
 /**
- * Starts the server; resolves with its base URL and a close function. `collect`: `{ url, epsilon, holdout }`
+ * Starts the server; resolves with its base URL and a close function. `collect`: `{ url, epsilon, holdout, model? }`
  * for the demo pages (examples/*.html); port 0 picks a free port.
  */
 export function startServer({ port = DEFAULT_PORT, host = '127.0.0.1', collect } = {}) {
   const attrs = collect
-    ? ` data-collect-url="${collect.url}" data-collect-epsilon="${collect.epsilon ?? 1}" data-holdout="${collect.holdout ?? 0}"`
+    ? ` data-collect-url="${collect.url}" data-collect-epsilon="${collect.epsilon ?? 1}" data-holdout="${collect.holdout ?? 0}"` +
+      (collect.model ? ` data-model-url="${collect.model}"` : '')
     : '';
   const files = sirv(ROOT, {
     dev: true,

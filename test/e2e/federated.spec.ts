@@ -34,7 +34,7 @@ async function device(browser: Browser, baseURL: string, collect: string, record
   const fetched: string[] = [];
   context.on('request', (r: Request) => {
     const url = r.url();
-    if (url.startsWith(collect)) fetched.push(new URL(url).pathname);
+    if (url.startsWith(new URL('/', collect).href)) fetched.push(new URL(url).pathname);
     if (url.includes('/update?')) updates.push({ url, bytes: r.postDataBuffer()?.byteLength ?? 0, headers: r.headers() });
   });
   const page = await context.newPage();
@@ -86,8 +86,10 @@ test('devices train the site model from their logs, the collector closes the rou
         localRate: 0.5,
       },
     });
-    const collect = `${await collector.listen()}/`;
-    const rounds = async () => (await (await fetch(`${collect}api/rounds`)).json()) as any;
+    const base = `${await collector.listen()}/`;
+    // collectUrl is where reports go; the rounds are beside it.
+    const collect = `${base}report`;
+    const rounds = async () => (await (await fetch(`${base}api/rounds`)).json()) as any;
 
     // Without consent: the page trains its own model, and sends nothing.
     const shy = await device(browser, baseURL!, collect, 400, '&consent');
@@ -121,6 +123,24 @@ test('devices train the site model from their logs, the collector closes the rou
     expect(first.updates).toHaveLength(1);
     await first.close();
     await second.close();
+
+    // The dashboard tells the rounds and the privacy they spent, under its strict CSP.
+    const board = await browser.newContext();
+    const page = await board.newPage();
+    await page.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (e) => ((window as any).__csp ??= []).push(e.violatedDirective)),
+    );
+    await page.goto(base);
+    const panel = page.locator('#rounds');
+    await expect(panel).toBeVisible({ timeout: 30_000 });
+    await expect(panel.locator('[data-key="fed-status"]')).toHaveText('round 2 open');
+    await expect(panel.locator('[data-key="fed-epsilon"]')).toContainText(`of `);
+    const rows = panel.locator('tbody tr');
+    await expect(rows).toHaveCount(2);
+    await expect(rows.nth(1).locator('td').nth(3)).toHaveText('2');
+    expect(Number((await panel.locator('meter').getAttribute('value')) ?? 0)).toBeCloseTo(summary.epsilon, 6);
+    expect(await page.evaluate(() => (window as any).__csp ?? [])).toEqual([]);
+    await board.close();
 
     // A newcomer starts from round 2's model.
     const newcomer = await device(browser, baseURL!, collect, 0);

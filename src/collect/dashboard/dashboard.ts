@@ -1,8 +1,9 @@
 /**
  * The collector's dashboard: reads `GET /api/estimates?days=N` and shows, per item and per topic,
  * the estimated views, attention, viewable and skip rates with their 95% intervals (charts and a
- * sortable table), personalized containers against their holdout, the scroll-depth distribution and
- * the privacy budget the reports spent. Below the minimum number of reports only the budget and the
+ * sortable table), personalized containers against their holdout, the scroll-depth distribution,
+ * the privacy budget the reports spent, and, where the collector trains the site model, its
+ * federated rounds and the privacy they spent. Below the minimum number of reports only the budget and the
  * count are shown. Built with DOM nodes and text only, so it runs under `default-src 'self'`.
  */
 import type { Chart } from 'chart.js';
@@ -291,6 +292,121 @@ function privacyPanel(data: Estimates): HTMLElement {
   );
 }
 
+/** The collector's federated rounds (`GET /api/rounds`), as far as the dashboard reads them. */
+interface Rounds {
+  status: 'open' | 'budget spent';
+  round: number;
+  minClients: number;
+  epsilonBudget: number;
+  delta: number;
+  epsilon: number;
+  noise: 'central' | 'local';
+  clip: number;
+  rounds: {
+    round: number;
+    openedAt: string;
+    closedAt: string | null;
+    accepted: number;
+    rejected: { stale: number; malformed: number; oversized: number; overNorm: number };
+    clients: number | null;
+    epsilon: number | null;
+    fromRound: number | null;
+  }[];
+}
+
+const isRounds = (x: unknown): x is Rounds =>
+  !!x && typeof x === 'object' && Array.isArray((x as Rounds).rounds) && typeof (x as Rounds).epsilon === 'number';
+
+/** A UTC time as `YYYY-MM-DD HH:MM`. */
+const when = (iso: string | null): string => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '–');
+
+/** The site model's federated rounds: the privacy spent against the budget, and each round's devices and refusals. */
+function roundsPanel(r: Rounds): HTMLElement {
+  const meter = el('meter');
+  meter.min = 0;
+  meter.max = r.epsilonBudget;
+  meter.value = Math.min(r.epsilon, r.epsilonBudget);
+  meter.setAttribute('aria-label', 'privacy budget spent');
+  const entries: [string, string, string][] = [
+    ['fed-status', 'Status', r.status === 'open' ? `round ${r.round} open` : 'privacy budget spent: no round opens'],
+    ['fed-epsilon', `ε spent (δ = ${r.delta})`, `${formatEpsilon(r.epsilon)} of ${formatEpsilon(r.epsilonBudget)}`],
+    ['fed-noise', 'Noise', r.noise === 'central' ? 'central: added by the collector to the sum' : 'local: added by each device'],
+    ['fed-clip', 'Clip norm, updates per round', `${r.clip}, ${formatCount(r.minClients)}`],
+  ];
+  const dl = el('dl', { className: 'budget' });
+  for (const [key, term, value] of entries) {
+    const dd = el('dd', { text: value });
+    dd.dataset.key = key;
+    dl.append(el('div', {}, [el('dt', { text: term }), dd]));
+  }
+  const head = [
+    'Round',
+    'Opened (UTC)',
+    'Closed (UTC)',
+    'Devices',
+    'Refused: stale',
+    'malformed',
+    'oversized',
+    'over the norm',
+    'ε in total',
+  ];
+  const table = el('table', { className: 'rounds' }, [
+    el('thead', {}, [
+      el(
+        'tr',
+        {},
+        head.map((h) => el('th', { text: h })),
+      ),
+    ]),
+    el(
+      'tbody',
+      {},
+      r.rounds.map((x) =>
+        el(
+          'tr',
+          {},
+          [
+            `${x.round}${x.fromRound ? ` (from ${x.fromRound})` : ''}`,
+            when(x.openedAt),
+            when(x.closedAt),
+            formatCount(x.clients ?? x.accepted),
+            formatCount(x.rejected.stale),
+            formatCount(x.rejected.malformed),
+            formatCount(x.rejected.oversized),
+            formatCount(x.rejected.overNorm),
+            x.epsilon === null ? '–' : formatEpsilon(x.epsilon),
+          ].map((t) => el('td', { text: t })),
+        ),
+      ),
+    ),
+  ]);
+  return section(
+    'rounds',
+    'Site model: federated rounds',
+    el('div', { className: 'meter' }, [meter]),
+    dl,
+    table,
+    el('p', {
+      className: 'note',
+      text: 'Each device trains the site model on its own log and sends only a clipped change to it; Gaussian noise on the sum bounds what the published model can reveal about any one visitor (user-level differential privacy, counted over all rounds). No round opens that would pass the budget.',
+    }),
+  );
+}
+
+/** Adds the rounds' panel when the collector trains the site model (its `/api/rounds` answers). */
+async function loadRounds(app: HTMLElement, mine: number): Promise<void> {
+  try {
+    const res = await fetch('api/rounds', { headers: { accept: 'application/json' } });
+    if (!res.ok) return;
+    const json: unknown = await res.json();
+    if (mine !== loads || !isRounds(json)) return;
+    app.querySelector('#rounds')?.remove();
+    app.append(roundsPanel(json));
+  } catch {
+    // No rounds: the panel is left out.
+  }
+}
+
 /** Replaces the page's content with `data`. */
 function render(app: HTMLElement, data: Estimates): void {
   for (const chart of charts) chart.destroy();
@@ -334,6 +450,7 @@ async function load(app: HTMLElement, status: HTMLElement, days: number): Promis
     const range = json.days.length ? `${json.days[0]} to ${json.days[json.days.length - 1]} (UTC)` : `the last ${days} days`;
     status.textContent = `${formatCount(json.reports)} reports, ${range}.`;
     render(app, json);
+    await loadRounds(app, mine);
   } catch (error) {
     if (mine !== loads) return;
     status.className = 'status error';

@@ -1,0 +1,215 @@
+/**
+ * The federated part of `npm run demo:headless`: a fleet of simulated visitors, most of whom read
+ * science and tech, reads the demo news page in headless Chromium with the site model's rounds on
+ * (the demo server writes `data-model-url`, the collector's round model, and `data-collect-url` into
+ * the page's script tag, as a site would). Each visitor's page trains the round's model on its own
+ * log in the model's Worker and sends one clipped, quantized update; a real `attnflow-collect`
+ * (PGlite) closes each round once enough updates arrived, adds the noise and publishes the next
+ * model. Before the first round and after the last, a newcomer (an empty log) opens the page: its
+ * For-you order comes from the site model alone, and follows what the fleet read. No log leaves a
+ * browser: the collector receives the updates only, and the fleet prints their sizes.
+ *
+ * Usage: node --import tsx scripts/demo-federated.ts [--rounds 3] [--per-round 8] [--parallel 4]
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from '@playwright/test';
+import { loadCatalogue } from '../src/collect/catalogue';
+import { createCollector } from '../src/collect/server';
+import { mulberry32 } from '../src/lib/random';
+// @ts-expect-error a plain ES module
+import { storyInView } from './demo-visitor.mjs';
+// @ts-expect-error a plain ES module
+import { startServer } from './serve.mjs';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const TOPICS = ['politics', 'sport', 'science', 'business', 'culture', 'travel', 'tech'];
+
+export interface FederatedFleetOptions {
+  rounds: number;
+  /** Updates that close a round. */
+  perRound: number;
+  parallel: number;
+  /** The collector's noise multiplier (central DP). */
+  noiseMultiplier: number;
+  data: string;
+  log: (line: string) => void;
+}
+
+export const FEDERATED_DEFAULTS: FederatedFleetOptions = {
+  rounds: 3,
+  perRound: 8,
+  parallel: 4,
+  noiseMultiplier: 0.2,
+  data: `${ROOT}.tmp/demo-federated`,
+  log: console.log,
+};
+
+/** The topics of the For-you container in the order a newcomer's page shows them, and where the page's scores came from. */
+async function newcomer(browser: Browser, url: string): Promise<{ topics: string[]; site: boolean }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(() => (window as any).attnflow && !Array.isArray((window as any).attnflow));
+    // The model's scores arrive after first paint: the page decides again once they are in.
+    const deadline = Date.now() + 60_000;
+    let site = false;
+    while (Date.now() < deadline) {
+      const r = await page.evaluate(() => (window as any).attnflow.personalize());
+      site = (r?.modelWeight ?? 0) > 0;
+      if (site) break;
+      await page.waitForTimeout(500);
+    }
+    const topics = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-attn-rank="for-you"] [data-attn-item]')].map((el) => el.getAttribute('data-attn-topics') ?? ''),
+    );
+    return { topics, site };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function runFederatedFleet(options: Partial<FederatedFleetOptions> = {}): Promise<void> {
+  const o = { ...FEDERATED_DEFAULTS, ...options };
+  const { log } = o;
+  const catalogue = loadCatalogue(`${ROOT}examples/catalogue.json`);
+  rmSync(o.data, { recursive: true, force: true });
+  mkdirSync(o.data, { recursive: true });
+  const modelDir = `${o.data}/model`;
+  const collector = createCollector({
+    catalogue,
+    data: `${o.data}/db`,
+    port: 0,
+    rate: 1e6,
+    log: () => {},
+    federated: {
+      dir: modelDir,
+      minClients: o.perRound,
+      clip: 1,
+      noiseMultiplier: o.noiseMultiplier,
+      epsilonBudget: 1e6,
+      delta: 1e-5,
+      localSteps: 4,
+      localRate: 0.5,
+      optimizer: 'fedadam',
+      serverRate: 0.05,
+    },
+  });
+  const base = await collector.listen();
+  const site = await startServer({
+    port: 0,
+    collect: { url: `${base}/report`, epsilon: 4, holdout: 0, model: `${base}/model/model.json` },
+  });
+  const page = `${site.url}examples/`;
+  const browser = await chromium.launch({ executablePath: process.env.ATTNFLOW_CHROMIUM || '/usr/bin/chromium', args: ARGS });
+  const rounds = async () => (await (await fetch(`${base}/api/rounds`)).json()) as { round: number; epsilon: number; rounds: any[] };
+  const started = Date.now();
+  log(
+    `\nattnflow demo, the site model: ${o.rounds} federated rounds of ${o.perRound} visitors each; most read science and tech.\n` +
+      `Each page trains the round's model on its own log in the model's Worker and sends one clipped int8 update to attnflow-collect at ${base};\n` +
+      `the collector adds Gaussian noise (z = ${o.noiseMultiplier}) to their sum and publishes the next round's model at ${base}/model/model.json\n`,
+  );
+  try {
+    const before = await newcomer(browser, page);
+    log(`   a newcomer before the first round (the fresh model): For-you by topic  ${before.topics.join(', ')}`);
+    const read = new Map<string, number>();
+    const sizes: number[] = [];
+    let id = 0;
+    for (let r = 1; r <= o.rounds; r++) {
+      let next = 0;
+      const device = async () => {
+        const rand = mulberry32(5000 + id++);
+        // Most of the fleet reads science or tech, a few something else.
+        const likes = rand() < 0.8 ? ['science', 'tech'] : [TOPICS[Math.floor(rand() * TOPICS.length)]!];
+        const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+        let sent = false;
+        context.on('request', (req) => {
+          if (!req.url().includes('/update?')) return;
+          sizes.push(req.postDataBuffer()?.byteLength ?? 0);
+          sent = true;
+        });
+        try {
+          const p = await context.newPage();
+          for (let v = 0; v < 2; v++) {
+            await p.goto(page);
+            await p.waitForFunction(() => (window as any).attnflow && !Array.isArray((window as any).attnflow));
+            await p.mouse.move(500, 200);
+            const done: string[] = [];
+            const height = await p.evaluate(() => document.documentElement.scrollHeight - innerHeight);
+            for (let y = 0; y <= height + 400; y += 400) {
+              await p.mouse.wheel(0, 400);
+              await p.waitForTimeout(150);
+              const target = await storyInView(p, likes, done);
+              if (target && done.length < 3) {
+                done.push(target.id);
+                read.set(target.id.split('-')[0]!, (read.get(target.id.split('-')[0]!) ?? 0) + 1);
+                for (let t = 0; t < 1600; t += 400) {
+                  await p.mouse.move(target.x + ((t / 40) % 20) - 10, target.y, { steps: 2 });
+                  await p.waitForTimeout(400);
+                }
+              }
+            }
+            await p.evaluate(() => (window as any).attnflow.flush());
+          }
+          // The page trains after its flushes; its update goes once per round.
+          const deadline = Date.now() + 90_000;
+          while (Date.now() < deadline && !sent) await p.waitForTimeout(500);
+        } finally {
+          await context.close();
+        }
+      };
+      const target = (await rounds()).round + 1;
+      await Promise.all(
+        Array.from({ length: o.parallel }, async () => {
+          while (next < o.perRound) {
+            next++;
+            await device();
+          }
+        }),
+      );
+      for (let t = 0; t < 120 && (await rounds()).round < target; t++) await new Promise((res) => setTimeout(res, 500));
+      const s = await rounds();
+      const closed = s.rounds.find((x) => x.round === target - 1);
+      log(
+        `   round ${target - 1} closed: ${closed?.clients ?? 0} updates averaged; ε so far ${s.epsilon.toFixed(1)} ` +
+          `(${((Date.now() - started) / 1000).toFixed(0)} s)`,
+      );
+    }
+    const after = await newcomer(browser, page);
+    const fav = new Set(['science', 'tech']);
+    const share = (t: string[]) => t.slice(0, 4).filter((x) => fav.has(x)).length;
+    log(`   a newcomer after round ${o.rounds} (the fleet's model):         For-you by topic  ${after.topics.join(', ')}`);
+    log(
+      `   science or tech in the newcomer's first four For-you stories: ${share(before.topics)} before, ${share(after.topics)} after` +
+        ` (the fleet read ${[...read]
+          .sort((a, b) => b[1] - a[1])
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', ')})`,
+    );
+    sizes.sort((a, b) => a - b);
+    log(
+      `   ${sizes.length} updates sent, ${(sizes[0]! / 1024).toFixed(1)}–${(sizes[sizes.length - 1]! / 1024).toFixed(1)} KB each; ` +
+        'no visitor log left a browser. With a fleet this small the noise cannot make ε meaningful: a site needs thousands of visitors a round.',
+    );
+  } finally {
+    await browser.close();
+    await site.close();
+    await collector.close();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
+    if (!(v > 0)) throw new Error(`--${name}: expected a positive number`);
+    return v;
+  };
+  await runFederatedFleet({
+    rounds: arg('rounds', FEDERATED_DEFAULTS.rounds),
+    perRound: arg('per-round', FEDERATED_DEFAULTS.perRound),
+    parallel: arg('parallel', FEDERATED_DEFAULTS.parallel),
+  });
+}
