@@ -25,7 +25,7 @@ const { values } = parseArgs({
     dim: { type: 'string' },
     federated: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '25' },
-    epsilons: { type: 'string', default: '8,4,1' },
+    settings: { type: 'string', default: 'none,8,4,1' }, // federated runs: none (no noise) or the ε of central DP
     'no-central': { type: 'boolean', default: false },
     job: { type: 'string' }, // JSON overrides of the federated run's settings
   },
@@ -37,7 +37,10 @@ if (values.federated && values.data) {
     file: values.data,
     seed,
     minutes: Number(values.minutes),
-    epsilons: values.epsilons ? values.epsilons.split(',').filter(Boolean).map(Number) : [],
+    epsilons: (values.settings ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((x) => (x === 'none' ? undefined : Number(x))),
     noCentral: values['no-central'] ?? false,
     job: values.job ? JSON.parse(values.job) : {},
   });
@@ -56,7 +59,7 @@ if (values.federated && values.data) {
   await runEbnerd(values.ebnerd, { seed, backend: values.backend as 'wasm' | 'cpu' });
 } else {
   process.stderr.write(
-    'usage: npm run eval -- --data FILE | --federated --data FILE [--minutes N] [--epsilons 8,4,1] | --ebnerd DIR [--seed N] [--budget SECONDS]\n',
+    'usage: npm run eval -- --data FILE | --federated --data FILE [--minutes N] [--settings none,8,4,1] | --ebnerd DIR [--seed N] [--budget SECONDS]\n',
   );
   process.exit(2);
 }

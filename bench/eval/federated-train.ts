@@ -39,11 +39,24 @@ export interface FederatedJob {
   negatives: number;
   optimizer: ServerOptimizer;
   serverRate: number;
+  /** FedAdam's τ; default 1e-3. */
+  tau?: number;
+  /** Server warm-up rounds, then cosine decay of the server rate over the time budget; default 20. */
+  warmup?: number;
   /** Validate every this many rounds. */
   validateEvery: number;
   dim?: number;
   /** Encode and decode every update through the wire format (int8), as devices send them. */
   wire: boolean;
+  /**
+   * Without noise and clipping, with one local step: the average of the devices' updates, each
+   * weighted by its training targets (FedAvg's weighting), is exactly the gradient step on their
+   * sequences together, which is computed that way, in batches (see `roundGradient`). A few
+   * devices a round still go through the device's path and the wire format, for the sizes.
+   */
+  batched?: boolean;
+  /** Model config overrides (buckets, width). */
+  config?: Record<string, unknown>;
 }
 
 export interface FederatedOutcome {
@@ -75,7 +88,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const delta = 1 / N;
   const z = job.epsilon === undefined ? 0 : noiseMultiplierFor(job.epsilon, q, job.rounds, delta);
   const net = createNetwork({
-    ...offlineConfig(ds.numItems, { negatives: job.negatives, ...(job.dim ? { dim: job.dim, ffnDim: job.dim } : {}) }),
+    ...offlineConfig(ds.numItems, { negatives: job.negatives, ...(job.dim ? { dim: job.dim, ffnDim: job.dim } : {}), ...job.config }),
     seed: job.seed * 7919 + 1,
     trainable: false,
   });
@@ -87,7 +100,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     `${N} devices, q ${q.toFixed(4)}, ${job.rounds} rounds planned, noise multiplier ${z.toFixed(3)}, C ${job.clip}, ${net.numParams} parameters`,
   );
   const scorer = modelScorer(net, split, codes);
-  const n = Math.min(6000, split.evalUsers.length);
+  const n = Math.min(3000, split.evalUsers.length);
   const sample = Int32Array.from({ length: n }, (_, i) => Math.floor((i * split.evalUsers.length) / n));
   const rand = mulberry32(job.seed ^ 0xfed5);
   const noiseRand = mulberry32(job.seed ^ 0x2015e);
@@ -107,14 +120,27 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     if (Date.now() + 1.5 * lastValidation > job.deadline) break;
     for (const s of agg.sums.values()) s.fill(0);
     agg.count = 0;
+    const batched = job.batched && z === 0 && job.localSteps === 1;
+    const joined: Int32Array[] = [];
     for (const { keys } of users) {
       if (rand() >= q) continue;
+      if (batched) {
+        joined.push(keys);
+        // The device's own path for a few of them: what an update weighs on the wire.
+        if (joined.length % 200 !== 1) continue;
+      }
       const batchOf = () => {
         const negs = new Int32Array(c.negatives);
         for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * codes.length);
         return trainBatch([{ keys: keys.subarray(-(c.maxLen + 1)) }], (k) => codes[k]!, negs, c.maxLen, 0);
       };
       const { delta: d } = localTrain(net, batchOf, { steps: job.localSteps, learningRate: job.localRate }, true);
+      if (batched) {
+        bytesSum += encodeUpdate(round, d, specs, { rand }).byteLength;
+        bytesN++;
+        norms.push(clipDelta(d, Infinity));
+        continue;
+      }
       const norm = clipDelta(d, job.clip);
       if (norms.length < 20000) norms.push(norm);
       if (job.wire) {
@@ -124,10 +150,20 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
         agg.add(decodeUpdate(bytes, specs, job.clip).delta);
       } else agg.add(d);
     }
+    let mean: Map<string, Float32Array>;
+    if (batched) {
+      const targets = roundGradient(net, joined, codes, rand, agg, -job.localRate);
+      agg.count = joined.length;
+      mean = agg.mean(0, Math.max(1, targets), noiseRand);
+    } else {
+      // The denominator is the expected count (q·N), as the DP-FedAvg analysis has it.
+      mean = agg.mean(z * job.clip, Math.max(1, q * users.length), noiseRand);
+    }
     clientsSeen += agg.count;
-    // The denominator is the expected count (q·N), as the DP-FedAvg analysis has it.
-    const mean = agg.mean(z * job.clip, Math.max(1, q * users.length), noiseRand);
-    serverStep(weights, mean, state, { optimizer: job.optimizer, learningRate: job.serverRate });
+    // Warm-up, then cosine decay over the time budget, as the centralised loop does.
+    const progress = Math.min(1, (Date.now() - t0) / Math.max(1, job.deadline - t0));
+    const rate = job.serverRate * Math.min(1, round / (job.warmup ?? 20)) * (0.02 + 0.98 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+    serverStep(weights, mean, state, { optimizer: job.optimizer, learningRate: rate, tau: job.tau, lazy: z === 0 });
     net.restore(weights);
     if (round % job.validateEvery === 0 || round === job.rounds) {
       const v0 = Date.now();
@@ -167,4 +203,46 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   };
   net.dispose();
   return out;
+}
+
+/**
+ * The round's devices' summed change, `scale` × Σ over devices of (their targets × the gradient of
+ * their mean loss), into `agg`'s sums, computed in batches of about 2,048 positions (devices of
+ * similar length together); returns the targets. With shared negatives per batch where each device
+ * draws its own: both are uniform samples of the same softmax.
+ */
+function roundGradient(
+  net: ReturnType<typeof createNetwork>,
+  seqs: Int32Array[],
+  codes: readonly ItemCode[],
+  rand: () => number,
+  agg: Aggregate,
+  scale: number,
+): number {
+  const c = net.config;
+  const len = (s: Int32Array) => Math.min(c.maxLen, s.length - 1);
+  const order = seqs.slice().sort((a, b) => len(a) - len(b));
+  let targets = 0;
+  for (let at = 0; at < order.length; ) {
+    const rows: Int32Array[] = [];
+    while (at < order.length && (rows.length + 1) * len(order[at]!) <= 2048) rows.push(order[at++]!);
+    if (!rows.length) rows.push(order[at++]!);
+    const negs = new Int32Array(c.negatives);
+    for (let i = 0; i < negs.length; i++) negs[i] = Math.floor(rand() * codes.length);
+    const batch = trainBatch(
+      rows.map((keys) => ({ keys: keys.subarray(-(c.maxLen + 1)) })),
+      (k) => codes[k]!,
+      negs,
+      c.maxLen,
+      0,
+    );
+    const g = net.gradients(batch);
+    if (!Number.isFinite(g.loss)) continue;
+    const w = batch.targetPos.length;
+    targets += w;
+    for (const v of g.dense.values()) for (let i = 0; i < v.length; i++) v[i]! *= scale * w;
+    for (const { values } of g.rows.values()) for (let i = 0; i < values.length; i++) values[i]! *= scale * w;
+    agg.add(g);
+  }
+  return targets;
 }

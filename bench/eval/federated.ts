@@ -16,8 +16,8 @@ export interface FederatedEvalOptions {
   seed: number;
   /** Minutes per training run. */
   minutes: number;
-  /** ε of the DP settings. */
-  epsilons: number[];
+  /** The federated settings: undefined for no noise, else the ε of central DP. */
+  epsilons: (number | undefined)[];
   /** Leave out the centralised run. */
   noCentral: boolean;
   job: Partial<FederatedJob>;
@@ -87,7 +87,7 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
     negatives: 512,
     optimizer: 'fedadam',
     serverRate: 0.01,
-    validateEvery: 5,
+    validateEvery: 10,
     wire: true,
     ...o.job,
   };
@@ -114,7 +114,7 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
       },
     });
   }
-  for (const epsilon of [undefined, ...o.epsilons]) {
+  for (const epsilon of o.epsilons) {
     runs.push({
       name: epsilon === undefined ? 'federated, no noise' : `federated, DP ε = ${epsilon}`,
       run: async () => {

@@ -23,6 +23,12 @@ export interface ServerSettings {
   beta2?: number;
   /** FedAdam's τ (its epsilon, the adaptivity's floor); default 1e-3. */
   tau?: number;
+  /**
+   * Leave values whose mean change is exactly 0 as they are, moments included (lazy, like the
+   * row-sparse Adam of training: rows nobody touched keep still). Only without noise, where a
+   * row nobody touched has no change at all. Default false.
+   */
+  lazy?: boolean;
 }
 
 /** Sums a round's updates into whole weights. */
@@ -88,6 +94,7 @@ export function serverStep(
   const b1 = settings.momentum ?? 0.9;
   const b2 = settings.beta2 ?? 0.99;
   const tau = settings.tau ?? 1e-3;
+  const lazy = settings.lazy ?? false;
   for (const [name, d] of mean) {
     const w = weights.get(name);
     if (!w || w.length !== d.length) throw new Error(`attnflow: ${name} does not fit the model`);
@@ -98,6 +105,7 @@ export function serverStep(
     const m = state.get(`m/${name}`) ?? state.set(`m/${name}`, new Float32Array(w.length)).get(`m/${name}`)!;
     if (opt === 'momentum') {
       for (let i = 0; i < w.length; i++) {
+        if (lazy && d[i] === 0) continue;
         m[i] = b1 * m[i]! + d[i]!;
         w[i]! += lr * m[i]!;
       }
@@ -105,6 +113,7 @@ export function serverStep(
     }
     const v = state.get(`v/${name}`) ?? state.set(`v/${name}`, new Float32Array(w.length)).get(`v/${name}`)!;
     for (let i = 0; i < w.length; i++) {
+      if (lazy && d[i] === 0) continue;
       m[i] = b1 * m[i]! + (1 - b1) * d[i]!;
       v[i] = b2 * v[i]! + (1 - b2) * d[i]! * d[i]!;
       w[i]! += (lr * m[i]!) / (Math.sqrt(v[i]!) + tau);

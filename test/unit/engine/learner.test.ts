@@ -277,3 +277,29 @@ describe('topic priors', () => {
     expect(topicPrior([{ itemId: 'a', topics: ['science'], attentionMs: 900 }], [{ id: 'b', topics: ['science'] }])[0]).toBe(0);
   });
 });
+
+describe('federated rounds', () => {
+  it('are not joined where the model runs on the page: nothing is read from the collector, nothing sent', async () => {
+    pageShowing('visible');
+    const calls: string[] = [];
+    const weights = (await loadModel({ seed: 5, dim: 8, idBuckets: 64, topicBuckets: 8 })).save('float32');
+    const manifest = JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'w.bin', round: 2 });
+    const { l, lines } = learner(async () => false, log, {
+      worker: false,
+      site: { manifest: async () => (calls.push('manifest'), manifest), weights: async () => (calls.push('weights'), weights) },
+      federated: {
+        allowed: () => true,
+        round: async () => (calls.push('round'), undefined),
+        done: async () => (calls.push('done'), undefined),
+        mark: async () => void calls.push('mark'),
+        send: async () => void calls.push('send'),
+      },
+    });
+    await l.train();
+    expect(lines).toContain('federated round skipped: the model runs on the page');
+    expect(calls).not.toContain('round');
+    expect(calls).not.toContain('send');
+    expect(l.state().federated).toBeUndefined();
+    l.dispose();
+  });
+});
