@@ -23,6 +23,8 @@ const CATALOGUE = {
 interface Device {
   updates: { url: string; bytes: number; headers: Record<string, string> }[];
   fetched: string[];
+  /** SDK scripts in the page's long animation frames after its first score (the model started): `file ms`. */
+  longAfterStart(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,17 @@ async function device(browser: Browser, baseURL: string, collect: string, record
   return {
     updates,
     fetched,
+    longAfterStart: () =>
+      page.evaluate(() => {
+        const w = window as any;
+        return w.__frames
+          .filter((f: any) => f.start >= w.__times.score)
+          .flatMap((f: any) =>
+            f.scripts
+              .filter((x: any) => /\/dist\/attnflow/.test(x.url))
+              .map((x: any) => `${x.url.split('/').pop()} ${Math.round(x.duration)}`),
+          );
+      }),
     async close() {
       expect(guard.pageErrors).toEqual([]);
       await context.close();
@@ -108,6 +121,10 @@ test('devices train the site model from their logs, the collector closes the rou
     expect(sent.headers.cookie).toBeUndefined();
     expect(sent.headers.referer).toBeUndefined();
     expect(first.fetched).toEqual(expect.arrayContaining(['/model/model.json', '/model/round-1.bin', '/round', '/update']));
+    // Training the update ran in the model's Worker: the page's own frames stayed short.
+    const long = await first.longAfterStart();
+    console.log(`SDK scripts in long frames after the model started, up to the update: ${long.length ? long.join(', ') : 'none'}`);
+    expect(long.filter((x) => Number(x.split(' ')[1]) >= 50)).toEqual([]);
 
     const second = await device(browser, baseURL!, collect, 300);
     await until('round 2', async () => (await rounds()).round === 2);
