@@ -22,7 +22,7 @@ export interface RoundInfo {
 export function parseRoundInfo(x: unknown): RoundInfo | undefined {
   const r = x as RoundInfo;
   const num = (v: unknown, ok: (n: number) => boolean) => typeof v === 'number' && Number.isFinite(v) && ok(v);
-  if (!r || r.format !== 'attnflow-round' || r.version !== 1) return undefined;
+  if (r?.format !== 'attnflow-round' || r.version !== 1) return undefined;
   if (!num(r.round, (n) => Number.isInteger(n) && n >= 1)) return undefined;
   if (!num(r.clip, (n) => n > 0) || !num(r.sampleRate, (n) => n > 0 && n <= 1)) return undefined;
   if (!num(r.steps, (n) => Number.isInteger(n) && n >= 1 && n <= 100) || !num(r.learningRate, (n) => n > 0 && n <= 100)) return undefined;

@@ -15,7 +15,9 @@ import { clipDelta, encodeUpdate } from '../../../src/federated/update';
 import { localUpdate } from '../../../src/model/index';
 import { decodeWeights } from '../../../src/model/serialize';
 import { useNodeBackend } from '../../../src/offline/node-backend';
+import { openPostgres } from '../../../src/collect/db';
 import { CATALOGUE, pgliteDataDir, tempDir } from './helpers';
+import { type PostgresCluster, startPostgres } from './postgres';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -44,20 +46,33 @@ async function deviceUpdate(url: string, items: string[], clip = 1): Promise<{ r
   return { round: info.round, bytes: encodeUpdate(info.round, delta, specsOf(config)) };
 }
 
-describe('federated rounds', () => {
+describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backend) => {
   let collector: Collector;
   let url: string;
-  let data: string;
+  let store: { data?: string; database?: string };
+  let cluster: PostgresCluster | undefined;
+
+  /** A fresh, empty database of this backend. */
+  async function freshStore(): Promise<{ data?: string; database?: string }> {
+    if (backend === 'pglite') return { data: await pgliteDataDir() };
+    const name = `db${Math.random().toString(36).slice(2, 10)}`;
+    const admin = await openPostgres(cluster!.url, 1);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    return { database: cluster!.url.replace(/\/postgres$/, `/${name}`) };
+  }
   const dir = tempDir('attnflow-rounds-');
   const federated = { dir, minClients: 2, clip: 1, noiseMultiplier: 1.5, epsilonBudget: 50, delta: 1e-5, localSteps: 2, localRate: 0.5 };
 
   beforeAll(async () => {
-    data = await pgliteDataDir();
-    collector = createCollector({ catalogue: CATALOGUE, data, port: 0, federated, log: () => {} });
+    if (backend === 'postgres') cluster = await startPostgres();
+    store = await freshStore();
+    collector = createCollector({ catalogue: CATALOGUE, ...store, port: 0, federated, log: () => {} });
     url = await collector.listen();
-  });
+  }, 120_000);
   afterAll(async () => {
     await collector?.close();
+    await cluster?.stop();
   });
 
   it('publishes round 1 where modelUrl points, readable from any page', async () => {
@@ -125,7 +140,7 @@ describe('federated rounds', () => {
 
   it('keeps its rounds across a restart, and rolls back to an earlier round', async () => {
     await collector.close();
-    collector = createCollector({ catalogue: CATALOGUE, data, port: 0, federated, log: () => {} });
+    collector = createCollector({ catalogue: CATALOGUE, ...store, port: 0, federated, log: () => {} });
     url = await collector.listen();
     expect((await json(`${url}/round`)).body.round).toBe(2);
     expect((await json(`${url}/api/rounds`)).body.rounds[1].clients).toBe(2);
@@ -144,7 +159,7 @@ describe('federated rounds', () => {
     const d2 = tempDir('attnflow-rounds-');
     const c = createCollector({
       catalogue: CATALOGUE,
-      data: await pgliteDataDir(),
+      ...(await freshStore()),
       port: 0,
       federated: { ...federated, dir: d2, minClients: 1, epsilonBudget: epsilonOf(1, 1.5, 1, 1e-5) * 1.2 },
       log: () => {},
