@@ -135,6 +135,33 @@ export function federatedConfig(catalogue: Catalogue): ModelConfig {
 
 const bytesOf = (x: unknown): Uint8Array => (x instanceof Uint8Array ? x : new Uint8Array(x as ArrayBuffer));
 
+/** The rounds' settings with their defaults; throws naming a bad one (`federated.clip: …`). */
+export function checkFederated(o: FederatedOptions) {
+  const num = (name: string, v: number | undefined, fallback: number, ok: (x: number) => boolean, what: string): number => {
+    const x = v ?? fallback;
+    if (typeof x !== 'number' || !ok(x)) throw new Error(`federated.${name}: expected ${what}, received ${String(v)}`);
+    return x;
+  };
+  const minClients = num('minClients', o.minClients, 100, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+  const roundMs = num('roundMs', o.roundMs, 86_400_000, (x) => x >= 1000, 'at least 1000 ms');
+  const clip = num('clip', o.clip, 1, (x) => x > 0 && Number.isFinite(x), 'a number > 0');
+  const z = num('noiseMultiplier', o.noiseMultiplier, 1, (x) => x >= 0 && Number.isFinite(x), 'a number ≥ 0');
+  const sampleRate = num('sampleRate', o.sampleRate, 1, (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+  const budget = num('epsilonBudget', o.epsilonBudget, 8, (x) => x > 0, 'a number > 0');
+  const delta = num('delta', o.delta, 1e-6, (x) => x > 0 && x < 1, 'a number in (0, 1)');
+  num('localSteps', o.localSteps, 4, (x) => Number.isInteger(x) && x >= 1 && x <= 100, 'an integer in 1..100');
+  num('localRate', o.localRate, 0.5, (x) => x > 0 && x <= 100, 'a number in (0, 100]');
+  num('keep', o.keep, 10, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+  num('serverRate', o.serverRate, 0.01, (x) => x > 0 && x <= 100, 'a number in (0, 100]');
+  if (o.optimizer !== undefined && !['fedadam', 'momentum', 'fedavg'].includes(o.optimizer)) {
+    throw new Error('federated.optimizer: expected "fedadam", "momentum" or "fedavg"');
+  }
+  const noise = o.noise ?? 'central';
+  if (noise !== 'central' && noise !== 'local') throw new Error(`federated.noise: expected "central" or "local"`);
+  if (!o.dir) throw new Error('federated.dir: required (the folder modelUrl points at)');
+  return { minClients, roundMs, clip, z, sampleRate, budget, delta, noise };
+}
+
 export class Rounds {
   readonly minClients: number;
   readonly roundMs: number;
@@ -158,24 +185,15 @@ export class Rounds {
     private readonly now: () => number,
     private readonly log: (line: string) => void,
   ) {
-    const num = (name: string, v: number | undefined, fallback: number, ok: (x: number) => boolean, what: string): number => {
-      const x = v ?? fallback;
-      if (typeof x !== 'number' || !ok(x)) throw new Error(`federated.${name}: expected ${what}, received ${String(v)}`);
-      return x;
-    };
-    this.minClients = num('minClients', o.minClients, 100, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-    this.roundMs = num('roundMs', o.roundMs, 86_400_000, (x) => x >= 1000, 'at least 1000 ms');
-    this.clip = num('clip', o.clip, 1, (x) => x > 0 && Number.isFinite(x), 'a number > 0');
-    this.z = num('noiseMultiplier', o.noiseMultiplier, 1, (x) => x >= 0 && Number.isFinite(x), 'a number ≥ 0');
-    this.sampleRate = num('sampleRate', o.sampleRate, 1, (x) => x > 0 && x <= 1, 'a number in (0, 1]');
-    this.budget = num('epsilonBudget', o.epsilonBudget, 8, (x) => x > 0, 'a number > 0');
-    this.delta = num('delta', o.delta, 1e-6, (x) => x > 0 && x < 1, 'a number in (0, 1)');
-    num('localSteps', o.localSteps, 4, (x) => Number.isInteger(x) && x >= 1 && x <= 100, 'an integer in 1..100');
-    num('localRate', o.localRate, 0.5, (x) => x > 0 && x <= 100, 'a number in (0, 100]');
-    num('keep', o.keep, 10, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-    this.noise = o.noise ?? 'central';
-    if (this.noise !== 'central' && this.noise !== 'local') throw new Error(`federated.noise: expected "central" or "local"`);
-    if (!o.dir) throw new Error('federated.dir: required (the folder modelUrl points at)');
+    const r = checkFederated(o);
+    this.minClients = r.minClients;
+    this.roundMs = r.roundMs;
+    this.clip = r.clip;
+    this.z = r.z;
+    this.sampleRate = r.sampleRate;
+    this.budget = r.budget;
+    this.delta = r.delta;
+    this.noise = r.noise;
     this.items = catalogue.items.map((i) => ({ itemId: i.id, topics: i.topics }));
     this.initConfig = federatedConfig(catalogue);
   }

@@ -18,7 +18,7 @@ import { type Catalogue, loadCatalogue, parseCatalogue } from './catalogue';
 import { type Db, openPglite, openPostgres } from './db';
 import { buildEstimates, type EstimatesResponse, lastDays } from './estimates';
 import { insertReport, readReports } from './reports';
-import { type FederatedOptions, Rounds } from './rounds';
+import { checkFederated, type FederatedOptions, Rounds } from './rounds';
 
 /** Options of `createCollector`. */
 export interface CollectorOptions {
@@ -150,6 +150,7 @@ export function createCollector(options: CollectorOptions): Collector {
     if (!/^https?:\/\/[^/\s]+$/.test(o))
       throw new Error(`origin: expected scheme://host[:port] without a path, received ${JSON.stringify(o)}`);
   }
+  if (options.federated) checkFederated(options.federated);
   const questions = questionsOf(catalogue);
   const asked = new Set(questions);
   const dashboard = options.dashboard ?? (isDir(BUILT_DASHBOARD) ? BUILT_DASHBOARD : undefined);

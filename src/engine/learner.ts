@@ -141,6 +141,8 @@ export function createLearner(deps: LearnerDeps): Learner {
   let disposed = false;
   /** This page tried its federated round already: at most one try per page. */
   let federatedTried = false;
+  /** Steps of federated training this page session (they count against the step budget too). */
+  let fedSteps = 0;
 
   /**
    * The weights to start from: the visitor's own while they began as the site's current model (or
@@ -246,7 +248,7 @@ export function createLearner(deps: LearnerDeps): Learner {
     st.training = true;
     try {
       const skip =
-        st.steps >= budget
+        st.steps + fedSteps >= budget
           ? 'step budget of this session spent'
           : !deps.isLeader()
             ? 'another tab trains'
@@ -266,7 +268,7 @@ export function createLearner(deps: LearnerDeps): Learner {
       }
       const host = await start([], history);
       let result: TrainResult | undefined;
-      for (let i = 0; i < ROUND_STEPS && st.steps < budget; i++) {
+      for (let i = 0; i < ROUND_STEPS && st.steps + fedSteps < budget; i++) {
         await idle();
         // Each step asks again: the page may have been hidden, or the device unplugged, meanwhile.
         if (disposed || !deps.isLeader() || hidden() || (await saving())) break;
@@ -312,6 +314,7 @@ export function createLearner(deps: LearnerDeps): Learner {
     if (await fed.done(round)) return;
     const info = await fed.round();
     if (!info || info.round !== round) return deps.log('federated round skipped: the collector is at round', info?.round);
+    if (st.steps + fedSteps + info.steps > budget) return deps.log('federated round skipped: step budget of this session spent');
     const draw = (fed.random ?? cryptoUniform)();
     if (draw >= info.sampleRate) {
       await fed.mark(round, 'declined');
@@ -320,6 +323,7 @@ export function createLearner(deps: LearnerDeps): Learner {
     const weights = await deps.site.weights();
     if (disposed || hidden() || (await saving())) return;
     await idle();
+    fedSteps += info.steps;
     const out = await host.federate(weights, history, info);
     if (!out) return deps.log('federated round skipped: nothing to learn from yet');
     await fed.send(round, out.update);

@@ -42,6 +42,10 @@ federated training of the site model (on with --model-dir):
   --sample-rate Q     probability a device joins a round (default 1)
   --epsilon-budget E  no round opens that would take the total ε past E (default 8)
   --delta D           δ of the (ε, δ) guarantee (default 1e-6)
+  --local-steps N     SGD steps a device takes on its log per round (default 4)
+  --local-rate R      their learning rate (default 0.5)
+  --optimizer O       server step: fedadam (default), momentum or fedavg
+  --server-rate R     its learning rate (default 0.01 for fedadam, 1 otherwise)
   --rollback N        start a new round from the weights of round N, then serve
   --help              this text`;
 
@@ -88,6 +92,10 @@ const FLAGS = {
   'epsilon-budget': { type: 'string' },
   delta: { type: 'string' },
   rollback: { type: 'string' },
+  'local-steps': { type: 'string' },
+  'local-rate': { type: 'string' },
+  optimizer: { type: 'string' },
+  'server-rate': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -140,6 +148,9 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
   if (values.noise !== undefined && values.noise !== 'central' && values.noise !== 'local') {
     throw new UsageError(`--noise: expected central or local, received ${JSON.stringify(values.noise)}`);
   }
+  if (values.optimizer !== undefined && !['fedadam', 'momentum', 'fedavg'].includes(values.optimizer)) {
+    throw new UsageError(`--optimizer: expected fedadam, momentum or fedavg, received ${JSON.stringify(values.optimizer)}`);
+  }
   let init: Uint8Array | undefined;
   if (values['model-init']) {
     try {
@@ -161,6 +172,10 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
         sampleRate: real('sample-rate', values['sample-rate']),
         epsilonBudget: real('epsilon-budget', values['epsilon-budget']),
         delta: real('delta', values.delta),
+        localSteps: integer('local-steps', values['local-steps'], 1),
+        localRate: real('local-rate', values['local-rate']),
+        optimizer: values.optimizer as 'fedadam' | 'momentum' | 'fedavg' | undefined,
+        serverRate: real('server-rate', values['server-rate']),
       }
     : undefined;
   if (federated) Object.assign(federated, { rollback: integer('rollback', values.rollback, 1) });
@@ -180,9 +195,12 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
   };
 }
 
-/** The collector names an option as in code (`minReports: …`); on the command line it is a flag (`--min-reports: …`). */
+/**
+ * The collector names an option as in code (`minReports: …`, `federated.clip: …`); on the command
+ * line it is a flag (`--min-reports: …`, `--clip: …`).
+ */
 const asFlag = (message: string): string =>
-  message.replace(/^([a-z]\w*):/, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}:`);
+  message.replace(/^(?:federated\.)?([a-z]\w*):/, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}:`);
 
 /** Runs the collector until SIGINT or SIGTERM; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -217,5 +217,21 @@ describe('attnflow-collect flags for federated training', () => {
       /--noise: expected central or local/,
     );
     expect(() => parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--clip', 'big'])).toThrow(/--clip: expected a number/);
+    expect(() => parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--optimizer', 'sgd'])).toThrow(/--optimizer: expected fedadam/);
+    const m = parseCollectArgs([
+      '--catalogue',
+      cat,
+      '--model-dir',
+      dir,
+      '--optimizer',
+      'momentum',
+      '--server-rate',
+      '0.5',
+      '--local-steps',
+      '2',
+    ]);
+    expect((m as { federated: unknown }).federated).toMatchObject({ optimizer: 'momentum', serverRate: 0.5, localSteps: 2 });
+    // A bad setting is named when the collector is made, before anything opens.
+    expect(() => createCollector({ catalogue: CATALOGUE, federated: { dir, clip: -1 } })).toThrow(/federated.clip: expected a number > 0/);
   });
 });
