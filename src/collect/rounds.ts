@@ -368,14 +368,16 @@ export class Rounds {
       const after = PrivacyAccountant.fromJSON(accountant.toJSON());
       after.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
       const nextEpsilon = this.z > 0 ? after.epsilon(this.delta) : Infinity;
-      if (nextEpsilon > this.budget) {
+      // Another round would pass the budget: the model this round made is published as the last
+      // one, closed from the start (nothing is collected for it).
+      const spent = nextEpsilon > this.budget;
+      if (spent) {
         this.spent = true;
-        await tx.query("INSERT INTO federation (key, value) VALUES ('final', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [
-          String(round),
-        ]);
-        // The model of the last round is still published: the step from it is kept as the final weights.
-        await tx.query('UPDATE rounds SET weights = $2 WHERE round = $1', [round, next]);
-        this.publishLater = [round, next];
+        await tx.query(
+          'INSERT INTO rounds (round, opened_at, closed_at, noise_multiplier, sample_rate, epsilon, weights, state) VALUES ($1, $2, $2, $3, $4, $5, $6, $7)',
+          [round + 1, new Date(t), this.z, this.sampleRate, epsilon, next, stateBytes],
+        );
+        this.publishLater = [round + 1, next];
         return;
       }
       await tx.query(
@@ -387,7 +389,7 @@ export class Rounds {
     const p = this.publishLater;
     this.publishLater = undefined;
     if (p) {
-      if (!this.spent) this.current = { round: p[0], openedAt: t };
+      this.current = { round: p[0], openedAt: t };
       this.publish(p[0], p[1]);
       this.log(`attnflow-collect: round ${round} closed; ${this.spent ? 'privacy budget spent, no round opens' : `round ${p[0]} open`}`);
     }

@@ -157,13 +157,9 @@ describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backen
 
   it('opens no round that would pass the privacy budget', async () => {
     const d2 = tempDir('attnflow-rounds-');
-    const c = createCollector({
-      catalogue: CATALOGUE,
-      ...(await freshStore()),
-      port: 0,
-      federated: { ...federated, dir: d2, minClients: 1, epsilonBudget: epsilonOf(1, 1.5, 1, 1e-5) * 1.2 },
-      log: () => {},
-    });
+    const store2 = await freshStore();
+    const settings2 = { ...federated, dir: d2, minClients: 1, epsilonBudget: epsilonOf(1, 1.5, 1, 1e-5) * 1.2 };
+    const c = createCollector({ catalogue: CATALOGUE, ...store2, port: 0, federated: settings2, log: () => {} });
     const u = await c.listen();
     try {
       const { bytes } = await deviceUpdate(u, ['home-hero', 'match-report']);
@@ -174,6 +170,14 @@ describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backen
       expect(summary.status).toBe('budget spent');
       expect(summary.epsilon).toBeLessThanOrEqual(summary.epsilonBudget);
       expect((await send(u, 1, bytes)).status).toBe(410);
+      // The model round 1 made is published as the last one, and stays so across a restart.
+      expect((await json(`${u}/model/model.json`)).body.round).toBe(2);
+      await c.close();
+      const again = createCollector({ catalogue: CATALOGUE, ...store2, port: 0, federated: settings2, log: () => {} });
+      const u2 = await again.listen();
+      expect((await fetch(`${u2}/round`)).status).toBe(410);
+      expect((await json(`${u2}/api/rounds`)).body.status).toBe('budget spent');
+      await again.close();
     } finally {
       await c.close();
     }
