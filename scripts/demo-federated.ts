@@ -17,14 +17,13 @@ import { type Browser, chromium } from '@playwright/test';
 import { loadCatalogue } from '../src/collect/catalogue';
 import { createCollector } from '../src/collect/server';
 import { mulberry32 } from '../src/lib/random';
+import { ARGS, TOPICS } from './demo-fleet';
 // @ts-expect-error a plain ES module
 import { storyInView } from './demo-visitor.mjs';
 // @ts-expect-error a plain ES module
 import { startServer } from './serve.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const TOPICS = ['politics', 'sport', 'science', 'business', 'culture', 'travel', 'tech'];
 
 export interface FederatedFleetOptions {
   rounds: number;

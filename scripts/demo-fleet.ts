@@ -37,8 +37,8 @@ import { startServer } from './serve.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DAY = 864e5;
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const TOPICS = ['politics', 'sport', 'science', 'business', 'culture', 'travel', 'tech'];
+export const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const TOPICS = ['politics', 'sport', 'science', 'business', 'culture', 'travel', 'tech'];
 
 /** Options of the fleet. */
 export interface FleetOptions {

@@ -4,11 +4,11 @@
  * validation item the run picks one worker's average or the average of all models' scores, and
  * reports that choice on the test item.
  */
-import { Worker } from 'node:worker_threads';
 import type { ModelConfig } from '../../src/model/types';
 import { popularity, popularityScorer, transitionScorer } from './baselines';
-import { candidates, evaluate, fmt, parsePairs, splitLastTwo, type Scorer } from './protocol';
+import { candidates, evaluate, fmt, parsePairs, splitLastTwo } from './protocol';
 import { trainAndScore, type TrainJob, type TrainOutcome } from './train-model';
+import { fixed, inWorker } from './workers';
 
 export interface BeautyOptions {
   file: string;
@@ -24,31 +24,6 @@ export interface BeautyOptions {
 }
 
 const err = (s: string): void => void process.stderr.write(s + '\n');
-
-function inWorker(job: TrainJob): Promise<TrainOutcome> {
-  // Workers do not inherit tsx's loader: register it, then load the TypeScript entry.
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(boot, { eval: true, workerData: job });
-    w.on('message', (m: { log?: string; result?: TrainOutcome }) => {
-      if (m.log !== undefined) err(m.log);
-      if (m.result) {
-        resolve(m.result);
-        void w.terminate();
-      }
-    });
-    w.once('error', reject);
-  });
-}
-
-const fixed =
-  (scores: Float32Array): Scorer =>
-  (rows, _s, _c, C) => {
-    const out = new Float32Array(rows.length * C);
-    rows.forEach((r, i) => out.set(scores.subarray(r * C, (r + 1) * C), i * C));
-    return out;
-  };
 
 export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
   const t0 = Date.now();
@@ -82,7 +57,8 @@ export async function runBeauty(text: string, o: BeautyOptions): Promise<void> {
     tag: `model ${i + 1}`,
     models: o.models,
   }));
-  const outcomes = jobs.length === 1 ? [await trainAndScore(jobs[0])] : await Promise.all(jobs.map(inWorker));
+  const outcomes =
+    jobs.length === 1 ? [await trainAndScore(jobs[0])] : await Promise.all(jobs.map((job) => inWorker<TrainOutcome>('./worker.ts', job)));
 
   // Choice on the validation item: one worker's models, or the mean of all models' scores.
   const options: { name: string; valid: Float32Array; test: Float32Array }[] = outcomes.map((m, i) => ({

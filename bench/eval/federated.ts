@@ -5,11 +5,11 @@
  * without noise, and federated with central DP at each ε (δ = 1/users). Runs share the cores,
  * two at a time; one line per setting.
  */
-import { Worker } from 'node:worker_threads';
 import { popularity, popularityScorer, transitionScorer } from './baselines';
 import type { FederatedJob, FederatedOutcome } from './federated-train';
-import { candidates, evaluate, fmt, parsePairs, splitLastTwo, type Scorer } from './protocol';
+import { candidates, evaluate, fmt, parsePairs, splitLastTwo } from './protocol';
 import type { TrainJob, TrainOutcome } from './train-model';
+import { fixed, inWorker } from './workers';
 
 export interface FederatedEvalOptions {
   file: string;
@@ -25,22 +25,6 @@ export interface FederatedEvalOptions {
 
 const err = (s: string): void => void process.stderr.write(s + '\n');
 
-function inWorker<T>(entry: string, data: unknown): Promise<T> {
-  const url = new URL(entry, import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(boot, { eval: true, workerData: data });
-    w.on('message', (m: { log?: string; result?: T }) => {
-      if (m.log !== undefined) err(m.log);
-      if (m.result) {
-        resolve(m.result);
-        void w.terminate();
-      }
-    });
-    w.once('error', reject);
-  });
-}
-
 /** Runs the tasks two at a time (one per core). */
 async function twoAtATime<T>(tasks: (() => Promise<T>)[]): Promise<T[]> {
   const out: T[] = new Array(tasks.length);
@@ -54,14 +38,6 @@ async function twoAtATime<T>(tasks: (() => Promise<T>)[]): Promise<T[]> {
   await Promise.all([lane(), lane()]);
   return out;
 }
-
-const fixed =
-  (scores: Float32Array): Scorer =>
-  (rows, _s, _c, C) => {
-    const out = new Float32Array(rows.length * C);
-    rows.forEach((r, i) => out.set(scores.subarray(r * C, (r + 1) * C), i * C));
-    return out;
-  };
 
 export async function runFederated(text: string, o: FederatedEvalOptions): Promise<void> {
   const t0 = Date.now();

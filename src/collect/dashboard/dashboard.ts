@@ -7,6 +7,7 @@
  * count are shown. Built with DOM nodes and text only, so it runs under `default-src 'self'`.
  */
 import type { Chart } from 'chart.js';
+import type { RoundsResponse } from '../rounds';
 import { intervalChart, type Series } from './charts';
 import {
   attentionPerView,
@@ -292,27 +293,8 @@ function privacyPanel(data: Estimates): HTMLElement {
   );
 }
 
-/** The collector's federated rounds (`GET /api/rounds`), as far as the dashboard reads them. */
-interface Rounds {
-  status: 'open' | 'budget spent';
-  round: number;
-  minClients: number;
-  epsilonBudget: number;
-  delta: number;
-  epsilon: number;
-  noise: 'central' | 'local';
-  clip: number;
-  rounds: {
-    round: number;
-    openedAt: string;
-    closedAt: string | null;
-    accepted: number;
-    rejected: { stale: number; malformed: number; oversized: number; overNorm: number };
-    clients: number | null;
-    epsilon: number | null;
-    fromRound: number | null;
-  }[];
-}
+/** The collector's federated rounds (`GET /api/rounds`). */
+type Rounds = RoundsResponse;
 
 const isRounds = (x: unknown): x is Rounds =>
   !!x && typeof x === 'object' && Array.isArray((x as Rounds).rounds) && typeof (x as Rounds).epsilon === 'number';
