@@ -49,9 +49,15 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
   const pop = popularity(ds, split);
   const line = (name: string, m: ReturnType<typeof evaluate>, rest = ''): void => console.log(`${fmt(name, m)}${rest ? `  ${rest}` : ''}`);
   // A newcomer's page without a site model keeps its own order (no topics here): as good as chance.
-  line('no site model (the page order: chance)', evaluate(split, testC, 'test', (rows, _s, _c, C) => new Float32Array(rows.length * C), o.seed));
+  line(
+    'no site model (the page order: chance)',
+    evaluate(split, testC, 'test', (rows, _s, _c, C) => new Float32Array(rows.length * C), o.seed),
+  );
   line('baseline: popularity (counts on the server)', evaluate(split, testC, 'test', popularityScorer(pop), o.seed));
-  line('baseline: previous-item transitions (sequences on the server)', evaluate(split, testC, 'test', transitionScorer(ds, split, pop), o.seed));
+  line(
+    'baseline: previous-item transitions (sequences on the server)',
+    evaluate(split, testC, 'test', transitionScorer(ds, split, pop), o.seed),
+  );
 
   const ms = o.minutes * 60_000;
   const base: Omit<FederatedJob, 'tag' | 'deadline' | 'epsilon'> = {
