@@ -303,6 +303,9 @@ export function createCollector(options: CollectorOptions): Collector {
       });
     }
 
+    // Without federated training there are no rounds: an empty answer, which the dashboard takes as such.
+    if (!federation) server.get('/api/rounds', (_request, reply) => void reply.code(204).send());
+
     // The questions every device draws from: public, the same for all, readable from any page.
     const questionsBody = JSON.stringify({ format: 'attnflow-questions', version: REPORT_VERSION, questions });
     server.get('/questions', (_request, reply) => {

@@ -379,7 +379,8 @@ function roundsPanel(r: Rounds): HTMLElement {
 async function loadRounds(app: HTMLElement, mine: number): Promise<void> {
   try {
     const res = await fetch('api/rounds', { headers: { accept: 'application/json' } });
-    if (!res.ok) return;
+    // 204: this collector does not train the site model.
+    if (res.status !== 200) return;
     const json: unknown = await res.json();
     if (mine !== loads || !isRounds(json)) return;
     app.querySelector('#rounds')?.remove();

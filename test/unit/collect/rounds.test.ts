@@ -184,6 +184,23 @@ describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backen
   });
 });
 
+describe('a collector without federated training', () => {
+  it('answers that it has no rounds: no content for the dashboard, and no round or update route', async () => {
+    const c = createCollector({ catalogue: CATALOGUE, data: await pgliteDataDir(), port: 0, log: () => {} });
+    const u = await c.listen();
+    try {
+      const r = await fetch(`${u}/api/rounds`);
+      expect(r.status).toBe(204);
+      expect(await r.text()).toBe('');
+      expect((await fetch(`${u}/round`)).status).toBe(404);
+      expect((await fetch(`${u}/update?round=1&id=abcdefghijklmnop`, { method: 'POST', body: 'x' })).status).toBe(404);
+      expect(c.rounds).toBeUndefined();
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('attnflow-collect flags for federated training', () => {
   it('turn the rounds on with --model-dir, and name a flag given without it or out of range', async () => {
     const { parseCollectArgs } = await import('../../../src/entries/collect');
