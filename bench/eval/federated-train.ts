@@ -16,6 +16,8 @@ import { mulberry32 } from '../../src/model/hash';
 import { createNetwork } from '../../src/model/index';
 import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/offline/eval-protocol';
 import { useNodeBackend } from '../../src/offline/node-backend';
+import { startFromStatistics } from '../../src/collect/rounds';
+import { countStatistics, StatisticsSum } from '../../src/federated/statistics';
 import { modelScorer } from './model-scorer';
 
 export interface FederatedJob {
@@ -57,6 +59,13 @@ export interface FederatedJob {
   batched?: boolean;
   /** Model config overrides (buckets, width). */
   config?: Record<string, unknown>;
+  /**
+   * Where round 1 starts. 'random': the model's seeded weights. 'statistics': the statistics
+   * round first (federated/statistics.ts) — each device sends its read counts and its counts of
+   * items read within three of each other; the collector's sums give the item biases (popularity)
+   * and the item vectors (co-occurrence, the start `attnflow-train` takes). Default 'random'.
+   */
+  start?: 'random' | 'statistics';
 }
 
 export interface FederatedOutcome {
@@ -104,6 +113,18 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const sample = Int32Array.from({ length: n }, (_, i) => Math.floor((i * split.evalUsers.length) / n));
   const rand = mulberry32(job.seed ^ 0xfed5);
   const noiseRand = mulberry32(job.seed ^ 0x2015e);
+  if (job.start === 'statistics') {
+    // Each device counts its reads as the SDK does; the collector's own code sums the counts and
+    // sets the item biases and vectors (the same start the collector publishes).
+    const t = Date.now();
+    const sum = new StatisticsSum(ds.numItems);
+    for (const { keys } of users) sum.add(countStatistics(0, keys, ds.numItems, false));
+    const start = net.snapshot();
+    const items = ds.itemIds.map((itemId) => ({ itemId, topics: [] }));
+    startFromStatistics(c, start, sum, items, 0, rand);
+    net.restore(start);
+    say(`statistics round: ${sum.count} devices, ${sum.pairs.size} pairs, ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  }
   const weights = net.snapshot();
   const state = new Map<string, Float32Array>();
   const agg = new Aggregate(specs);
@@ -116,6 +137,12 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const norms: number[] = [];
   let round = 0;
   let lastValidation = 0;
+  if (job.start === 'statistics') {
+    // The start is a checkpoint too, as in the centralised loop.
+    best = evaluate(split, valC, 'valid', scorer, job.seed, sample).ndcg;
+    bestWeights = new Map([...weights].map(([k, v]) => [k, v.slice()]));
+    say(`round 0 (statistics): valid NDCG@10 ${best.toFixed(4)}`);
+  }
   for (round = 1; round <= job.rounds; round++) {
     if (Date.now() + 1.5 * lastValidation > job.deadline) break;
     for (const s of agg.sums.values()) s.fill(0);

@@ -14,12 +14,16 @@ import { PrivacyAccountant } from '../federated/accountant';
 import { Aggregate, type ServerOptimizer, secureRandom, serverStep } from '../federated/aggregate';
 import { specsOf } from '../federated/local';
 import type { RoundInfo } from '../federated/round';
+import { decodeStatistics, logCountPrior, STAT_MAX_BYTES, StatisticsSum } from '../federated/statistics';
 import { decodeUpdate, UpdateError, type WeightSpec } from '../federated/update';
 import { DEFAULT_CONFIG, resolveConfig } from '../model/config';
 import { initialWeights } from '../model/network';
 import { decodeWeights, encodeWeights } from '../model/serialize';
 import type { ModelConfig, ModelManifest, Quantization } from '../model/types';
-import { weightShapes } from '../model/weights';
+import { ItemCoder } from '../model/encode';
+import { fillNormal } from '../model/hash';
+import { biasRows, setItemRows, weightShapes } from '../model/weights';
+import { spectralFromPairLists } from '../offline/spectral';
 import type { Catalogue } from './catalogue';
 import type { Db, Queryable } from './db';
 
@@ -57,6 +61,12 @@ export interface FederatedOptions {
   keep?: number;
   /** At start, open a new round from the weights of this earlier round (a rollback). */
   rollback?: number;
+  /**
+   * Start a new model with a statistics round (see federated/statistics.ts): devices send counts
+   * of what they read, whose sums set the first training round's item biases and vectors.
+   * Default true; not with `init`, and not with `noise: 'local'` (there is no device-noised form).
+   */
+  statistics?: boolean;
 }
 
 export const ROUND_SCHEMA = `
@@ -77,6 +87,7 @@ CREATE TABLE IF NOT EXISTS rounds (
   weights bytea NOT NULL,
   state bytea
 );
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'train';
 CREATE TABLE IF NOT EXISTS updates (
   id text PRIMARY KEY,
   round integer NOT NULL,
@@ -95,6 +106,8 @@ const CLOSE_LOCK = 4280_2027;
 /** A round as the dashboard shows it. */
 export interface RoundRow {
   round: number;
+  /** A training round, or the statistics round a new model starts with. */
+  kind: 'train' | 'statistics';
   openedAt: string;
   closedAt: string | null;
   accepted: number;
@@ -110,6 +123,8 @@ export interface RoundRow {
 
 export interface RoundsResponse {
   status: 'open' | 'budget spent';
+  /** The noise multiplier z; 0: no noise, and no privacy guarantee (ε is not counted). */
+  noiseMultiplier: number;
   round: number;
   minClients: number;
   epsilonBudget: number;
@@ -125,6 +140,37 @@ export type { RoundInfo };
 export type UpdateOutcome =
   | { ok: true; closed: boolean }
   | { ok: false; status: number; kind: 'stale' | 'malformed' | 'over-norm' | 'oversized' | 'replay' | 'closed'; error: string };
+
+/** Mean norm of the item vectors a statistics round sets (their directions come from the counts). */
+export const STATISTICS_VECTOR_NORM = 0.15;
+
+/**
+ * The first training round's weights from a statistics round's sums, in place: item biases from
+ * the read counts (noised with deviation `z` per item when the round was private), and, where
+ * the round counted pairs, item vectors from their co-occurrence.
+ */
+export function startFromStatistics(
+  config: ModelConfig,
+  weights: Map<string, Float32Array>,
+  sum: StatisticsSum,
+  items: RoundInfo['items'],
+  z: number,
+  rand: () => number,
+): void {
+  if (z > 0) {
+    const one = new Float32Array(1);
+    sum.noise(z, () => fillNormal(one, rand, 1)[0]!);
+  }
+  const coder = new ItemCoder(config);
+  const codes = items.map((i) => coder.code(i.itemId));
+  const bias = weights.get('item/bias');
+  if (bias) bias.set(biasRows(logCountPrior(sum.items), codes, bias.length));
+  const table = weights.get('item/id');
+  if (table && sum.pairs.size) {
+    const vectors = spectralFromPairLists(sum.pairLists(), items.length, config.dim, { seed: config.seed, norm: STATISTICS_VECTOR_NORM });
+    setItemRows(table, vectors, codes, config.dim);
+  }
+}
 
 /** The model a site's federation starts from when it gives none: the default model, its tables sized for the catalogue. */
 export function federatedConfig(catalogue: Catalogue): ModelConfig {
@@ -173,7 +219,7 @@ export class Rounds {
   readonly delta: number;
   private config?: ModelConfig;
   private specs?: Map<string, WeightSpec>;
-  private current?: { round: number; openedAt: number };
+  private current?: { round: number; openedAt: number; kind: 'train' | 'statistics' };
   private spent = false;
   private closing?: Promise<void>;
   private items: RoundInfo['items'];
@@ -205,20 +251,27 @@ export class Rounds {
     await this.db.transaction(async (tx) => {
       for (const s of ROUND_SCHEMA.split(';').filter((x) => x.trim())) await tx.query(s);
     });
-    const last = await this.db.query<{ round: number; opened_at: Date; closed_at: Date | null; weights: Uint8Array }>(
-      'SELECT round, opened_at, closed_at, weights FROM rounds ORDER BY round DESC LIMIT 1',
+    const last = await this.db.query<{ round: number; opened_at: Date; closed_at: Date | null; weights: Uint8Array; kind: string }>(
+      'SELECT round, opened_at, closed_at, weights, kind FROM rounds ORDER BY round DESC LIMIT 1',
     );
     let weights: Uint8Array;
     if (!last.length) {
       weights = this.o.init ?? (await this.freshWeights());
+      const kind = !this.o.init && this.noise === 'central' && (this.o.statistics ?? true) ? 'statistics' : 'train';
       await this.db.query(
-        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, weights) VALUES (1, $1, $2, $3, $4) ON CONFLICT DO NOTHING',
-        [new Date(this.now()), this.z, this.sampleRate, weights],
+        'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, weights, kind) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [new Date(this.now()), this.z, this.sampleRate, weights, kind],
       );
-      this.current = { round: 1, openedAt: this.now() };
+      const [first] = await this.db.query<{ opened_at: Date; kind: string }>('SELECT opened_at, kind FROM rounds WHERE round = 1');
+      this.current = {
+        round: 1,
+        openedAt: new Date(first!.opened_at).getTime(),
+        kind: first!.kind === 'statistics' ? 'statistics' : 'train',
+      };
     } else {
       weights = bytesOf(last[0]!.weights);
-      this.current = { round: last[0]!.round, openedAt: new Date(last[0]!.opened_at).getTime() };
+      const kind = last[0]!.kind === 'statistics' ? 'statistics' : 'train';
+      this.current = { round: last[0]!.round, openedAt: new Date(last[0]!.opened_at).getTime(), kind };
       this.spent = last[0]!.closed_at !== null;
     }
     this.useModel(weights);
@@ -253,10 +306,19 @@ export class Rounds {
     return !!this.current && !this.spent;
   }
 
-  /** The largest update body accepted: the dense weights and every row of the tables a visitor could touch, int8. */
+  /**
+   * The largest update body accepted: the dense weights and every row of the tables a visitor
+   * could touch, int8; or a statistics body, whichever is larger.
+   */
   maxBytes(): number {
     const c = this.config ?? this.initConfig;
-    return 16 * 1024 + 2 * (c.dim * (c.dim * 4 + c.ffnDim * 2) * c.blocks + (c.maxLen + 8) * c.dim) + 1024 * (c.dim + 8);
+    const update = 16 * 1024 + 2 * (c.dim * (c.dim * 4 + c.ffnDim * 2) * c.blocks + (c.maxLen + 8) * c.dim) + 1024 * (c.dim + 8);
+    return Math.max(update, STAT_MAX_BYTES);
+  }
+
+  /** A statistics round under noise takes which items a device read (scaled), not its counts and pairs. */
+  private get presence(): boolean {
+    return this.z > 0;
   }
 
   info(): RoundInfo {
@@ -264,6 +326,7 @@ export class Rounds {
       format: 'attnflow-round',
       version: 1,
       round: this.round,
+      ...(this.current?.kind === 'statistics' ? { kind: 'statistics' as const, pairs: !this.presence } : {}),
       clip: this.clip,
       noise: this.noise,
       ...(this.noise === 'local' ? { localStd: this.z * this.clip } : {}),
@@ -292,9 +355,14 @@ export class Rounds {
       return { ok: false, status: 409, kind: 'stale', error: `round ${round} is not the open round (${this.round})` };
     }
     try {
-      const u = decodeUpdate(body, this.specs!, this.clip);
-      if (u.round !== round) throw new UpdateError('malformed', 'the update is of another round than its address says');
-      if (this.noise === 'local' && !u.noised) throw new UpdateError('malformed', 'this collector takes updates noised on the device');
+      if (this.current?.kind === 'statistics') {
+        const s = decodeStatistics(body, this.items.length, this.presence);
+        if (s.round !== round) throw new UpdateError('malformed', 'the statistics are of another round than their address says');
+      } else {
+        const u = decodeUpdate(body, this.specs!, this.clip);
+        if (u.round !== round) throw new UpdateError('malformed', 'the update is of another round than its address says');
+        if (this.noise === 'local' && !u.noised) throw new UpdateError('malformed', 'this collector takes updates noised on the device');
+      }
     } catch (error) {
       if (!(error instanceof UpdateError)) throw error;
       await this.count(error.kind === 'over-norm' ? 'over_norm' : 'malformed');
@@ -333,32 +401,42 @@ export class Rounds {
     const t = this.now();
     await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [CLOSE_LOCK]);
-      const [r] = await tx.query<{ closed_at: Date | null; weights: Uint8Array; state: Uint8Array | null }>(
-        'SELECT closed_at, weights, state FROM rounds WHERE round = $1',
+      const [r] = await tx.query<{ closed_at: Date | null; weights: Uint8Array; state: Uint8Array | null; kind: string }>(
+        'SELECT closed_at, weights, state, kind FROM rounds WHERE round = $1',
         [round],
       );
       if (!r || r.closed_at) return; // another collector closed it
       const updates = await tx.query<{ body: Uint8Array }>('SELECT body FROM updates WHERE round = $1', [round]);
-      const agg = new Aggregate(this.specs!);
-      for (const u of updates) agg.add(decodeUpdate(bytesOf(u.body), this.specs!, this.clip).delta);
-      const central = this.noise === 'central' ? this.z * this.clip : 0;
-      // Local noise is on each update already; the mean of n of them has deviation z·C/√n.
-      const mean = agg.mean(central, Math.max(agg.count, this.noise === 'central' ? this.minClients : 1), secureRandom());
       const decoded = decodeWeights(bytesOf(r.weights));
       const weights = decoded.weights;
       const state = r.state ? decodeWeights(bytesOf(r.state)).weights : new Map<string, Float32Array>();
-      serverStep(weights, mean, state, { optimizer: this.o.optimizer ?? 'fedadam', learningRate: this.o.serverRate });
+      let clients: number;
+      if (r.kind === 'statistics') {
+        const sum = new StatisticsSum(this.items.length);
+        for (const u of updates) sum.add(decodeStatistics(bytesOf(u.body), this.items.length, this.presence));
+        clients = sum.count;
+        startFromStatistics(decoded.config, weights, sum, this.items, this.z, secureRandom());
+      } else {
+        const agg = new Aggregate(this.specs!);
+        for (const u of updates) agg.add(decodeUpdate(bytesOf(u.body), this.specs!, this.clip).delta);
+        const central = this.noise === 'central' ? this.z * this.clip : 0;
+        // Local noise is on each update already; the mean of n of them has deviation z·C/√n.
+        const mean = agg.mean(central, Math.max(agg.count, this.noise === 'central' ? this.minClients : 1), secureRandom());
+        serverStep(weights, mean, state, { optimizer: this.o.optimizer ?? 'fedadam', learningRate: this.o.serverRate });
+        clients = agg.count;
+      }
       const accountant = await this.accountant(tx);
+      // Without noise (z = 0) there is no privacy guarantee to count: no ε, no budget.
       // Local noise: each device's update is a Gaussian mechanism of its own, sampled or not.
-      accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
-      const epsilon = accountant.epsilon(this.delta);
+      if (this.z > 0) accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
+      const epsilon = this.z > 0 ? accountant.epsilon(this.delta) : null;
       await tx.query("INSERT INTO federation (key, value) VALUES ('accountant', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [
         JSON.stringify(accountant.toJSON()),
       ]);
       await tx.query('UPDATE rounds SET closed_at = $2, clients = $3, epsilon = $4 WHERE round = $1', [
         round,
         new Date(t),
-        agg.count,
+        clients,
         epsilon,
       ]);
       await tx.query('DELETE FROM updates WHERE round <= $1', [round]);
@@ -366,11 +444,10 @@ export class Rounds {
       const stateBytes = state.size ? this.encode(decoded.config, state, [...state.keys()]) : null;
       // Another round would pass the budget: the last model stays published, and no round opens.
       const after = PrivacyAccountant.fromJSON(accountant.toJSON());
-      after.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
-      const nextEpsilon = this.z > 0 ? after.epsilon(this.delta) : Infinity;
+      if (this.z > 0) after.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
       // Another round would pass the budget: the model this round made is published as the last
       // one, closed from the start (nothing is collected for it).
-      const spent = nextEpsilon > this.budget;
+      const spent = this.z > 0 && after.epsilon(this.delta) > this.budget;
       if (spent) {
         this.spent = true;
         await tx.query(
@@ -389,7 +466,7 @@ export class Rounds {
     const p = this.publishLater;
     this.publishLater = undefined;
     if (p) {
-      this.current = { round: p[0], openedAt: t };
+      this.current = { round: p[0], openedAt: t, kind: 'train' };
       this.publish(p[0], p[1]);
       this.log(`attnflow-collect: round ${round} closed; ${this.spent ? 'privacy budget spent, no round opens' : `round ${p[0]} open`}`);
     }
@@ -433,7 +510,7 @@ export class Rounds {
       );
       return { round: max + 1, weights: bytesOf(src.weights) };
     });
-    this.current = { round: round.round, openedAt: t };
+    this.current = { round: round.round, openedAt: t, kind: 'train' };
     this.publish(round.round, round.weights);
     return round.round;
   }
@@ -480,12 +557,13 @@ export class Rounds {
   /** The rounds for the dashboard, newest first. */
   async summary(limit = 50): Promise<RoundsResponse> {
     const rows = await this.db.query<Record<string, unknown>>(
-      'SELECT round, opened_at, closed_at, accepted, stale, malformed, oversized, over_norm, clients, noise_multiplier, sample_rate, epsilon, from_round FROM rounds ORDER BY round DESC LIMIT $1',
+      'SELECT round, kind, opened_at, closed_at, accepted, stale, malformed, oversized, over_norm, clients, noise_multiplier, sample_rate, epsilon, from_round FROM rounds ORDER BY round DESC LIMIT $1',
       [limit],
     );
     const accountant = await this.accountant(this.db);
     return {
       status: this.spent ? 'budget spent' : 'open',
+      noiseMultiplier: this.z,
       round: this.round,
       minClients: this.minClients,
       epsilonBudget: this.budget,
@@ -495,6 +573,7 @@ export class Rounds {
       clip: this.clip,
       rounds: rows.map((r) => ({
         round: Number(r.round),
+        kind: r.kind === 'statistics' ? 'statistics' : 'train',
         openedAt: new Date(r.opened_at as string).toISOString(),
         closedAt: r.closed_at ? new Date(r.closed_at as string).toISOString() : null,
         accepted: Number(r.accepted),

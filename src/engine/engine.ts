@@ -6,6 +6,7 @@ import { memory } from '@tensorflow/tfjs-core';
 import { pause } from '../lib/pause';
 import { specsOf } from '../federated/local';
 import type { RoundInfo } from '../federated/round';
+import { countStatistics, encodeStatistics } from '../federated/statistics';
 import { clipDelta, encodeUpdate, noiseDelta, secureRandom } from '../federated/update';
 import { loadModel, localUpdate } from '../model/index';
 import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
@@ -325,15 +326,24 @@ export class Engine {
    * A federated round's update from this visitor's log: the round's SGD steps from the round's
    * `weights` (the site model), on a network of their own (the visitor's model is untouched), the
    * change clipped to the round's norm, noised here when the round asks for local noise, and
-   * encoded (int8 per row). Undefined when the log has nothing to learn from.
+   * encoded (int8 per row). In a statistics round, the counts of what was read instead
+   * (federated/statistics.ts), with no training. Undefined when the log has nothing to learn from.
    */
   async federate(
     weights: Uint8Array,
     history: History,
-    round: Pick<RoundInfo, 'round' | 'steps' | 'learningRate' | 'clip' | 'noise' | 'localStd' | 'items'>,
+    round: Pick<RoundInfo, 'round' | 'kind' | 'pairs' | 'steps' | 'learningRate' | 'clip' | 'noise' | 'localStd' | 'items'>,
   ): Promise<{ update: Uint8Array; loss: number; targets: number; norm: number } | undefined> {
     const events = await eventsOf(history);
     if (events.length < 3) return undefined;
+    if (round.kind === 'statistics') {
+      // Counts of what was read, in the round's list; nothing of the model is trained.
+      const at = new Map(round.items.map((item, i) => [item.itemId, i]));
+      const reads = events.filter((e) => !e.skipped && at.has(e.itemId)).map((e) => at.get(e.itemId)!);
+      if (reads.length < 2) return undefined;
+      const stats = countStatistics(round.round, reads, round.items.length, !round.pairs);
+      return { update: encodeStatistics(stats, round.items.length), loss: NaN, targets: reads.length, norm: 0 };
+    }
     const rand = secureRandom();
     const out = localUpdate(weights, events, {
       steps: round.steps,

@@ -314,16 +314,18 @@ export function createLearner(deps: LearnerDeps): Learner {
     if (await fed.done(round)) return;
     const info = await fed.round();
     if (!info || info.round !== round) return deps.log('federated round skipped: the collector is at round', info?.round);
-    if (st.steps + fedSteps + info.steps > budget) return deps.log('federated round skipped: step budget of this session spent');
+    // A statistics round trains nothing: it sends counts of what was read.
+    const steps = info.kind === 'statistics' ? 0 : info.steps;
+    if (st.steps + fedSteps + steps > budget) return deps.log('federated round skipped: step budget of this session spent');
     const draw = (fed.random ?? cryptoUniform)();
     if (draw >= info.sampleRate) {
       await fed.mark(round, 'declined');
       return deps.log('federated round', round, 'not joined (sampled out)');
     }
-    const weights = await deps.site.weights();
+    const weights = steps ? await deps.site.weights() : new Uint8Array(0);
     if (disposed || hidden() || (await saving())) return;
     await idle();
-    fedSteps += info.steps;
+    fedSteps += steps;
     const out = await host.federate(weights, history, info);
     if (!out) return deps.log('federated round skipped: nothing to learn from yet');
     await fed.send(round, out.update);

@@ -148,32 +148,16 @@ export class Weights {
   /** Sets item biases so that item k's summed bias buckets equal `prior[k]` (shared buckets average). */
   setBiasPrior(prior: Float32Array, codes: readonly ItemCode[]): void {
     const table = this.w('item/bias');
-    const sum = new Float32Array(table.shape[0] as number);
-    const cnt = new Float32Array(sum.length);
-    for (let k = 0; k < codes.length; k++) {
-      const ids = codes[k].ids;
-      for (let j = 0; j < ids.length; j++) {
-        sum[ids[j]] += prior[k] / ids.length;
-        cnt[ids[j]] += 1;
-      }
-    }
-    for (let i = 0; i < sum.length; i++) if (cnt[i] > 1) sum[i] /= cnt[i];
-    tf.tidy(() => table.assign(tf.tensor2d(sum, [sum.length, 1])));
+    const rows = biasRows(prior, codes, table.shape[0] as number);
+    tf.tidy(() => table.assign(tf.tensor2d(rows, [rows.length, 1])));
   }
 
   /** Sets item id rows so that item k's summed buckets equal `vectors[k]` (shared buckets average). */
   setItemVectors(vectors: Float32Array, codes: readonly ItemCode[]): void {
     const table = this.w('item/id');
-    const d = this.config.dim;
-    const rows = table.shape[0] as number;
-    const sum = Float32Array.from(table.dataSync() as Float32Array);
-    const cnt = new Float32Array(rows);
-    for (let k = 0; k < codes.length; k++) for (const r of codes[k].ids) if (cnt[r]++ === 0) sum.fill(0, r * d, r * d + d);
-    for (let k = 0; k < codes.length; k++) {
-      const ids = codes[k].ids;
-      for (const r of ids) for (let j = 0; j < d; j++) sum[r * d + j] += vectors[k * d + j] / ids.length / cnt[r];
-    }
-    tf.tidy(() => table.assign(tf.tensor2d(sum, [rows, d])));
+    const rows = Float32Array.from(table.dataSync() as Float32Array);
+    setItemRows(rows, vectors, codes, this.config.dim);
+    tf.tidy(() => table.assign(tf.tensor2d(rows, [table.shape[0] as number, this.config.dim])));
   }
 
   /** Values of rows `from`..`from + n` of the 2-D weight `w`. */
@@ -204,5 +188,33 @@ export class Weights {
   dispose(): void {
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
+  }
+}
+
+/** The `item/bias` table (`rows` long) whose buckets sum to `prior[k]` for item k (shared buckets average). */
+export function biasRows(prior: ArrayLike<number>, codes: readonly ItemCode[], rows: number): Float32Array {
+  const sum = new Float32Array(rows);
+  const cnt = new Float32Array(rows);
+  for (let k = 0; k < codes.length; k++) {
+    const ids = codes[k].ids;
+    for (let j = 0; j < ids.length; j++) {
+      sum[ids[j]] += prior[k] / ids.length;
+      cnt[ids[j]] += 1;
+    }
+  }
+  for (let i = 0; i < rows; i++) if (cnt[i] > 1) sum[i] /= cnt[i];
+  return sum;
+}
+
+/**
+ * Sets the rows of the `item/id` table `table` (row-major, width `d`) that items use so that item
+ * k's buckets sum to `vectors[k]` (shared buckets average); other rows keep their values.
+ */
+export function setItemRows(table: Float32Array, vectors: ArrayLike<number>, codes: readonly ItemCode[], d: number): void {
+  const cnt = new Float32Array(table.length / d);
+  for (let k = 0; k < codes.length; k++) for (const r of codes[k].ids) if (cnt[r]++ === 0) table.fill(0, r * d, r * d + d);
+  for (let k = 0; k < codes.length; k++) {
+    const ids = codes[k].ids;
+    for (const r of ids) for (let j = 0; j < d; j++) table[r * d + j] += vectors[k * d + j] / ids.length / cnt[r];
   }
 }

@@ -14,10 +14,12 @@ interface Sparse {
   val: Float32Array;
 }
 
-function cooccurrence(seqs: readonly KeySequence[], n: number, window: number): Sparse {
-  // Pairs within the window, both directions, weighted 1/distance, bucketed by row (counting sort).
-  const perRow = new Int32Array(n + 1);
-  const visit = (f: (a: number, b: number, w: number) => void): void => {
+/** Every pair (a, b, weight) of a co-occurrence count, each given to `f`; called twice. */
+type PairVisit = (f: (a: number, b: number, w: number) => void) => void;
+
+/** Pairs within the window of each sequence, both directions, weighted 1/distance. */
+function pairsOf(seqs: readonly KeySequence[], window: number): PairVisit {
+  return (f) => {
     for (const s of seqs) {
       const k = s.keys;
       for (let i = 0; i < k.length; i++) {
@@ -29,6 +31,11 @@ function cooccurrence(seqs: readonly KeySequence[], n: number, window: number): 
       }
     }
   };
+}
+
+function cooccurrence(visit: PairVisit, n: number): Sparse {
+  // Bucketed by row (counting sort), duplicates merged.
+  const perRow = new Int32Array(n + 1);
   visit((a) => perRow[a + 1]++);
   for (let i = 0; i < n; i++) perRow[i + 1] += perRow[i];
   const fill = perRow.slice(0, n);
@@ -156,9 +163,34 @@ export function spectralItemVectors(
   seqs: readonly KeySequence[],
   numItems: number,
   dim: number,
-  { window = 3, iterations = 4, seed = 1, norm = 1 } = {},
+  { window = 3, ...o }: { window?: number; iterations?: number; seed?: number; norm?: number } = {},
 ): Float32Array {
-  const m = cooccurrence(seqs, numItems, window);
+  return spectralFromPairs(pairsOf(seqs, window), numItems, dim, o);
+}
+
+/**
+ * The same vectors from summed pair weights (both directions listed): `a[i]` and `b[i]` read
+ * together with weight `w[i]`, as the collector sums them from devices' statistics.
+ */
+export function spectralFromPairLists(
+  pairs: { a: Int32Array; b: Int32Array; w: Float32Array },
+  numItems: number,
+  dim: number,
+  o: { iterations?: number; seed?: number; norm?: number } = {},
+): Float32Array {
+  const visit: PairVisit = (f) => {
+    for (let i = 0; i < pairs.a.length; i++) f(pairs.a[i]!, pairs.b[i]!, pairs.w[i]!);
+  };
+  return spectralFromPairs(visit, numItems, dim, o);
+}
+
+function spectralFromPairs(
+  visit: PairVisit,
+  numItems: number,
+  dim: number,
+  { iterations = 4, seed = 1, norm = 1 }: { iterations?: number; seed?: number; norm?: number },
+): Float32Array {
+  const m = cooccurrence(visit, numItems);
   const k = dim + 8;
   const rand = mulberry32(seed ^ 0x5bec);
   let q: Float64Array = Float64Array.from(fillNormal(new Float32Array(numItems * k), rand, 1));

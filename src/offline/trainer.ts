@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { trainBatch, type ItemCode, type KeySequence } from '../model/encode';
 import { mulberry32 } from '../model/hash';
 import type { Network } from '../model/network';
+import { logCountPrior } from '../federated/statistics';
 import { spectralItemVectors } from './spectral';
 
 export interface FitOptions {
@@ -90,11 +91,7 @@ export function popularityPrior(seqs: readonly KeySequence[], numItems: number):
   for (const s of seqs) {
     for (let i = 0; i < s.keys.length; i++) if (!s.skipped?.[i]) counts[s.keys[i]] += 1;
   }
-  let mean = 0;
-  for (let i = 0; i < numItems; i++) mean += counts[i] = Math.log1p(counts[i]);
-  mean /= Math.max(1, numItems);
-  for (let i = 0; i < numItems; i++) counts[i] -= mean;
-  return counts;
+  return logCountPrior(counts);
 }
 
 /** The training batch of sequences `rows`, with `config.negatives` items drawn uniformly as shared negatives. */

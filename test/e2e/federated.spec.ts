@@ -1,10 +1,11 @@
 /**
  * The federated loop in real Chromium, with a real `attnflow-collect` (PGlite): pages whose site
- * gives `modelUrl` (the collector's round model) and `collectUrl` train the round's model from their
- * own logs in the model's Worker and send one clipped int8 update each, a simple request without
- * credentials, cookies or referrer; the collector closes the round at `minClients` and publishes
- * the next round's model, which a newcomer's page then starts from. A device without consent sends
- * nothing, and a device sends at most once per round.
+ * gives `modelUrl` (the collector's round model) and `collectUrl` first send the new model's
+ * statistics round their counts of what they read, then train the next round's model from their
+ * own logs in the model's Worker and send one clipped int8 update each, simple requests without
+ * credentials, cookies or referrer; the collector closes each round at `minClients` and publishes
+ * the next round's model, which a newcomer's page then starts from, ranking first what the
+ * devices read. A device without consent sends nothing, and a device sends at most once per round.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +24,8 @@ const CATALOGUE = {
 interface Device {
   updates: { url: string; bytes: number; headers: Record<string, string> }[];
   fetched: string[];
+  /** The page's last model scores, by item. */
+  scores(): Promise<Record<string, number>>;
   /** SDK scripts in the page's long animation frames after its first score (the model started): `file ms`. */
   longAfterStart(): Promise<string[]>;
   close(): Promise<void>;
@@ -43,13 +46,15 @@ async function device(browser: Browser, baseURL: string, collect: string, record
   if (process.env.ATTNFLOW_DEBUG) page.on('console', (m) => console.log('page:', m.text().slice(0, 300)));
   // The log filled on a page without the script tag's collector, then the site's page.
   await page.goto(FIXTURE);
-  if (records) await page.evaluate((n) => import('/test/fixtures/fill-log.js').then((m) => m.fillLog(n)), records);
+  // The visitor read the tech stories of the site's list (today-3, 7, 11, 15) over 89 days.
+  if (records) await page.evaluate((n) => import('/test/fixtures/fill-log.js').then((m) => m.fillLog(n, { stories: 16 })), records);
   await page.goto(`${FIXTURE}?collect=${encodeURIComponent(collect)}${process.env.ATTNFLOW_DEBUG ? '&debug' : ''}${extra}`);
   await page.waitForFunction(() => (window as any).__times.score, null, { timeout: 60_000 });
   await page.evaluate(() => (window as any).attnflow.flush());
   return {
     updates,
     fetched,
+    scores: () => page.evaluate(() => (window as any).__scores),
     longAfterStart: () =>
       page.evaluate(() => {
         const w = window as any;
@@ -110,36 +115,55 @@ test('devices train the site model from their logs, the collector closes the rou
     expect(shy.updates).toEqual([]);
     await shy.close();
 
+    // Round 1, the new model's statistics: counts of what each device read, no training.
     const first = await device(browser, baseURL!, collect, 400);
-    await until('the first update', async () => (await rounds()).rounds[0].accepted === 1);
+    await until('the first statistics', async () => (await rounds()).rounds[0].accepted === 1);
     expect(first.updates).toHaveLength(1);
-    const sent = first.updates[0]!;
-    expect(sent.url).toMatch(/\/update\?round=1&id=[0-9a-f]{32}$/);
+    const stats = first.updates[0]!;
+    expect(stats.url).toMatch(/\/update\?round=1&id=[0-9a-f]{32}$/);
+    // Four stories read, each once in the presence form (under noise): 20 bytes of header, 8 per item.
+    expect(stats.bytes).toBe(20 + 4 * 8);
+    expect(stats.headers['content-type']).toBe('text/plain');
+    expect(stats.headers.cookie).toBeUndefined();
+    expect(stats.headers.referer).toBeUndefined();
+    const second = await device(browser, baseURL!, collect, 300);
+    await until('round 2', async () => (await rounds()).round === 2);
+    expect((await rounds()).rounds[1]).toMatchObject({ round: 1, kind: 'statistics', clients: 2 });
+    // At most once per round: another page of the first device sends nothing more for round 1.
+    expect(first.updates).toHaveLength(1);
+    await first.close();
+    await second.close();
+
+    // Round 2: devices train round 2's model in their Worker and send their updates.
+    const third = await device(browser, baseURL!, collect, 400);
+    await until('the first update', async () => (await rounds()).rounds[0].accepted === 1);
+    expect(third.updates).toHaveLength(1);
+    const sent = third.updates[0]!;
+    expect(sent.url).toMatch(/\/update\?round=2&id=[0-9a-f]{32}$/);
     expect(sent.bytes).toBeGreaterThan(1000);
     expect(sent.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(sent.headers['content-type']).toBe('text/plain');
     expect(sent.headers.cookie).toBeUndefined();
     expect(sent.headers.referer).toBeUndefined();
-    expect(first.fetched).toEqual(expect.arrayContaining(['/model/model.json', '/model/round-1.bin', '/round', '/update']));
+    expect(third.fetched).toEqual(expect.arrayContaining(['/model/model.json', '/model/round-2.bin', '/round', '/update']));
     // Training the update ran in the model's Worker: the page's own frames stayed short.
-    const long = await first.longAfterStart();
+    const long = await third.longAfterStart();
     console.log(`SDK scripts in long frames after the model started, up to the update: ${long.length ? long.join(', ') : 'none'}`);
     expect(long.filter((x) => Number(x.split(' ')[1]) >= 50)).toEqual([]);
 
-    const second = await device(browser, baseURL!, collect, 300);
-    await until('round 2', async () => (await rounds()).round === 2);
+    const fourth = await device(browser, baseURL!, collect, 300);
+    await until('round 3', async () => (await rounds()).round === 3);
     const summary = await rounds();
     expect(summary.rounds[1]).toMatchObject({
-      round: 1,
+      round: 2,
       clients: 2,
       accepted: 2,
       rejected: { stale: 0, malformed: 0, oversized: 0, overNorm: 0 },
     });
-    expect(summary.rounds[1].epsilon).toBeGreaterThan(0);
-    // At most once per round: another page of the first device sends nothing more for round 1.
-    expect(first.updates).toHaveLength(1);
-    await first.close();
-    await second.close();
+    expect(summary.rounds[1].epsilon).toBeGreaterThan(summary.rounds[2].epsilon);
+    expect(summary.rounds[2].epsilon).toBeGreaterThan(0);
+    await third.close();
+    await fourth.close();
 
     // The dashboard tells the rounds and the privacy they spent, under its strict CSP.
     const board = await browser.newContext();
@@ -150,20 +174,28 @@ test('devices train the site model from their logs, the collector closes the rou
     await page.goto(base);
     const panel = page.locator('#rounds');
     await expect(panel).toBeVisible({ timeout: 30_000 });
-    await expect(panel.locator('[data-key="fed-status"]')).toHaveText('round 2 open');
+    await expect(panel.locator('[data-key="fed-status"]')).toHaveText('round 3 open');
     await expect(panel.locator('[data-key="fed-epsilon"]')).toContainText(`of `);
     const rows = panel.locator('tbody tr');
-    await expect(rows).toHaveCount(2);
+    await expect(rows).toHaveCount(3);
+    await expect(rows.nth(2).locator('td').nth(0)).toHaveText('1 (statistics)');
     await expect(rows.nth(1).locator('td').nth(3)).toHaveText('2');
     expect(Number((await panel.locator('meter').getAttribute('value')) ?? 0)).toBeCloseTo(summary.epsilon, 6);
     expect(await page.evaluate(() => (window as any).__csp ?? [])).toEqual([]);
     await board.close();
 
-    // A newcomer starts from round 2's model.
+    // A newcomer starts from round 3's model, which ranks first the stories the devices read.
     const newcomer = await device(browser, baseURL!, collect, 0);
-    await until('the newcomer reads round 2', async () => newcomer.fetched.includes('/model/round-2.bin'));
+    await until('the newcomer reads round 3', async () => newcomer.fetched.includes('/model/round-3.bin'));
     expect(newcomer.fetched).not.toContain('/model/round-1.bin');
     expect(newcomer.updates).toEqual([]);
+    await until('the newcomer scores with round 3', async () => Object.keys((await newcomer.scores()) ?? {}).length === 16);
+    const scores = await newcomer.scores();
+    const top = Object.keys(scores)
+      .sort((a, b) => scores[b]! - scores[a]!)
+      .slice(0, 4);
+    console.log(`newcomer's top 4: ${top.join(', ')}`);
+    expect(top.sort()).toEqual(['today-11', 'today-15', 'today-3', 'today-7']);
     await newcomer.close();
   } finally {
     await collector?.close();

@@ -311,8 +311,20 @@ function roundsPanel(r: Rounds): HTMLElement {
   meter.setAttribute('aria-label', 'privacy budget spent');
   const entries: [string, string, string][] = [
     ['fed-status', 'Status', r.status === 'open' ? `round ${r.round} open` : 'privacy budget spent: no round opens'],
-    ['fed-epsilon', `ε spent (δ = ${r.delta})`, `${formatEpsilon(r.epsilon)} of ${formatEpsilon(r.epsilonBudget)}`],
-    ['fed-noise', 'Noise', r.noise === 'central' ? 'central: added by the collector to the sum' : 'local: added by each device'],
+    [
+      'fed-epsilon',
+      `ε spent (δ = ${r.delta})`,
+      r.noiseMultiplier > 0
+        ? `${formatEpsilon(r.epsilon)} of ${formatEpsilon(r.epsilonBudget)}`
+        : 'none counted: no noise, no privacy guarantee',
+    ],
+    [
+      'fed-noise',
+      'Noise',
+      r.noiseMultiplier === 0
+        ? 'none'
+        : `${r.noise === 'central' ? 'central: added by the collector to the sum' : 'local: added by each device'}, z = ${r.noiseMultiplier}`,
+    ],
     ['fed-clip', 'Clip norm, updates per round', `${r.clip}, ${formatCount(r.minClients)}`],
   ];
   const dl = el('dl', { className: 'budget' });
@@ -348,7 +360,7 @@ function roundsPanel(r: Rounds): HTMLElement {
           'tr',
           {},
           [
-            `${x.round}${x.fromRound ? ` (from ${x.fromRound})` : ''}`,
+            `${x.round}${x.kind === 'statistics' ? ' (statistics)' : ''}${x.fromRound ? ` (from ${x.fromRound})` : ''}`,
             when(x.openedAt),
             when(x.closedAt),
             formatCount(x.clients ?? x.accepted),

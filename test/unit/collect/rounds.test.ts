@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector } from '../../../src/collect/server';
 import { epsilonOf } from '../../../src/federated/accountant';
 import { specsOf } from '../../../src/federated/local';
+import { countStatistics, encodeStatistics } from '../../../src/federated/statistics';
 import { clipDelta, encodeUpdate } from '../../../src/federated/update';
+import { resolveConfig } from '../../../src/model/config';
+import { ItemCoder } from '../../../src/model/encode';
 import { localUpdate } from '../../../src/model/index';
 import { decodeWeights } from '../../../src/model/serialize';
 import { useNodeBackend } from '../../../src/offline/node-backend';
@@ -62,7 +65,17 @@ describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backen
     return { database: cluster!.url.replace(/\/postgres$/, `/${name}`) };
   }
   const dir = tempDir('attnflow-rounds-');
-  const federated = { dir, minClients: 2, clip: 1, noiseMultiplier: 1.5, epsilonBudget: 50, delta: 1e-5, localSteps: 2, localRate: 0.5 };
+  const federated = {
+    dir,
+    minClients: 2,
+    clip: 1,
+    noiseMultiplier: 1.5,
+    epsilonBudget: 50,
+    delta: 1e-5,
+    localSteps: 2,
+    localRate: 0.5,
+    statistics: false,
+  };
 
   beforeAll(async () => {
     if (backend === 'postgres') cluster = await startPostgres();
@@ -180,6 +193,119 @@ describe.each(['pglite', 'postgres'] as const)('federated rounds on %s', (backen
       await again.close();
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('a new model’s statistics round', () => {
+  /** A device's statistics of the open round: `reads` as indexes into the round's item list. */
+  async function deviceStatistics(u: string, items: string[]): Promise<{ round: number; bytes: Uint8Array }> {
+    const info = (await json(`${u}/round`)).body;
+    const at = new Map<string, number>(info.items.map((i: { itemId: string }, k: number) => [i.itemId, k]));
+    const s = countStatistics(
+      info.round,
+      items.map((x) => at.get(x)!),
+      info.items.length,
+      !info.pairs,
+    );
+    return { round: info.round, bytes: encodeStatistics(s, info.items.length) };
+  }
+  const biasOf = (weights: Map<string, Float32Array>, itemId: string, config: Parameters<typeof resolveConfig>[0]) =>
+    [...new ItemCoder(resolveConfig(config)).code(itemId).ids].reduce((s, r) => s + weights.get('item/bias')![r]!, 0);
+
+  it('without noise: devices send read counts and pairs; their sums start round 2, and rounds go on without a budget', async () => {
+    const d = tempDir('attnflow-stats-');
+    const c = createCollector({
+      catalogue: CATALOGUE,
+      data: await pgliteDataDir(),
+      port: 0,
+      federated: { dir: d, minClients: 3, noiseMultiplier: 0, localSteps: 1 },
+      log: () => {},
+    });
+    const u = await c.listen();
+    try {
+      const info = (await json(`${u}/round`)).body;
+      expect(info).toMatchObject({ round: 1, kind: 'statistics', pairs: true });
+      // A model update is not what this round takes.
+      const update = await deviceUpdate(u, ['home-hero', 'match-report', 'recipe-soup']);
+      const refused = await send(u, 1, update.bytes);
+      expect([refused.status, refused.body.error]).toEqual([400, expect.stringMatching(/statistics/)]);
+      for (const reads of [
+        ['recipe-soup', 'home-hero', 'recipe-soup', 'home-hero'],
+        ['recipe-soup', 'match-report'],
+        ['home-hero', 'recipe-soup'],
+      ]) {
+        const { bytes } = await deviceStatistics(u, reads);
+        expect((await send(u, 1, bytes)).status).toBe(202);
+      }
+      const next = (await json(`${u}/round`)).body;
+      expect(next.round).toBe(2);
+      expect(next.kind).toBeUndefined();
+      const manifest = (await json(`${u}/model/model.json`)).body;
+      const { config, weights } = decodeWeights(new Uint8Array(await (await fetch(`${u}/model/${manifest.weights}`)).arrayBuffer()));
+      // Biases in the order of the reads: 4, 3 and 1.
+      const bias = (id: string) => biasOf(weights, id, config);
+      expect(bias('recipe-soup')).toBeGreaterThan(bias('home-hero'));
+      expect(bias('home-hero')).toBeGreaterThan(bias('match-report'));
+      const summary = (await json(`${u}/api/rounds`)).body;
+      expect(summary).toMatchObject({ status: 'open', round: 2, noiseMultiplier: 0, epsilon: 0 });
+      expect(summary.rounds[1]).toMatchObject({ round: 1, kind: 'statistics', clients: 3, epsilon: null });
+      // Without noise no ε is counted, and no budget stops the rounds.
+      for (let i = 0; i < 3; i++) {
+        const { bytes } = await deviceUpdate(u, ['home-hero', 'match-report', 'recipe-soup']);
+        expect((await send(u, 2, bytes)).status).toBe(202);
+      }
+      expect((await json(`${u}/round`)).body).toMatchObject({ round: 3 });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('under noise: devices send which items they read, the sums are noised, and the round’s ε is counted', async () => {
+    const d = tempDir('attnflow-stats-');
+    const c = createCollector({
+      catalogue: CATALOGUE,
+      data: await pgliteDataDir(),
+      port: 0,
+      federated: { dir: d, minClients: 2, noiseMultiplier: 1.5, delta: 1e-5, epsilonBudget: 50 },
+      log: () => {},
+    });
+    const u = await c.listen();
+    try {
+      expect((await json(`${u}/round`)).body).toMatchObject({ round: 1, kind: 'statistics', pairs: false });
+      const counts = encodeStatistics(countStatistics(1, [0, 1, 0], CATALOGUE.items.length, false), CATALOGUE.items.length);
+      expect((await send(u, 1, counts)).status).toBe(400);
+      for (const reads of [['home-hero', 'recipe-soup'], ['recipe-soup']]) {
+        const { bytes } = await deviceStatistics(u, reads);
+        expect((await send(u, 1, bytes)).status).toBe(202);
+      }
+      const summary = (await json(`${u}/api/rounds`)).body;
+      expect(summary.round).toBe(2);
+      expect(summary.rounds[1]).toMatchObject({ round: 1, kind: 'statistics', clients: 2 });
+      expect(summary.rounds[1].epsilon).toBeCloseTo(epsilonOf(1, 1.5, 1, 1e-5), 6);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('is skipped where the noise is added on devices, or the model is given', async () => {
+    const first = tempDir('attnflow-stats-');
+    const settings = [
+      { dir: first, noise: 'local' as const },
+      { dir: tempDir('attnflow-stats-'), init: undefined as Uint8Array | undefined },
+    ];
+    for (const federated of settings) {
+      // The second starts from the model the first published.
+      if ('init' in federated) federated.init = new Uint8Array(readFileSync(path.join(first, 'round-1.bin')));
+      const c = createCollector({ catalogue: CATALOGUE, data: await pgliteDataDir(), port: 0, federated, log: () => {} });
+      const u = await c.listen();
+      try {
+        const info = (await json(`${u}/round`)).body;
+        expect(info.round).toBe(1);
+        expect(info.kind).toBeUndefined();
+      } finally {
+        await c.close();
+      }
     }
   });
 });
