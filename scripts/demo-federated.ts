@@ -2,10 +2,12 @@
  * The federated part of `npm run demo:headless`: a fleet of simulated visitors, most of whom read
  * science, reads the demo news page in headless Chromium with the site model's rounds on
  * (the demo server writes `data-model-url`, the collector's round model, and `data-collect-url` into
- * the page's script tag, as a site would). Each visitor's page trains the round's model on its own
- * log in the model's Worker and sends one clipped, quantized update; a real `attnflow-collect`
- * (PGlite) closes each round once enough updates arrived, adds the noise and publishes the next
- * model. Before the first round and after the last, a newcomer (an empty log) opens the page: its
+ * the page's script tag, as a site would). Round 1 is the new model's statistics round: each
+ * visitor's page sends which stories it read (scaled to norm 1), and the collector's noised sums
+ * give the next model its item biases. In the rounds after it each visitor's page trains the
+ * round's model on its own log in the model's Worker and sends one clipped, quantized update. A
+ * real `attnflow-collect` (PGlite) closes each round once enough arrived, adds the noise and
+ * publishes the next model. Before the first round and after the last, a newcomer (an empty log) opens the page: its
  * For-you order comes from the site model alone, and follows what the fleet read. No log leaves a
  * browser: the collector receives the updates only, and the fleet prints their sizes.
  *
@@ -109,14 +111,16 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
   const started = Date.now();
   log(
     `\nattnflow demo, the site model: ${o.rounds} federated rounds of ${o.perRound} visitors each; most read science.\n` +
-      `Each page trains the round's model on its own log in the model's Worker and sends one clipped int8 update to attnflow-collect at ${base};\n` +
-      `the collector adds Gaussian noise (z = ${o.noiseMultiplier}) to their sum and publishes the next round's model at ${base}/model/model.json\n`,
+      `Round 1 is the new model's statistics round: each page sends attnflow-collect at ${base} which stories it read, scaled to norm 1.\n` +
+      `In the rounds after it, each page trains the round's model on its own log in the model's Worker and sends one clipped int8 update.\n` +
+      `The collector adds Gaussian noise (z = ${o.noiseMultiplier}) to each round's sum and publishes the next round's model at ${base}/model/model.json\n`,
   );
   try {
     const before = await newcomer(browser, page);
     log(`   a newcomer before the first round (the fresh model): For-you by topic  ${before.topics.join(', ')}`);
     const read = new Map<string, number>();
-    const sizes: number[] = [];
+    /** Bytes sent, by round. */
+    const sizes = new Map<number, number[]>();
     let id = 0;
     for (let r = 1; r <= o.rounds; r++) {
       let next = 0;
@@ -128,7 +132,8 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
         let sent = false;
         context.on('request', (req) => {
           if (!req.url().includes('/update?')) return;
-          sizes.push(req.postDataBuffer()?.byteLength ?? 0);
+          const round = Number(new URL(req.url()).searchParams.get('round'));
+          sizes.set(round, [...(sizes.get(round) ?? []), req.postDataBuffer()?.byteLength ?? 0]);
           sent = true;
         });
         try {
@@ -174,10 +179,11 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
       for (let t = 0; t < 360 && (await rounds()).round === open; t++) await new Promise((res) => setTimeout(res, 500));
       const s = await rounds();
       const closed = s.rounds.find((x) => x.round === open);
+      const what = closed?.kind === 'statistics' ? 'statistics summed into the item biases' : 'updates averaged';
       log(
         closed?.closedAt
-          ? `   round ${open} closed: ${closed.clients} updates averaged; ε so far ${s.epsilon.toFixed(1)} (${((Date.now() - started) / 1000).toFixed(0)} s)`
-          : `   round ${open} is still open: ${closed?.accepted ?? 0} of ${o.perRound} updates arrived`,
+          ? `   round ${open} closed: ${closed.clients} ${what}; ε so far ${s.epsilon.toFixed(1)} (${((Date.now() - started) / 1000).toFixed(0)} s)`
+          : `   round ${open} is still open: ${closed?.accepted ?? 0} of ${o.perRound} arrived`,
       );
     }
     const after = await newcomer(browser, page);
@@ -190,10 +196,16 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
           .map(([t, n]) => `${t} ${n}`)
           .join(', ')})`,
     );
-    sizes.sort((a, b) => a - b);
+    const range = (rounds: number[][], unit: (n: number) => string) => {
+      const all = rounds.flat().sort((a, b) => a - b);
+      return all.length ? `${all.length} sent, ${unit(all[0]!)}–${unit(all[all.length - 1]!)} each` : 'none sent';
+    };
     log(
-      `   ${sizes.length} updates sent, ${(sizes[0]! / 1024).toFixed(1)}–${(sizes[sizes.length - 1]! / 1024).toFixed(1)} KB each; ` +
-        'no visitor log left a browser. With a fleet this small the noise cannot make ε meaningful: a site needs thousands of visitors a round.',
+      `   statistics: ${range([sizes.get(1) ?? []], (n) => `${n} B`)}; updates: ${range(
+        [...sizes].filter(([r]) => r > 1).map(([, v]) => v),
+        (n) => `${(n / 1024).toFixed(1)} KB`,
+      )}; no visitor log left a browser.\n` +
+        '   With a fleet this small the noise cannot make ε meaningful: a site needs thousands of visitors a round.',
     );
   } finally {
     await browser.close();

@@ -34,6 +34,8 @@ federated training of the site model (on with --model-dir):
   --model-dir DIR     folder the round's model.json and weights are written to (point modelUrl at it,
                       or at this collector's /model/model.json)
   --model-init FILE   weights to start round 1 from (attnflow-train's weights.bin; default a new model)
+  --no-statistics     a new model starts training at once, without the statistics round (round 1:
+                      devices send counts of what they read, whose sums set item biases and vectors)
   --min-clients N     updates that close a round (default 100)
   --round-hours N     a round closes at this age with what it has (default 24)
   --clip C            L2 norm each update is clipped to (default 1)
@@ -83,6 +85,7 @@ const FLAGS = {
   'trust-proxy': { type: 'boolean', default: false },
   'model-dir': { type: 'string' },
   'model-init': { type: 'string' },
+  'no-statistics': { type: 'boolean' },
   'min-clients': { type: 'string' },
   'round-hours': { type: 'string' },
   clip: { type: 'string' },
@@ -132,6 +135,7 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
   };
   const fedFlags = [
     'model-init',
+    'no-statistics',
     'min-clients',
     'round-hours',
     'clip',
@@ -164,6 +168,7 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
     ? {
         dir: path.resolve(values['model-dir']),
         init,
+        ...(values['no-statistics'] ? { statistics: false } : {}),
         minClients: integer('min-clients', values['min-clients'], 1),
         roundMs: hours === undefined ? undefined : hours * 3_600_000,
         clip: real('clip', values.clip),

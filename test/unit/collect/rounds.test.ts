@@ -348,6 +348,7 @@ describe('attnflow-collect flags for federated training', () => {
       '2',
       '--rollback',
       '3',
+      '--no-statistics',
     ]);
     expect(o).not.toBe('help');
     expect((o as { federated: unknown }).federated).toMatchObject({
@@ -357,7 +358,9 @@ describe('attnflow-collect flags for federated training', () => {
       clip: 0.5,
       roundMs: 7_200_000,
       rollback: 3,
+      statistics: false,
     });
+    expect(parseCollectArgs(['--catalogue', cat, '--model-dir', dir])).not.toHaveProperty('federated.statistics');
     expect((parseCollectArgs(['--catalogue', cat]) as { federated?: unknown }).federated).toBeUndefined();
     expect(() => parseCollectArgs(['--catalogue', cat, '--clip', '1'])).toThrow(/--clip: federated training needs --model-dir/);
     expect(() => parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--noise', 'both'])).toThrow(
