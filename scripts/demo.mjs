@@ -68,7 +68,8 @@ if (!headless) {
       `  private reports: on (ε = 1 a day, holdout 20%), to attnflow-collect at ${collector.url}/report\n` +
         `  its dashboard:   ${collector.url}/   (reports in ${COLLECT_DATA}; estimates from 20 reports on)\n` +
         "  A report covers a day that has ended: today's reading is reported by the first visit tomorrow.\n" +
-        `  the site model:  ${collector.url}/model/model.json, trained in federated rounds of 5 updates (noise z = 1, ε budget 8)\n` +
+        `  the site model:  ${collector.url}/model/model.json, trained in federated rounds of 5 devices (noise z = 1, ε budget 8);\n` +
+        '                   in the first, each sends which stories it read; in the next, each sends a model update\n' +
         '  npm run demo:headless fills the dashboard with a simulated fleet.\n',
     );
     const stop = () => collector.close().then(() => process.exit(0));

@@ -66,6 +66,11 @@ export interface FederatedJob {
    * and the item vectors (co-occurrence, the start `attnflow-train` takes). Default 'random'.
    */
   start?: 'random' | 'statistics';
+  /**
+   * Under DP, the share of ε the statistics round spends (every device, the presence form, Gaussian
+   * noise on each item's sum); the training rounds get the rest. Default 0.25.
+   */
+  statisticsShare?: number;
 }
 
 export interface FederatedOutcome {
@@ -90,12 +95,15 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const valC = candidates(ds, split, 'valid', job.seed);
   const testC = candidates(ds, split, 'test', job.seed);
   await useNodeBackend('wasm');
-  const { noiseMultiplierFor, epsilonOf } = await import('../../src/federated/accountant');
+  const { noiseMultiplierFor, PrivacyAccountant } = await import('../../src/federated/accountant');
   const users = split.train.map((keys, u) => ({ u, keys })).filter((x) => x.keys.length >= 2);
   const N = split.train.length;
   const q = Math.min(1, job.clients / N);
   const delta = 1 / N;
-  const z = job.epsilon === undefined ? 0 : noiseMultiplierFor(job.epsilon, q, job.rounds, delta);
+  const share = job.start === 'statistics' ? (job.statisticsShare ?? 0.25) : 0;
+  const z = job.epsilon === undefined ? 0 : noiseMultiplierFor(job.epsilon * (1 - share), q, job.rounds, delta);
+  const zStats = job.epsilon === undefined || !share ? 0 : noiseMultiplierFor(job.epsilon * share, 1, 1, delta);
+  const accountant = new PrivacyAccountant();
   const net = createNetwork({
     ...offlineConfig(ds.numItems, { negatives: job.negatives, ...(job.dim ? { dim: job.dim, ffnDim: job.dim } : {}), ...job.config }),
     seed: job.seed * 7919 + 1,
@@ -118,12 +126,15 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     // sets the item biases and vectors (the same start the collector publishes).
     const t = Date.now();
     const sum = new StatisticsSum(ds.numItems);
-    for (const { keys } of users) sum.add(countStatistics(0, keys, ds.numItems, false));
+    for (const { keys } of users) sum.add(countStatistics(0, keys, ds.numItems, z > 0));
     const start = net.snapshot();
     const items = ds.itemIds.map((itemId) => ({ itemId, topics: [] }));
-    startFromStatistics(c, start, sum, items, 0, rand);
+    startFromStatistics(c, start, sum, items, zStats, noiseRand);
+    if (zStats > 0) accountant.addRounds(1, zStats);
     net.restore(start);
-    say(`statistics round: ${sum.count} devices, ${sum.pairs.size} pairs, ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    say(
+      `statistics round: ${sum.count} devices, ${sum.pairs.size} pairs${zStats ? `, noise multiplier ${zStats.toFixed(2)}` : ''}, ${((Date.now() - t) / 1000).toFixed(1)}s`,
+    );
   }
   const weights = net.snapshot();
   const state = new Map<string, Float32Array>();
@@ -224,7 +235,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     medianNorm: norms[norms.length >> 1] ?? 0,
     noiseMultiplier: z,
     // Every round run counts, the ones after the best included.
-    epsilon: z > 0 ? epsilonOf(q, z, rounds, delta) : Infinity,
+    epsilon: z > 0 ? (accountant.addRounds(q, z, rounds), accountant.epsilon(delta)) : Infinity,
     seconds: (Date.now() - t0) / 1000,
     numParams: net.numParams,
   };

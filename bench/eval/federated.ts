@@ -73,6 +73,7 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
     serverRate: 0.01,
     validateEvery: 10,
     wire: true,
+    start: 'statistics',
     ...o.job,
   };
   type Run = { name: string; run: () => Promise<{ test: Float32Array; rest: string }> };
