@@ -17,7 +17,7 @@ import { createNetwork } from '../../src/model/index';
 import { candidates, evaluate, parsePairs, splitLastTwo } from '../../src/offline/eval-protocol';
 import { useNodeBackend } from '../../src/offline/node-backend';
 import { startFromStatistics } from '../../src/collect/rounds';
-import { countStatistics, StatisticsSum } from '../../src/federated/statistics';
+import { countStatistics, encodeStatistics, StatisticsSum } from '../../src/federated/statistics';
 import { modelScorer } from './model-scorer';
 
 export interface FederatedJob {
@@ -80,6 +80,8 @@ export interface FederatedOutcome {
   bestRound: number;
   meanClients: number;
   meanBytes: number;
+  /** Mean bytes of a device's statistics (0: no statistics round). */
+  statisticsBytes: number;
   medianNorm: number;
   noiseMultiplier: number;
   epsilon: number;
@@ -104,6 +106,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const z = job.epsilon === undefined ? 0 : noiseMultiplierFor(job.epsilon * (1 - share), q, job.rounds, delta);
   const zStats = job.epsilon === undefined || !share ? 0 : noiseMultiplierFor(job.epsilon * share, 1, 1, delta);
   const accountant = new PrivacyAccountant();
+  let statisticsBytes = 0;
   const net = createNetwork({
     ...offlineConfig(ds.numItems, { negatives: job.negatives, ...(job.dim ? { dim: job.dim, ffnDim: job.dim } : {}), ...job.config }),
     seed: job.seed * 7919 + 1,
@@ -126,7 +129,11 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     // sets the item biases and vectors (the same start the collector publishes).
     const t = Date.now();
     const sum = new StatisticsSum(ds.numItems);
-    for (const { keys } of users) sum.add(countStatistics(0, keys, ds.numItems, z > 0));
+    for (const { keys } of users) {
+      const s = countStatistics(0, keys, ds.numItems, z > 0);
+      statisticsBytes += encodeStatistics(s, ds.numItems).byteLength;
+      sum.add(s);
+    }
     const start = net.snapshot();
     const items = ds.itemIds.map((itemId) => ({ itemId, topics: [] }));
     startFromStatistics(c, start, sum, items, zStats, noiseRand);
@@ -232,6 +239,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     bestRound,
     meanClients: clientsSeen / Math.max(1, rounds),
     meanBytes: bytesN ? bytesSum / bytesN : 0,
+    statisticsBytes: statisticsBytes / Math.max(1, users.length),
     medianNorm: norms[norms.length >> 1] ?? 0,
     noiseMultiplier: z,
     // Every round run counts, the ones after the best included.

@@ -108,6 +108,7 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
         return {
           test: r.test,
           rest:
+            (r.statisticsBytes ? `statistics round ${r.statisticsBytes.toFixed(0)} B/device, then ` : '') +
             `${r.rounds} rounds (best ${r.bestRound}), ${r.meanClients.toFixed(0)} devices/round, ${(r.meanBytes / 1024).toFixed(1)} KB/update` +
             (r.noiseMultiplier > 0 ? `, z ${r.noiseMultiplier.toFixed(2)}, ε spent ${r.epsilon.toFixed(2)} (δ = 1/${users})` : '') +
             `, ${r.seconds.toFixed(0)} s`,
