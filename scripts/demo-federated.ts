@@ -167,16 +167,18 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
         }
       };
       const open = (await rounds()).round;
+      // Visitors keep coming while the round is open (a page that could not send in time is
+      // replaced), up to twice the round's size.
       await Promise.all(
         Array.from({ length: o.parallel }, async () => {
-          while (next < o.perRound) {
+          while (next < 2 * o.perRound && (await rounds()).round === open) {
             next++;
             await device();
           }
         }),
       );
       // The last pages' updates may still be on their way.
-      for (let t = 0; t < 360 && (await rounds()).round === open; t++) await new Promise((res) => setTimeout(res, 500));
+      for (let t = 0; t < 120 && (await rounds()).round === open; t++) await new Promise((res) => setTimeout(res, 500));
       const s = await rounds();
       const closed = s.rounds.find((x) => x.round === open);
       const what = closed?.kind === 'statistics' ? 'statistics summed into the item biases' : 'updates averaged';

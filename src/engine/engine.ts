@@ -6,7 +6,7 @@ import { memory } from '@tensorflow/tfjs-core';
 import { pause } from '../lib/pause';
 import { specsOf } from '../federated/local';
 import type { RoundInfo } from '../federated/round';
-import { countStatistics, encodeStatistics } from '../federated/statistics';
+import { countStatistics, encodeStatistics, readsOf } from '../federated/statistics';
 import { clipDelta, encodeUpdate, noiseDelta, secureRandom } from '../federated/update';
 import { loadModel, localUpdate } from '../model/index';
 import type { AttentionEvent, AttentionModel, ItemRef, LoadModelOptions, TrainOptions, TrainResult } from '../model/types';
@@ -338,8 +338,7 @@ export class Engine {
     if (events.length < 3) return undefined;
     if (round.kind === 'statistics') {
       // Counts of what was read, in the round's list; nothing of the model is trained.
-      const at = new Map(round.items.map((item, i) => [item.itemId, i]));
-      const reads = events.filter((e) => !e.skipped && at.has(e.itemId)).map((e) => at.get(e.itemId)!);
+      const reads = readsOf(events, round.items);
       if (reads.length < 2) return undefined;
       const stats = countStatistics(round.round, reads, round.items.length, !round.pairs);
       return { update: encodeStatistics(stats, round.items.length), loss: NaN, targets: reads.length, norm: 0 };

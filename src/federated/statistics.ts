@@ -16,6 +16,7 @@
  * u32 round, u32 item count, u32 pair count; per item u32 index and f32 count; per pair u32 a,
  * u32 b (a < b) and f32 weight.
  */
+import { isAttended } from '../rules';
 import { UpdateError } from './update';
 
 /** Reads apart that still count as read together. */
@@ -41,6 +42,24 @@ export interface Statistics {
 
 /** The biggest statistics body there is (the collector's size limit for a statistics round). */
 export const STAT_MAX_BYTES = HEAD + 8 * STAT_MAX_READS + 12 * STAT_WINDOW * STAT_MAX_READS;
+
+/**
+ * A device's reads in the order of its log, as indexes into the round's list: the events of items
+ * on the list the visitor attended (the SDK's rule: a second of attention, or a click). Items only
+ * scrolled past or skipped are not reads.
+ */
+export function readsOf(
+  events: readonly { itemId: string; attentionMs?: number; clicks?: number }[],
+  items: readonly { itemId: string }[],
+): number[] {
+  const at = new Map(items.map((item, i) => [item.itemId, i]));
+  const reads: number[] = [];
+  for (const e of events) {
+    const i = at.get(e.itemId);
+    if (i !== undefined && isAttended({ attentionMs: e.attentionMs ?? 0, clicks: e.clicks ?? 0 })) reads.push(i);
+  }
+  return reads;
+}
 
 /**
  * Counts of a device's reads, `indexes` in reading order (indexes into the round's list of `n`

@@ -10,6 +10,7 @@ import {
   decodeStatistics,
   encodeStatistics,
   logCountPrior,
+  readsOf,
   STAT_MAX_BYTES,
   STAT_MAX_READS,
   StatisticsSum,
@@ -23,6 +24,19 @@ import { spectralFromPairLists, spectralItemVectors } from '../../../src/offline
 const N = 10;
 
 describe('a device’s counts', () => {
+  it('reads are the attended events (a second, or a click) of items on the round’s list, in order', () => {
+    const items = ['a', 'b', 'c'].map((itemId) => ({ itemId }));
+    const events = [
+      { itemId: 'c', attentionMs: 4000 },
+      { itemId: 'a', attentionMs: 300 }, // scrolled past
+      { itemId: 'x', attentionMs: 9000 }, // not on the list
+      { itemId: 'b', attentionMs: 200, clicks: 1 },
+      { itemId: 'a', attentionMs: 1000 },
+      { itemId: 'c' },
+    ];
+    expect(readsOf(events, items)).toEqual([2, 1, 0]);
+  });
+
   it('counts reads per item and pairs within three reads, weighted 1/distance, once per unordered pair', () => {
     const s = countStatistics(3, [0, 1, 2, 1, 7], N, false);
     expect(s.round).toBe(3);
