@@ -148,12 +148,14 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
               await p.mouse.wheel(0, 400);
               await p.waitForTimeout(150);
               const target = await storyInView(p, likes, done);
-              if (target && done.length < 5) {
+              // A story the visitor likes near the middle of the screen: read it. In a grid of cards
+              // the SDK splits attention among all in view: 6 s there make the second of a read.
+              if (target && done.length < 3) {
                 done.push(target.id);
                 read.set(target.id.split('-')[0]!, (read.get(target.id.split('-')[0]!) ?? 0) + 1);
-                for (let t = 0; t < 1600; t += 400) {
-                  await p.mouse.move(target.x + ((t / 40) % 20) - 10, target.y, { steps: 2 });
-                  await p.waitForTimeout(400);
+                for (let t = 0; t < 6000; t += 500) {
+                  await p.mouse.move(target.x + ((t / 50) % 20) - 10, target.y, { steps: 2 });
+                  await p.waitForTimeout(500);
                 }
               }
             }
