@@ -205,11 +205,11 @@ export class ScoreEncoder extends TrainEncoder {
       return tf.keep(
         tf.tidy(() => {
           const y = c.blocks === 0 ? lastRows(xl) : xl;
-          // A visitor without history has only padding, which the training encoder zeroes at its
-          // output too: no vector, so its scores are the item biases alone.
+          // A visitor without history has only padding: the training encoder zeroes it, so its
+          // vector is the output norm's bias.
           const lastValid = Float32Array.from({ length: B }, (_, b) => batch.valid[b * L + L - 1]);
-          const out = tf.reshape(dense(norm(y), f.outG, f.outB), [B, d]);
-          return lastValid.some((v) => v === 0) ? tf.mul(out, tf.tensor2d(lastValid, [B, 1])) : out;
+          const z = lastValid.some((v) => v === 0) ? tf.mul(y, tf.tensor3d(lastValid, [1, B, 1])) : y;
+          return tf.reshape(dense(norm(z), f.outG, f.outB), [B, d]);
         }),
       );
     } finally {

@@ -171,13 +171,9 @@ export class TrainEncoder extends Weights {
     return padOut(tf.add(x, this.dropout(f2, training, p + 'output')), ctx);
   }
 
-  /**
-   * The encoder's output: the stream's final norm, at every position or the last column only;
-   * zero at padding. A visitor without history thus has no vector, and its scores are the item
-   * biases alone: what the site's readers read most.
-   */
+  /** The encoder's output: the stream's final norm, at every position or the last column only. */
   protected encodeOut(x: Tensor, ctx: EncodeContext, lastOnly: boolean): Tensor {
-    const out = padOut(this.norm(x, 'out/ln', ctx.plain), ctx);
+    const out = this.norm(x, 'out/ln', ctx.plain);
     if (!lastOnly) return out;
     const lastRows = new Int32Array(ctx.B);
     for (let b = 0; b < ctx.B; b++) lastRows[b] = b * ctx.L + ctx.L - 1;

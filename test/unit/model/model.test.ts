@@ -207,21 +207,6 @@ describe('scoring path', () => {
   });
 });
 
-describe('a visitor without history', () => {
-  it('has no vector: the scores are the item biases alone, whatever the encoder holds', () => {
-    const { net, items, batchOf } = scoringFixture(11);
-    const cands = codeList(items, 0);
-    const scores = net.score(batchOf([]), cands, items.length);
-    const bias = tf.tidy(() => net.itemVectors(cands).b.dataSync() as Float32Array);
-    expect(Math.max(...bias.map(Math.abs))).toBeGreaterThan(0.05);
-    for (let i = 0; i < items.length; i++) expect(scores[i]).toBeCloseTo(bias[i]!, 5);
-    // With a history the encoder speaks: the scores are no longer the biases.
-    const withHistory = net.score(batchOf([1, 2]), cands, items.length);
-    expect(Math.max(...withHistory.map((x, i) => Math.abs(x - bias[i]!)))).toBeGreaterThan(0.01);
-    net.dispose();
-  });
-});
-
 describe('scoring on the page', () => {
   const cands = Array.from({ length: 30 }, (_, i) => ({ itemId: `c${i}`, topics: [`t${i % 5}`] }));
   const logOf = (i: number) => [ev(`a${i}`), ev('b', { skipped: true, viewId: 'v' }), ev(`c${i % 3}`, { viewId: 'v', clicks: 1 })];
