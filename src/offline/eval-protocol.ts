@@ -112,10 +112,12 @@ export function candidates(ds: Dataset, split: Split, stage: Stage, seed: number
 
 /**
  * Rank (0-based) of the first of `C` scores among them, ties broken uniformly at random: the
- * true item is placed at a uniformly random spot among the candidates it ties with.
+ * true item is placed at a uniformly random spot among the candidates it ties with. A true item
+ * scored NaN (a broken model) ranks last.
  */
 export function rankWithTies(scores: ArrayLike<number>, at: number, C: number, rand: () => number): number {
   const s0 = scores[at];
+  if (Number.isNaN(s0)) return C - 1;
   let higher = 0;
   let ties = 0;
   for (let j = 1; j < C; j++) {

@@ -123,6 +123,16 @@ describe('SASRec protocol', () => {
     expect(all.hr).toBeLessThan(0.17);
   });
 
+  it('ranks a true item scored NaN last: a broken model does not score as a perfect one', () => {
+    const rand = mulberry32(5);
+    expect(rankWithTies(Float32Array.from([Number.NaN, 1, 2, 3]), 0, 4, rand)).toBe(3);
+    expect(rankWithTies(new Float32Array(4).fill(Number.NaN), 0, 4, rand)).toBe(3);
+    const ds = handMade();
+    const split = splitLastTwo(ds);
+    const broken: Scorer = (rows, _s, _c, C) => new Float32Array(rows.length * C).fill(Number.NaN);
+    expect(evaluate(split, candidates(ds, split, 'test', 3), 'test', broken, 3)).toMatchObject({ hr: 0, ndcg: 0 });
+  });
+
   it('baselines count the training part only and break their ties as documented', () => {
     // Items: x is popular, the held-out items are rare; y always follows w.
     const lines: string[] = [];
