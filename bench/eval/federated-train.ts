@@ -67,8 +67,9 @@ export interface FederatedJob {
    */
   start?: 'random' | 'statistics';
   /**
-   * Under DP, the share of ε the statistics round spends (every device, the presence form, Gaussian
-   * noise on each item's sum); the training rounds get the rest. Default 0.25.
+   * Under DP, the share of ε the statistics round spends (every device, the scaled form, Gaussian
+   * noise on each item's sum and each pair's); the training rounds get the rest. Default 0.25; 1:
+   * no training rounds, the statistics round's start is the model.
    */
   statisticsShare?: number;
 }
@@ -103,8 +104,11 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
   const q = Math.min(1, job.clients / N);
   const delta = 1 / N;
   const share = job.start === 'statistics' ? (job.statisticsShare ?? 0.25) : 0;
-  const z = job.epsilon === undefined ? 0 : noiseMultiplierFor(job.epsilon * (1 - share), q, job.rounds, delta);
-  const zStats = job.epsilon === undefined || !share ? 0 : noiseMultiplierFor(job.epsilon * share, 1, 1, delta);
+  const training = job.epsilon === undefined || share < 1;
+  const z = job.epsilon === undefined || !training ? 0 : noiseMultiplierFor(job.epsilon * (1 - share), q, job.rounds, delta);
+  // The statistics round's items and pairs, each of norm 1, noised at deviation zStats each: one
+  // Gaussian mechanism of multiplier zStats/√2.
+  const zStats = job.epsilon === undefined || !share ? 0 : Math.SQRT2 * noiseMultiplierFor(job.epsilon * share, 1, 1, delta);
   const accountant = new PrivacyAccountant();
   let statisticsBytes = 0;
   const net = createNetwork({
@@ -130,14 +134,14 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     const t = Date.now();
     const sum = new StatisticsSum(ds.numItems);
     for (const { keys } of users) {
-      const s = countStatistics(0, keys, ds.numItems, z > 0);
+      const s = countStatistics(0, keys, ds.numItems, zStats > 0);
       statisticsBytes += encodeStatistics(s, ds.numItems).byteLength;
       sum.add(s);
     }
     const start = net.snapshot();
     const items = ds.itemIds.map((itemId) => ({ itemId, topics: [] }));
     startFromStatistics(c, start, sum, items, zStats, noiseRand);
-    if (zStats > 0) accountant.addRounds(1, zStats);
+    if (zStats > 0) accountant.addRounds(1, zStats / Math.SQRT2);
     net.restore(start);
     say(
       `statistics round: ${sum.count} devices, ${sum.pairs.size} pairs${zStats ? `, noise multiplier ${zStats.toFixed(2)}` : ''}, ${((Date.now() - t) / 1000).toFixed(1)}s`,
@@ -161,7 +165,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     bestWeights = new Map([...weights].map(([k, v]) => [k, v.slice()]));
     say(`round 0 (statistics): valid NDCG@10 ${best.toFixed(4)}`);
   }
-  for (round = 1; round <= job.rounds; round++) {
+  for (round = 1; training && round <= job.rounds; round++) {
     if (Date.now() + 1.5 * lastValidation > job.deadline) break;
     for (const s of agg.sums.values()) s.fill(0);
     agg.count = 0;
@@ -226,7 +230,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
       );
     }
   }
-  const rounds = Math.min(round, job.rounds);
+  const rounds = training ? Math.min(round, job.rounds) : 0;
   if (bestWeights) net.restore(bestWeights);
   const all = Int32Array.from(split.evalUsers.keys());
   const valid = scorer(all, 'valid', valC, 101);
@@ -243,7 +247,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     medianNorm: norms[norms.length >> 1] ?? 0,
     noiseMultiplier: z,
     // Every round run counts, the ones after the best included.
-    epsilon: z > 0 ? (accountant.addRounds(q, z, rounds), accountant.epsilon(delta)) : Infinity,
+    epsilon: z > 0 || zStats > 0 ? (z > 0 && accountant.addRounds(q, z, rounds), accountant.epsilon(delta)) : Infinity,
     seconds: (Date.now() - t0) / 1000,
     numParams: net.numParams,
   };

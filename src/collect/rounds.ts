@@ -21,7 +21,6 @@ import { initialWeights } from '../model/network';
 import { decodeWeights, encodeWeights } from '../model/serialize';
 import type { ModelConfig, ModelManifest, Quantization } from '../model/types';
 import { ItemCoder } from '../model/encode';
-import { fillNormal } from '../model/hash';
 import { biasRows, setItemRows, weightShapes } from '../model/weights';
 import { spectralFromPairLists } from '../offline/spectral';
 import type { Catalogue } from './catalogue';
@@ -146,8 +145,8 @@ export const STATISTICS_VECTOR_NORM = 0.15;
 
 /**
  * The first training round's weights from a statistics round's sums, in place: item biases from
- * the read counts (noised with deviation `z` per item when the round was private), and, where
- * the round counted pairs, item vectors from their co-occurrence.
+ * the read counts and item vectors from the pairs' co-occurrence. When the round was private
+ * (`z` > 0), the sums are noised first (`StatisticsSum.noise`, deviation z on every item and pair).
  */
 export function startFromStatistics(
   config: ModelConfig,
@@ -157,10 +156,7 @@ export function startFromStatistics(
   z: number,
   rand: () => number,
 ): void {
-  if (z > 0) {
-    const one = new Float32Array(1);
-    sum.noise(z, () => fillNormal(one, rand, 1)[0]!);
-  }
+  if (z > 0) sum.noise(z, rand);
   const coder = new ItemCoder(config);
   const codes = items.map((i) => coder.code(i.itemId));
   const bias = weights.get('item/bias');
@@ -316,8 +312,8 @@ export class Rounds {
     return Math.max(update, STAT_MAX_BYTES);
   }
 
-  /** A statistics round under noise takes which items a device read (scaled), not its counts and pairs. */
-  private get presence(): boolean {
+  /** A statistics round under noise takes a device's counts scaled to norm 1, not the counts. */
+  private get scaled(): boolean {
     return this.z > 0;
   }
 
@@ -326,7 +322,7 @@ export class Rounds {
       format: 'attnflow-round',
       version: 1,
       round: this.round,
-      ...(this.current?.kind === 'statistics' ? { kind: 'statistics' as const, pairs: !this.presence } : {}),
+      ...(this.current?.kind === 'statistics' ? { kind: 'statistics' as const, scaled: this.scaled } : {}),
       clip: this.clip,
       noise: this.noise,
       ...(this.noise === 'local' ? { localStd: this.z * this.clip } : {}),
@@ -356,7 +352,7 @@ export class Rounds {
     }
     try {
       if (this.current?.kind === 'statistics') {
-        const s = decodeStatistics(body, this.items.length, this.presence);
+        const s = decodeStatistics(body, this.items.length, this.scaled);
         if (s.round !== round) throw new UpdateError('malformed', 'the statistics are of another round than their address says');
       } else {
         const u = decodeUpdate(body, this.specs!, this.clip);
@@ -413,7 +409,7 @@ export class Rounds {
       let clients: number;
       if (r.kind === 'statistics') {
         const sum = new StatisticsSum(this.items.length);
-        for (const u of updates) sum.add(decodeStatistics(bytesOf(u.body), this.items.length, this.presence));
+        for (const u of updates) sum.add(decodeStatistics(bytesOf(u.body), this.items.length, this.scaled));
         clients = sum.count;
         startFromStatistics(decoded.config, weights, sum, this.items, this.z, secureRandom());
       } else {
@@ -428,7 +424,10 @@ export class Rounds {
       const accountant = await this.accountant(tx);
       // Without noise (z = 0) there is no privacy guarantee to count: no ε, no budget.
       // Local noise: each device's update is a Gaussian mechanism of its own, sampled or not.
-      if (this.z > 0) accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, this.z);
+      // A statistics round's two sums, items and pairs, each of norm 1 and deviation z, are one
+      // mechanism of sensitivity √2: multiplier z/√2.
+      const z = r.kind === 'statistics' ? this.z / Math.SQRT2 : this.z;
+      if (this.z > 0) accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, z);
       const epsilon = this.z > 0 ? accountant.epsilon(this.delta) : null;
       await tx.query("INSERT INTO federation (key, value) VALUES ('accountant', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [
         JSON.stringify(accountant.toJSON()),

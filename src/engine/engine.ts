@@ -332,7 +332,7 @@ export class Engine {
   async federate(
     weights: Uint8Array,
     history: History,
-    round: Pick<RoundInfo, 'round' | 'kind' | 'pairs' | 'steps' | 'learningRate' | 'clip' | 'noise' | 'localStd' | 'items'>,
+    round: Pick<RoundInfo, 'round' | 'kind' | 'scaled' | 'steps' | 'learningRate' | 'clip' | 'noise' | 'localStd' | 'items'>,
   ): Promise<{ update: Uint8Array; loss: number; targets: number; norm: number } | undefined> {
     const events = await eventsOf(history);
     if (events.length < 3) return undefined;
@@ -340,7 +340,7 @@ export class Engine {
       // Counts of what was read, in the round's list; nothing of the model is trained.
       const reads = readsOf(events, round.items);
       if (reads.length < 2) return undefined;
-      const stats = countStatistics(round.round, reads, round.items.length, !round.pairs);
+      const stats = countStatistics(round.round, reads, round.items.length, !!round.scaled);
       return { update: encodeStatistics(stats, round.items.length), loss: NaN, targets: reads.length, norm: 0 };
     }
     const rand = secureRandom();

@@ -10,8 +10,8 @@ export interface RoundInfo {
    * (federated/statistics.ts) instead of a model update; absent: a training round.
    */
   kind?: 'statistics';
-  /** A statistics round takes read counts and pairs (true), or which items were read, scaled (false: under noise). */
-  pairs?: boolean;
+  /** A statistics round takes counts scaled to norm 1 (true: under noise), or plain counts. */
+  scaled?: boolean;
   clip: number;
   noise: 'central' | 'local';
   /** The deviation of a device's own noise (`local`), z·clip. */
@@ -31,7 +31,7 @@ export function parseRoundInfo(x: unknown): RoundInfo | undefined {
   const num = (v: unknown, ok: (n: number) => boolean) => typeof v === 'number' && Number.isFinite(v) && ok(v);
   if (r?.format !== 'attnflow-round' || r.version !== 1) return undefined;
   if (!num(r.round, (n) => Number.isInteger(n) && n >= 1)) return undefined;
-  if (r.kind !== undefined && !(r.kind === 'statistics' && typeof r.pairs === 'boolean')) return undefined;
+  if (r.kind !== undefined && !(r.kind === 'statistics' && typeof r.scaled === 'boolean')) return undefined;
   if (!num(r.clip, (n) => n > 0) || !num(r.sampleRate, (n) => n > 0 && n <= 1)) return undefined;
   if (!num(r.steps, (n) => Number.isInteger(n) && n >= 1 && n <= 100) || !num(r.learningRate, (n) => n > 0 && n <= 100)) return undefined;
   if (r.noise !== 'central' && !(r.noise === 'local' && num(r.localStd, (n) => n >= 0))) return undefined;

@@ -206,7 +206,7 @@ describe('a new model’s statistics round', () => {
       info.round,
       items.map((x) => at.get(x)!),
       info.items.length,
-      !info.pairs,
+      info.scaled,
     );
     return { round: info.round, bytes: encodeStatistics(s, info.items.length) };
   }
@@ -225,7 +225,7 @@ describe('a new model’s statistics round', () => {
     const u = await c.listen();
     try {
       const info = (await json(`${u}/round`)).body;
-      expect(info).toMatchObject({ round: 1, kind: 'statistics', pairs: true });
+      expect(info).toMatchObject({ round: 1, kind: 'statistics', scaled: false });
       // A model update is not what this round takes.
       const update = await deviceUpdate(u, ['home-hero', 'match-report', 'recipe-soup']);
       const refused = await send(u, 1, update.bytes);
@@ -261,7 +261,7 @@ describe('a new model’s statistics round', () => {
     }
   });
 
-  it('under noise: devices send which items they read, the sums are noised, and the round’s ε is counted', async () => {
+  it('under noise: devices send their counts scaled to norm 1, the sums are noised, and the round’s ε is counted', async () => {
     const d = tempDir('attnflow-stats-');
     const c = createCollector({
       catalogue: CATALOGUE,
@@ -272,7 +272,7 @@ describe('a new model’s statistics round', () => {
     });
     const u = await c.listen();
     try {
-      expect((await json(`${u}/round`)).body).toMatchObject({ round: 1, kind: 'statistics', pairs: false });
+      expect((await json(`${u}/round`)).body).toMatchObject({ round: 1, kind: 'statistics', scaled: true });
       const counts = encodeStatistics(countStatistics(1, [0, 1, 0], CATALOGUE.items.length, false), CATALOGUE.items.length);
       expect((await send(u, 1, counts)).status).toBe(400);
       for (const reads of [['home-hero', 'recipe-soup'], ['recipe-soup']]) {
@@ -282,7 +282,9 @@ describe('a new model’s statistics round', () => {
       const summary = (await json(`${u}/api/rounds`)).body;
       expect(summary.round).toBe(2);
       expect(summary.rounds[1]).toMatchObject({ round: 1, kind: 'statistics', clients: 2 });
-      expect(summary.rounds[1].epsilon).toBeCloseTo(epsilonOf(1, 1.5, 1, 1e-5), 6);
+      // Items and pairs, each of norm 1 and noised at deviation z: one mechanism at z/√2.
+      expect(summary.rounds[1].epsilon).toBeCloseTo(epsilonOf(1, 1.5 / Math.SQRT2, 1, 1e-5), 6);
+      expect(summary.rounds[1].epsilon).toBeGreaterThan(epsilonOf(1, 1.5, 1, 1e-5) + 0.1);
     } finally {
       await c.close();
     }

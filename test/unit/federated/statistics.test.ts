@@ -10,6 +10,8 @@ import {
   decodeStatistics,
   encodeStatistics,
   logCountPrior,
+  normalTail,
+  pairThreshold,
   readsOf,
   STAT_MAX_BYTES,
   STAT_MAX_READS,
@@ -64,11 +66,19 @@ describe('a device’s counts', () => {
     expect(encodeStatistics(s, N).byteLength).toBeLessThanOrEqual(STAT_MAX_BYTES);
   });
 
-  it('under noise sends which items were read, scaled to norm 1, and no pairs', () => {
-    const s = countStatistics(1, [4, 4, 4, 5, 6, 7], N, true);
-    expect(s.pairs.size).toBe(0);
+  it('under noise sends which items were read, scaled to norm 1, and its pairs, scaled to norm 1', () => {
+    const reads = [4, 4, 4, 5, 6, 7];
+    const s = countStatistics(1, reads, N, true);
     expect([...s.items.keys()].sort()).toEqual([4, 5, 6, 7]);
     for (const c of s.items.values()) expect(c).toBeCloseTo(0.5);
+    const counts = countStatistics(1, reads, N, false);
+    expect([...s.pairs.keys()]).toEqual([...counts.pairs.keys()]);
+    const norm = Math.sqrt([...s.pairs.values()].reduce((a, w) => a + w * w, 0));
+    expect(norm).toBeCloseTo(1, 6);
+    // The same pairs in the same proportions: (4, 5) read next to each other and two and three apart.
+    const scale = s.pairs.get(4 * N + 5)! / counts.pairs.get(4 * N + 5)!;
+    expect(counts.pairs.get(4 * N + 5)).toBeCloseTo(1 + 1 / 2 + 1 / 3);
+    for (const [k, w] of counts.pairs) expect(s.pairs.get(k)).toBeCloseTo(w * scale, 6);
   });
 });
 
@@ -108,8 +118,8 @@ describe('the wire format', () => {
     malformed(other, N, false, /not an attnflow statistics body/);
     // An item off the list: the same body read against a shorter list.
     malformed(good, 6, false, /off the list/);
-    // Counts in a round that takes presence, and the other way round.
-    malformed(good, N, true, /takes which items were read/);
+    // Counts in a round that takes them scaled, and the other way round.
+    malformed(good, N, true, /takes counts scaled to norm 1/);
     malformed(encodeStatistics(countStatistics(1, [1, 2], N, true), N), N, false, /takes counts/);
     // More reads than a device counts.
     const big = countStatistics(1, [1, 2], N, false);
@@ -119,6 +129,12 @@ describe('the wire format', () => {
     const loud = countStatistics(1, [1, 2], N, true);
     loud.items.set(1, 1);
     malformed(encodeStatistics(loud, N), N, true, /past one device/);
+    // Scaled pairs longer than norm 1; scaled ones within it pass.
+    const scaled = countStatistics(1, [1, 2, 3, 1], N, true);
+    expect(decodeStatistics(encodeStatistics(scaled, N), N, true).pairs.size).toBe(3);
+    scaled.pairs.set(1 * N + 2, 0.9);
+    scaled.pairs.set(2 * N + 3, 0.9);
+    malformed(encodeStatistics(scaled, N), N, true, /pair weights past one device/);
     // A pair written b, a.
     const swapped = copy();
     const at = 20 + 8 * s.items.size;
@@ -199,7 +215,7 @@ describe('the collector’s sums and the start they give', () => {
     expect(same / 19).toBeGreaterThan(other / 19 + 0.5);
   });
 
-  it('under noise: every item’s sum gets Gaussian noise of deviation z, and the vectors are left as they were', () => {
+  it('under noise: biases from the noisy counts, and vectors from the pairs whose noisy sums clear the threshold', () => {
     const config = resolveConfig({ dim: 8, ffnDim: 8, idBuckets: 1024, seed: 1 });
     const items = Array.from({ length: 40 }, (_, i) => ({ itemId: `item-${i}`, topics: [] }));
     const exact = new StatisticsSum(40);
@@ -208,16 +224,117 @@ describe('the collector’s sums and the start they give', () => {
       exact.add(countStatistics(1, keys, 40, true));
       noisy.add(countStatistics(1, keys, 40, true));
     }
-    const table = Float32Array.from({ length: 1024 * 8 }, () => rand());
+    const table = Float32Array.from({ length: 1024 * 8 }, () => rand() - 0.5);
     const weights = new Map([
       ['item/bias', new Float32Array(1024)],
       ['item/id', table.slice()],
     ]);
-    startFromStatistics(config, weights, noisy, items, 2, mulberry32(5));
-    expect(weights.get('item/id')).toEqual(table);
+    startFromStatistics(config, weights, noisy, items, 0.5, mulberry32(5));
     const diffs = [...noisy.items].map((x, i) => x - exact.items[i]!);
     const std = Math.sqrt(diffs.reduce((s, d) => s + d * d, 0) / diffs.length);
-    expect(std).toBeGreaterThan(1.3);
-    expect(std).toBeLessThan(2.8);
+    expect(std).toBeGreaterThan(0.35);
+    expect(std).toBeLessThan(0.7);
+    // Each taste's pairs clear the threshold; hardly any pair across tastes does (noise alone).
+    const across = [...noisy.pairs.keys()].filter((k) => Math.floor(k / 40) % 2 !== (k % 40) % 2 && Math.floor(k / 40) !== 0);
+    expect(noisy.pairs.size).toBeGreaterThan(300);
+    expect(across.length).toBeLessThan(15);
+    const coder = new ItemCoder(config);
+    const vec = (i: number) => {
+      const v = new Float32Array(8);
+      for (const r of coder.code(items[i]!.itemId).ids) for (let j = 0; j < 8; j++) v[j]! += weights.get('item/id')![r * 8 + j]!;
+      return v;
+    };
+    const cos = (a: Float32Array, b: Float32Array) => {
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let j = 0; j < a.length; j++) {
+        ab += a[j]! * b[j]!;
+        aa += a[j]! ** 2;
+        bb += b[j]! ** 2;
+      }
+      return ab / Math.sqrt(aa * bb);
+    };
+    let same = 0;
+    let other = 0;
+    for (let i = 2; i < 40; i += 2) {
+      same += cos(vec(i), vec(i === 38 ? 2 : i + 2));
+      other += cos(vec(i), vec(i + 1));
+    }
+    expect(same / 19).toBeGreaterThan(other / 19 + 0.5);
+  });
+});
+
+describe('the privacy round’s noise', () => {
+  it('keeps each unread pair as often as its own Gaussian noise would clear the threshold, at the tail’s values', () => {
+    const n = 30;
+    const t = pairThreshold(n);
+    // Noise alone clears it on about n/10 of the n·(n−1)/2 pairs.
+    expect(normalTail(t) * ((n * (n - 1)) / 2)).toBeCloseTo(n / 10, 6);
+    const rand = mulberry32(21);
+    const trials = 3000;
+    const hits = new Float64Array(n * n);
+    let kept = 0;
+    let values = 0;
+    let rows = 0;
+    for (let k = 0; k < trials; k++) {
+      const sum = new StatisticsSum(n);
+      expect(sum.noise(1, rand)).toBe(sum.pairs.size);
+      for (const [key, v] of sum.pairs) {
+        const a = Math.floor(key / n);
+        const b = key % n;
+        expect(a).toBeLessThan(b);
+        expect(v).toBeGreaterThan(t);
+        hits[key]!++;
+        kept++;
+        values += v;
+        rows += a;
+      }
+    }
+    const cells = (n * (n - 1)) / 2;
+    const p = normalTail(t);
+    // As often as per-pair noise: kept / (trials · cells) ≈ P(Z > t), within 4 standard errors.
+    expect(Math.abs(kept / (trials * cells) - p)).toBeLessThan(4 * Math.sqrt(p / (trials * cells)));
+    // At the tail's mean, E[Z | Z > t] = φ(t) / P(Z > t).
+    const tailMean = Math.exp(-(t * t) / 2) / Math.sqrt(2 * Math.PI) / p;
+    expect(values / kept).toBeCloseTo(tailMean, 1);
+    // Spread evenly over the pairs: the mean row of a pair of the upper triangle is (n − 2)/3.
+    expect(rows / kept).toBeGreaterThan((n - 2) / 3 - 0.6);
+    expect(rows / kept).toBeLessThan((n - 2) / 3 + 0.6);
+    expect(hits[0 * n + 1]).toBeGreaterThan(0);
+    expect(hits[(n - 2) * n + n - 1]).toBeGreaterThan(0);
+  });
+
+  it('noises every item and every read pair: a pair many read stays, a pair one device read seldom does', () => {
+    const n = 200;
+    const rand = mulberry32(4);
+    let faint = 0;
+    let unread = 0;
+    const itemNoise: number[] = [];
+    const loud: number[] = [];
+    for (let k = 0; k < 200; k++) {
+      const sum = new StatisticsSum(n);
+      sum.pairs.set(0 * n + 1, 40);
+      sum.pairs.set(2 * n + 3, 0.3);
+      unread += sum.noise(1, rand);
+      expect(sum.pairs.get(1)).toBeGreaterThan(40 - 5);
+      expect(sum.pairs.get(1)).toBeLessThan(40 + 5);
+      loud.push(sum.pairs.get(1)! - 40);
+      if (sum.pairs.has(2 * n + 3)) faint++;
+      for (const x of sum.items) itemNoise.push(x);
+    }
+    expect(faint / 200).toBeLessThan(0.02);
+    expect(unread / 200).toBeGreaterThan(n / 10 - 3);
+    expect(unread / 200).toBeLessThan(n / 10 + 3);
+    const rms = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0) / xs.length);
+    expect(rms(itemNoise)).toBeCloseTo(1, 1);
+    expect(rms(loud)).toBeGreaterThan(0.8);
+    expect(rms(loud)).toBeLessThan(1.2);
+    // Without noise, nothing changes.
+    const quiet = new StatisticsSum(n);
+    quiet.pairs.set(2 * n + 3, 0.3);
+    expect(quiet.noise(0, rand)).toBe(0);
+    expect([...quiet.pairs]).toEqual([[2 * n + 3, 0.3]]);
+    expect(quiet.items.every((x) => x === 0)).toBe(true);
   });
 });
