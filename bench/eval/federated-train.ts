@@ -72,6 +72,12 @@ export interface FederatedJob {
    * no training rounds, the statistics round's start is the model.
    */
   statisticsShare?: number;
+  /**
+   * A projection, not a measurement of this data set: the noise as if every device were this many
+   * visitors who read alike (the noise's deviation divided by it; their sums would be this many
+   * times larger against the same noise). Default 1.
+   */
+  visitorScale?: number;
 }
 
 export interface FederatedOutcome {
@@ -85,6 +91,8 @@ export interface FederatedOutcome {
   statisticsBytes: number;
   medianNorm: number;
   noiseMultiplier: number;
+  /** The statistics round's deviation on each item's and pair's sum (0: no noise). */
+  statisticsNoise: number;
   epsilon: number;
   seconds: number;
   numParams: number;
@@ -140,7 +148,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     }
     const start = net.snapshot();
     const items = ds.itemIds.map((itemId) => ({ itemId, topics: [] }));
-    startFromStatistics(c, start, sum, items, zStats, noiseRand);
+    startFromStatistics(c, start, sum, items, zStats / (job.visitorScale ?? 1), noiseRand);
     if (zStats > 0) accountant.addRounds(1, zStats / Math.SQRT2);
     net.restore(start);
     say(
@@ -206,7 +214,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
       mean = agg.mean(0, Math.max(1, targets), noiseRand);
     } else {
       // The denominator is the expected count (q·N), as the DP-FedAvg analysis has it.
-      mean = agg.mean(z * job.clip, Math.max(1, q * users.length), noiseRand);
+      mean = agg.mean((z * job.clip) / (job.visitorScale ?? 1), Math.max(1, q * users.length), noiseRand);
     }
     clientsSeen += agg.count;
     // Warm-up, then cosine decay over the time budget, as the centralised loop does.
@@ -246,6 +254,7 @@ export async function federatedTrain(job: FederatedJob, print: (line: string) =>
     statisticsBytes: statisticsBytes / Math.max(1, users.length),
     medianNorm: norms[norms.length >> 1] ?? 0,
     noiseMultiplier: z,
+    statisticsNoise: zStats,
     // Every round run counts, the ones after the best included.
     epsilon: z > 0 || zStats > 0 ? (z > 0 && accountant.addRounds(q, z, rounds), accountant.epsilon(delta)) : Infinity,
     seconds: (Date.now() - t0) / 1000,

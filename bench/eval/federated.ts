@@ -110,7 +110,10 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
           rest:
             (r.statisticsBytes ? `statistics round ${r.statisticsBytes.toFixed(0)} B/device, then ` : '') +
             `${r.rounds} rounds (best ${r.bestRound}), ${r.meanClients.toFixed(0)} devices/round, ${(r.meanBytes / 1024).toFixed(1)} KB/update` +
-            (r.noiseMultiplier > 0 ? `, z ${r.noiseMultiplier.toFixed(2)}, ε spent ${r.epsilon.toFixed(2)} (δ = 1/${users})` : '') +
+            (r.statisticsNoise > 0 ? `, statistics z ${r.statisticsNoise.toFixed(2)}` : '') +
+            (r.noiseMultiplier > 0 ? `, z ${r.noiseMultiplier.toFixed(2)}` : '') +
+            (Number.isFinite(r.epsilon) ? `, ε spent ${r.epsilon.toFixed(2)} (δ = 1/${users})` : '') +
+            (base.visitorScale ? `, noise as if ${base.visitorScale}× the visitors read alike` : '') +
             `, ${r.seconds.toFixed(0)} s`,
         };
       },

@@ -302,18 +302,19 @@ export function createLearner(deps: LearnerDeps): Learner {
    * This device's part in the site model's open round, once per round: the round read from the
    * collector and checked against the site's manifest, a draw to join it (the round's sample
    * rate), local training from the round's weights in the Worker, and the update sent. The
-   * visitor's own weights are not touched. Where the model runs on the page, no round is joined:
-   * its training there would cost the page long tasks.
+   * visitor's own weights are not touched. Where the model runs on the page, no training round is
+   * joined, as its training there would cost the page long tasks; a statistics round is, as its
+   * counts cost next to nothing.
    */
   const federate = async (fed: FederatedDeps, host: ModelHost, history: History): Promise<void> => {
     if (!deps.site || !fed.allowed()) return;
-    if (host.where !== 'worker') return deps.log('federated round skipped: the model runs on the page');
     const manifest = JSON.parse(await deps.site.manifest()) as { round?: unknown };
     const round = manifest.round;
     if (typeof round !== 'number' || !Number.isInteger(round)) return;
     if (await fed.done(round)) return;
     const info = await fed.round();
     if (!info || info.round !== round) return deps.log('federated round skipped: the collector is at round', info?.round);
+    if (host.where !== 'worker' && info.kind !== 'statistics') return deps.log('federated round skipped: the model runs on the page');
     // A statistics round trains nothing: it sends counts of what was read.
     const steps = info.kind === 'statistics' ? 0 : info.steps;
     if (st.steps + fedSteps + steps > budget) return deps.log('federated round skipped: step budget of this session spent');

@@ -3,6 +3,8 @@ import { useNodeBackend } from '../../../src/offline/node-backend';
 import { loadModel } from '../../../src/model/index';
 import { createLearner, savingPower, sequenceOf, topicPrior, type LearnerDeps, type LoggedView } from '../../../src/engine/learner';
 import { siteModel } from '../../../src/model/manifest';
+import { decodeStatistics } from '../../../src/federated/statistics';
+import type { RoundInfo } from '../../../src/federated/round';
 
 beforeAll(async () => {
   await useNodeBackend('wasm');
@@ -279,27 +281,51 @@ describe('topic priors', () => {
 });
 
 describe('federated rounds', () => {
-  it('are not joined where the model runs on the page: nothing is read from the collector, nothing sent', async () => {
+  it('where the model runs on the page: a training round is not joined, a statistics round is', async () => {
     pageShowing('visible');
-    const calls: string[] = [];
     const weights = (await loadModel({ seed: 5, dim: 8, idBuckets: 64, topicBuckets: 8 })).save('float32');
     const manifest = JSON.stringify({ format: 'attnflow-model', version: 1, weights: 'w.bin', round: 2 });
-    const { l, lines } = learner(async () => false, log, {
-      worker: false,
-      site: { manifest: async () => (calls.push('manifest'), manifest), weights: async () => (calls.push('weights'), weights) },
-      federated: {
-        allowed: () => true,
-        round: async () => (calls.push('round'), undefined),
-        done: async () => (calls.push('done'), undefined),
-        mark: async () => void calls.push('mark'),
-        send: async () => void calls.push('send'),
-      },
+    const round = (kind?: 'statistics'): RoundInfo => ({
+      format: 'attnflow-round',
+      version: 1,
+      round: 2,
+      ...(kind ? { kind, scaled: true } : {}),
+      clip: 1,
+      noise: 'central',
+      sampleRate: 1,
+      steps: 2,
+      learningRate: 0.5,
+      items: log.map((v) => ({ itemId: v.itemId, topics: v.topics })),
+      deadline: new Date(Date.now() + 60_000).toISOString(),
     });
-    await l.train();
-    expect(lines).toContain('federated round skipped: the model runs on the page');
-    expect(calls).not.toContain('round');
-    expect(calls).not.toContain('send');
-    expect(l.state().federated).toBeUndefined();
-    l.dispose();
+    for (const kind of [undefined, 'statistics' as const]) {
+      const calls: string[] = [];
+      const sent: Uint8Array[] = [];
+      const { l, lines } = learner(async () => false, log, {
+        worker: false,
+        site: { manifest: async () => (calls.push('manifest'), manifest), weights: async () => (calls.push('weights'), weights) },
+        federated: {
+          allowed: () => true,
+          round: async () => (calls.push('round'), round(kind)),
+          done: async () => (calls.push('done'), undefined),
+          mark: async () => void calls.push('mark'),
+          send: async (_r, body) => void sent.push(body),
+        },
+      });
+      await l.train();
+      if (!kind) {
+        expect(lines).toContain('federated round skipped: the model runs on the page');
+        expect(sent).toEqual([]);
+        expect(l.state().federated).toBeUndefined();
+      } else {
+        // The counts of the log's eight reads (every third story, six seconds each), scaled.
+        expect(sent).toHaveLength(1);
+        const s = decodeStatistics(sent[0]!, log.length, true);
+        expect([...s.items.keys()]).toEqual([0, 3, 6, 9, 12, 15, 18, 21]);
+        expect(s.pairs.size).toBeGreaterThan(0);
+        expect(l.state().federated).toMatchObject({ round: 2, bytes: sent[0]!.byteLength });
+      }
+      l.dispose();
+    }
   });
 });
