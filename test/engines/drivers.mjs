@@ -83,7 +83,7 @@ export async function stopAll(timeout = 10_000) {
   }
 }
 
-function track(child) {
+export function track(child) {
   if (child?.pid) groups.add(child.pid);
   return child;
 }

@@ -4,6 +4,10 @@
  * in README.md here. Fixtures and assertions follow the Chromium tests in test/e2e/.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { track } from './drivers.mjs';
 import {
   compare,
   dbNames,
@@ -674,5 +678,115 @@ test(
       { backend: 'cpu', error: 'not measured on the page: WASM works' },
     ]);
     return `WebGL2: <canvas> ${out.canvas ?? 'none'}, OffscreenCanvas ${out.offscreen ?? 'none'}; attnflow's webgl backend: ${out.gl.name ?? out.gl.error}`;
+  },
+);
+
+// ---- federated training ----------------------------------------------------------------------
+
+/**
+ * `attnflow-collect` (the built CLI, PGlite) in a folder of its own under TMPDIR, with federated
+ * rounds of a new model; resolves once it listens, with its URL and a `stop()`.
+ */
+async function startCollector(args) {
+  const dir = join(process.env.TMPDIR ?? '.tmp', `collect-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const topics = ['sport', 'politics', 'culture', 'tech'];
+  const catalogue = { items: Array.from({ length: 16 }, (_, k) => ({ id: `today-${k}`, topics: [topics[k % 4]] })), containers: ['front'] };
+  writeFileSync(join(dir, 'catalogue.json'), JSON.stringify(catalogue));
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        'dist/cli/attnflow-collect.js',
+        '--catalogue',
+        join(dir, 'catalogue.json'),
+        '--data',
+        join(dir, 'db'),
+        '--port',
+        '0',
+        '--model-dir',
+        join(dir, 'model'),
+        ...args,
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`attnflow-collect did not start: ${output}`)), 30_000);
+    const read = (chunk) => {
+      output += chunk;
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m) clearTimeout(timer), resolve(m[1]);
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => reject(new Error(`attnflow-collect exited (${code}): ${output}`)));
+  });
+  return {
+    url,
+    rounds: async () => (await fetch(`${url}/api/rounds`)).json(),
+    stop() {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    },
+  };
+}
+
+test(
+  'federated',
+  "the federated loop: the page sends the new model's statistics round its counts, then trains the next round in the model's Worker and sends its update; the collector closes both",
+  async ({ tab }) => {
+    const collector = await startCollector([
+      '--min-clients',
+      '1',
+      '--noise-multiplier',
+      '0.05',
+      '--epsilon-budget',
+      '1000000',
+      '--local-steps',
+      '2',
+    ]);
+    try {
+      await emptyOrigin(tab);
+      // The visitor read the tech stories of the site's list (today-3, 7, 11, 15) over 89 days.
+      await tab.open('/test/fixtures/federated.html');
+      await tab.evaluate(() => import('/test/fixtures/fill-log.js').then((m) => m.fillLog(300, { stories: 16 })));
+      // The page's own store catches up with the filled log before the page is left: in WebKitGTK a
+      // write still in flight when a page navigates away can hold the next page's writes for minutes.
+      await sleep(3000);
+      const page = `/test/fixtures/federated.html?collect=${encodeURIComponent(`${collector.url}/report`)}`;
+      // Round 1, statistics: the page's counts of what was read; one device closes it (min-clients 1).
+      await tab.open(page);
+      const first = await poll(
+        () => collector.rounds(),
+        (r) => r.round === 2,
+        { timeout: 90_000, message: 'the statistics round closed' },
+      );
+      const stats = first.rounds.find((r) => r.round === 1);
+      assert.equal(stats.kind, 'statistics');
+      assert.equal(stats.clients, 1);
+      assert.deepEqual(stats.rejected, { stale: 0, malformed: 0, oversized: 0, overNorm: 0 });
+      // A device joins a round once per page session: the next page trains round 2 in its Worker.
+      await tab.open(page);
+      const second = await poll(
+        () => collector.rounds(),
+        (r) => r.round === 3,
+        { timeout: 90_000, message: 'the training round closed' },
+      );
+      const training = second.rounds.find((r) => r.round === 2);
+      assert.equal(training.kind, 'train');
+      assert.equal(training.clients, 1);
+      assert.deepEqual(training.rejected, { stale: 0, malformed: 0, oversized: 0, overNorm: 0 });
+      assert.ok(second.epsilon > first.epsilon, `ε counted: ${first.epsilon} then ${second.epsilon}`);
+      const scored = await tab.evaluate(() => Object.keys(window.__scores ?? {}).length);
+      assert.equal(scored, 16, 'the page scores its 16 stories');
+      return `rounds 1 (statistics) and 2 (training) closed with this engine's updates; ε ${second.epsilon.toFixed(2)}`;
+    } finally {
+      collector.stop();
+    }
   },
 );
