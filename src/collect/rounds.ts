@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PrivacyAccountant } from '../federated/accountant';
+import { noiseMultiplierFor, PrivacyAccountant } from '../federated/accountant';
 import { Aggregate, type ServerOptimizer, secureRandom, serverStep } from '../federated/aggregate';
 import { specsOf } from '../federated/local';
 import type { RoundInfo } from '../federated/round';
@@ -66,6 +66,14 @@ export interface FederatedOptions {
    * Default true; not with `init`, and not with `noise: 'local'` (there is no device-noised form).
    */
   statistics?: boolean;
+  /**
+   * Under noise, the ε the statistics round spends: its noise is set to spend that much at the
+   * sample rate and δ (the rest of the budget goes to training rounds at the noise multiplier).
+   * The whole budget makes the statistics round the only one, which does best where visitors are
+   * too few for training rounds to rise above their noise. Default: noise deviation z on every
+   * item's and pair's sum, like any round's.
+   */
+  statisticsEpsilon?: number;
 }
 
 export const ROUND_SCHEMA = `
@@ -201,7 +209,19 @@ export function checkFederated(o: FederatedOptions) {
   const noise = o.noise ?? 'central';
   if (noise !== 'central' && noise !== 'local') throw new Error(`federated.noise: expected "central" or "local"`);
   if (!o.dir) throw new Error('federated.dir: required (the folder modelUrl points at)');
-  return { minClients, roundMs, clip, z, sampleRate, budget, delta, noise };
+  const statisticsEpsilon = o.statisticsEpsilon;
+  if (statisticsEpsilon !== undefined) {
+    if (typeof statisticsEpsilon !== 'number' || !(statisticsEpsilon > 0 && statisticsEpsilon <= budget))
+      throw new Error(
+        `federated.statisticsEpsilon: expected a number in (0, epsilonBudget = ${budget}], received ${String(statisticsEpsilon)}`,
+      );
+    if (z === 0) throw new Error('federated.statisticsEpsilon: needs noise (noiseMultiplier > 0)');
+  }
+  // The statistics round's two sums, items and pairs, each of norm 1 and deviation d, are one
+  // Gaussian mechanism of multiplier d/√2.
+  const statisticsDeviation =
+    statisticsEpsilon === undefined ? z : Math.SQRT2 * noiseMultiplierFor(statisticsEpsilon, sampleRate, 1, delta);
+  return { minClients, roundMs, clip, z, sampleRate, budget, delta, noise, statisticsDeviation };
 }
 
 export class Rounds {
@@ -213,6 +233,8 @@ export class Rounds {
   readonly sampleRate: number;
   readonly budget: number;
   readonly delta: number;
+  /** The statistics round's noise deviation on every item's and pair's sum. */
+  readonly statisticsDeviation: number;
   private config?: ModelConfig;
   private specs?: Map<string, WeightSpec>;
   private current?: { round: number; openedAt: number; kind: 'train' | 'statistics' };
@@ -236,6 +258,7 @@ export class Rounds {
     this.budget = r.budget;
     this.delta = r.delta;
     this.noise = r.noise;
+    this.statisticsDeviation = r.statisticsDeviation;
     this.items = catalogue.items.map((i) => ({ itemId: i.id, topics: i.topics }));
     this.initConfig = federatedConfig(catalogue);
   }
@@ -256,7 +279,7 @@ export class Rounds {
       const kind = !this.o.init && this.noise === 'central' && (this.o.statistics ?? true) ? 'statistics' : 'train';
       await this.db.query(
         'INSERT INTO rounds (round, opened_at, noise_multiplier, sample_rate, weights, kind) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-        [new Date(this.now()), this.z, this.sampleRate, weights, kind],
+        [new Date(this.now()), kind === 'statistics' ? this.statisticsDeviation : this.z, this.sampleRate, weights, kind],
       );
       const [first] = await this.db.query<{ opened_at: Date; kind: string }>('SELECT opened_at, kind FROM rounds WHERE round = 1');
       this.current = {
@@ -411,7 +434,7 @@ export class Rounds {
         const sum = new StatisticsSum(this.items.length);
         for (const u of updates) sum.add(decodeStatistics(bytesOf(u.body), this.items.length, this.scaled));
         clients = sum.count;
-        startFromStatistics(decoded.config, weights, sum, this.items, this.z, secureRandom());
+        startFromStatistics(decoded.config, weights, sum, this.items, this.statisticsDeviation, secureRandom());
       } else {
         const agg = new Aggregate(this.specs!);
         for (const u of updates) agg.add(decodeUpdate(bytesOf(u.body), this.specs!, this.clip).delta);
@@ -424,9 +447,9 @@ export class Rounds {
       const accountant = await this.accountant(tx);
       // Without noise (z = 0) there is no privacy guarantee to count: no ε, no budget.
       // Local noise: each device's update is a Gaussian mechanism of its own, sampled or not.
-      // A statistics round's two sums, items and pairs, each of norm 1 and deviation z, are one
-      // mechanism of sensitivity √2: multiplier z/√2.
-      const z = r.kind === 'statistics' ? this.z / Math.SQRT2 : this.z;
+      // A statistics round's two sums, items and pairs, each of norm 1 and deviation d, are one
+      // mechanism of sensitivity √2: multiplier d/√2.
+      const z = r.kind === 'statistics' ? this.statisticsDeviation / Math.SQRT2 : this.z;
       if (this.z > 0) accountant.addRounds(this.noise === 'local' ? 1 : this.sampleRate, z);
       const epsilon = this.z > 0 ? accountant.epsilon(this.delta) : null;
       await tx.query("INSERT INTO federation (key, value) VALUES ('accountant', $1) ON CONFLICT (key) DO UPDATE SET value = $1", [

@@ -43,6 +43,8 @@ federated training of the site model (on with --model-dir):
   --noise WHERE       central (the collector adds it; default) or local (each device adds its own)
   --sample-rate Q     probability a device joins a round (default 1)
   --epsilon-budget E  no round opens that would take the total ε past E (default 8)
+  --statistics-epsilon E  the ε the statistics round spends, its noise set to match (default: its
+                      noise is the noise multiplier's); the whole budget: no training rounds after it
   --delta D           δ of the (ε, δ) guarantee (default 1e-6)
   --local-steps N     SGD steps a device takes on its log per round (default 4)
   --local-rate R      their learning rate (default 0.5)
@@ -93,6 +95,7 @@ const FLAGS = {
   noise: { type: 'string' },
   'sample-rate': { type: 'string' },
   'epsilon-budget': { type: 'string' },
+  'statistics-epsilon': { type: 'string' },
   delta: { type: 'string' },
   rollback: { type: 'string' },
   'local-steps': { type: 'string' },
@@ -143,6 +146,7 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
     'noise',
     'sample-rate',
     'epsilon-budget',
+    'statistics-epsilon',
     'delta',
     'rollback',
   ] as const;
@@ -176,6 +180,7 @@ export function parseCollectArgs(argv: string[]): CollectorOptions | 'help' {
         noise: values.noise as 'central' | 'local' | undefined,
         sampleRate: real('sample-rate', values['sample-rate']),
         epsilonBudget: real('epsilon-budget', values['epsilon-budget']),
+        statisticsEpsilon: real('statistics-epsilon', values['statistics-epsilon']),
         delta: real('delta', values.delta),
         localSteps: integer('local-steps', values['local-steps'], 1),
         localRate: real('local-rate', values['local-rate']),

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector } from '../../../src/collect/server';
-import { epsilonOf } from '../../../src/federated/accountant';
+import { epsilonOf, noiseMultiplierFor } from '../../../src/federated/accountant';
 import { specsOf } from '../../../src/federated/local';
 import { countStatistics, encodeStatistics } from '../../../src/federated/statistics';
 import { clipDelta, encodeUpdate } from '../../../src/federated/update';
@@ -290,6 +290,56 @@ describe('a new model’s statistics round', () => {
     }
   });
 
+  it('with statisticsEpsilon: its noise spends that ε; the whole budget leaves it the only round', async () => {
+    for (const [statisticsEpsilon, budget] of [
+      [2, 2],
+      [1, 6],
+    ] as const) {
+      const c = createCollector({
+        catalogue: CATALOGUE,
+        data: await pgliteDataDir(),
+        port: 0,
+        federated: {
+          dir: tempDir('attnflow-stats-'),
+          minClients: 2,
+          noiseMultiplier: 1,
+          delta: 1e-5,
+          epsilonBudget: budget,
+          statisticsEpsilon,
+        },
+        log: () => {},
+      });
+      const u = await c.listen();
+      try {
+        expect((await json(`${u}/round`)).body).toMatchObject({ round: 1, kind: 'statistics', scaled: true });
+        for (const reads of [
+          ['home-hero', 'recipe-soup'],
+          ['recipe-soup', 'match-report'],
+        ]) {
+          const { bytes } = await deviceStatistics(u, reads);
+          expect((await send(u, 1, bytes)).status).toBe(202);
+        }
+        const summary = (await json(`${u}/api/rounds`)).body;
+        const first = summary.rounds.find((r: { round: number }) => r.round === 1);
+        // The round's noise is set to spend statisticsEpsilon (to the search's 0.1 %), not z = 1's.
+        expect(first.epsilon).toBeLessThanOrEqual(statisticsEpsilon);
+        expect(first.epsilon).toBeGreaterThan(statisticsEpsilon * 0.99);
+        expect(first.noiseMultiplier).toBeCloseTo(Math.SQRT2 * noiseMultiplierFor(statisticsEpsilon, 1, 1, 1e-5), 6);
+        if (statisticsEpsilon === budget) {
+          // No training round: the model the counts made is published, and no round opens.
+          expect(summary.status).toBe('budget spent');
+          expect((await json(`${u}/round`)).status).toBe(410);
+          expect((await json(`${u}/model/model.json`)).body).toMatchObject({ round: 2 });
+        } else {
+          expect(summary).toMatchObject({ status: 'open', round: 2 });
+          expect((await json(`${u}/round`)).body).toMatchObject({ round: 2 });
+        }
+      } finally {
+        await c.close();
+      }
+    }
+  });
+
   it('is skipped where the noise is added on devices, or the model is given', async () => {
     const first = tempDir('attnflow-stats-');
     const settings = [
@@ -385,5 +435,14 @@ describe('attnflow-collect flags for federated training', () => {
     expect((m as { federated: unknown }).federated).toMatchObject({ optimizer: 'momentum', serverRate: 0.5, localSteps: 2 });
     // A bad setting is named when the collector is made, before anything opens.
     expect(() => createCollector({ catalogue: CATALOGUE, federated: { dir, clip: -1 } })).toThrow(/federated.clip: expected a number > 0/);
+    expect(parseCollectArgs(['--catalogue', cat, '--model-dir', dir, '--statistics-epsilon', '8'])).toMatchObject({
+      federated: { statisticsEpsilon: 8 },
+    });
+    expect(() => createCollector({ catalogue: CATALOGUE, federated: { dir, epsilonBudget: 4, statisticsEpsilon: 5 } })).toThrow(
+      /federated.statisticsEpsilon: expected a number in \(0, epsilonBudget = 4\]/,
+    );
+    expect(() => createCollector({ catalogue: CATALOGUE, federated: { dir, noiseMultiplier: 0, statisticsEpsilon: 1 } })).toThrow(
+      /federated.statisticsEpsilon: needs noise/,
+    );
   });
 });
