@@ -725,7 +725,13 @@ async function startCollector(args) {
   });
   return {
     url,
-    rounds: async () => (await fetch(`${url}/api/rounds`)).json(),
+    /** The rounds' summary once round `round` is open. */
+    at: (round, message) =>
+      poll(
+        async () => (await fetch(`${url}/api/rounds`)).json(),
+        (r) => r.round === round,
+        { timeout: 90_000, message },
+      ),
     stop() {
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -761,22 +767,14 @@ test(
       const page = `/test/fixtures/federated.html?collect=${encodeURIComponent(`${collector.url}/report`)}`;
       // Round 1, statistics: the page's counts of what was read; one device closes it (min-clients 1).
       await tab.open(page);
-      const first = await poll(
-        () => collector.rounds(),
-        (r) => r.round === 2,
-        { timeout: 90_000, message: 'the statistics round closed' },
-      );
+      const first = await collector.at(2, 'the statistics round closed');
       const stats = first.rounds.find((r) => r.round === 1);
       assert.equal(stats.kind, 'statistics');
       assert.equal(stats.clients, 1);
       assert.deepEqual(stats.rejected, { stale: 0, malformed: 0, oversized: 0, overNorm: 0 });
       // A device joins a round once per page session: the next page trains round 2 in its Worker.
       await tab.open(page);
-      const second = await poll(
-        () => collector.rounds(),
-        (r) => r.round === 3,
-        { timeout: 90_000, message: 'the training round closed' },
-      );
+      const second = await collector.at(3, 'the training round closed');
       const training = second.rounds.find((r) => r.round === 2);
       assert.equal(training.kind, 'train');
       assert.equal(training.clients, 1);

@@ -157,6 +157,28 @@ describe('the collector’s sums and the start they give', () => {
     Int32Array.from({ length: 12 }, (_, i) => (i === 0 ? 0 : 2 * Math.floor(rand() * 20) + (d % 2))),
   );
 
+  /** Items of one taste start closer to each other than to the other taste's (mean cosine, by 0.5). */
+  const expectTastesApart = (vec: (i: number) => Float32Array) => {
+    const cos = (a: Float32Array, b: Float32Array) => {
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let j = 0; j < a.length; j++) {
+        ab += a[j]! * b[j]!;
+        aa += a[j]! ** 2;
+        bb += b[j]! ** 2;
+      }
+      return ab / Math.sqrt(aa * bb);
+    };
+    let same = 0;
+    let other = 0;
+    for (let i = 2; i < 40; i += 2) {
+      same += cos(vec(i), vec(i === 38 ? 2 : i + 2));
+      other += cos(vec(i), vec(i + 1));
+    }
+    expect(same / 19).toBeGreaterThan(other / 19 + 0.5);
+  };
+
   it('sums of devices’ pairs give the co-occurrence vectors attnflow-train computes from all sequences', () => {
     const sum = new StatisticsSum(40);
     for (const keys of devices) sum.add(countStatistics(1, keys, 40, false));
@@ -195,24 +217,7 @@ describe('the collector’s sums and the start they give', () => {
     // Item 0, read by every device, has the largest bias; biases follow the counts (up to shared buckets).
     for (let i = 1; i < 40; i++) expect(bias(0)).toBeGreaterThan(bias(i));
     expect(bias(2)).toBeCloseTo(prior[2]!, 1);
-    const cos = (a: Float32Array, b: Float32Array) => {
-      let ab = 0;
-      let aa = 0;
-      let bb = 0;
-      for (let j = 0; j < a.length; j++) {
-        ab += a[j]! * b[j]!;
-        aa += a[j]! ** 2;
-        bb += b[j]! ** 2;
-      }
-      return ab / Math.sqrt(aa * bb);
-    };
-    let same = 0;
-    let other = 0;
-    for (let i = 2; i < 40; i += 2) {
-      same += cos(vec(i), vec(i === 38 ? 2 : i + 2));
-      other += cos(vec(i), vec(i + 1));
-    }
-    expect(same / 19).toBeGreaterThan(other / 19 + 0.5);
+    expectTastesApart(vec);
   });
 
   it('under noise: biases from the noisy counts, and vectors from the pairs whose noisy sums clear the threshold', () => {
@@ -244,24 +249,7 @@ describe('the collector’s sums and the start they give', () => {
       for (const r of coder.code(items[i]!.itemId).ids) for (let j = 0; j < 8; j++) v[j]! += weights.get('item/id')![r * 8 + j]!;
       return v;
     };
-    const cos = (a: Float32Array, b: Float32Array) => {
-      let ab = 0;
-      let aa = 0;
-      let bb = 0;
-      for (let j = 0; j < a.length; j++) {
-        ab += a[j]! * b[j]!;
-        aa += a[j]! ** 2;
-        bb += b[j]! ** 2;
-      }
-      return ab / Math.sqrt(aa * bb);
-    };
-    let same = 0;
-    let other = 0;
-    for (let i = 2; i < 40; i += 2) {
-      same += cos(vec(i), vec(i === 38 ? 2 : i + 2));
-      other += cos(vec(i), vec(i + 1));
-    }
-    expect(same / 19).toBeGreaterThan(other / 19 + 0.5);
+    expectTastesApart(vec);
   });
 });
 
