@@ -3,11 +3,11 @@
  * science, reads the demo news page in headless Chromium with the site model's rounds on
  * (the demo server writes `data-model-url`, the collector's round model, and `data-collect-url` into
  * the page's script tag, as a site would). Round 1 is the new model's statistics round: each
- * visitor's page sends which stories it read (scaled to norm 1), and the collector's noised sums
- * give the next model its item biases. In the rounds after it each visitor's page trains the
- * round's model on its own log in the model's Worker and sends one clipped, quantized update. A
- * real `attnflow-collect` (PGlite) closes each round once enough arrived, adds the noise and
- * publishes the next model. Before the first round and after the last, a newcomer (an empty log) opens the page: its
+ * visitor's page sends which stories it read and which it read close together (each scaled to norm
+ * 1), and the collector's noised sums give the next model its item biases and vectors. In the
+ * rounds after it each visitor's page trains the round's model on its own log in the model's Worker
+ * and sends one clipped, quantized update. A real `attnflow-collect` (PGlite) closes each round once
+ * enough arrived, adds the noise and publishes the next model. Before the first round and after the last, a newcomer (an empty log) opens the page: its
  * For-you order comes from the site model alone, and follows what the fleet read. No log leaves a
  * browser: the collector receives the updates only, and the fleet prints their sizes.
  *
@@ -111,7 +111,7 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
   const started = Date.now();
   log(
     `\nattnflow demo, the site model: ${o.rounds} federated rounds of ${o.perRound} visitors each; most read science.\n` +
-      `Round 1 is the new model's statistics round: each page sends attnflow-collect at ${base} which stories it read, scaled to norm 1.\n` +
+      `Round 1 is the new model's statistics round: each page sends attnflow-collect at ${base} which stories it read and which it read close together, scaled to norm 1.\n` +
       `In the rounds after it, each page trains the round's model on its own log in the model's Worker and sends one clipped int8 update.\n` +
       `The collector adds Gaussian noise (z = ${o.noiseMultiplier}) to each round's sum and publishes the next round's model at ${base}/model/model.json\n`,
   );
@@ -183,7 +183,7 @@ export async function runFederatedFleet(options: Partial<FederatedFleetOptions> 
       for (let t = 0; t < 120 && (await rounds()).round === open; t++) await new Promise((res) => setTimeout(res, 500));
       const s = await rounds();
       const closed = s.rounds.find((x) => x.round === open);
-      const what = closed?.kind === 'statistics' ? 'statistics summed into the item biases' : 'updates averaged';
+      const what = closed?.kind === 'statistics' ? 'statistics summed into the item biases and vectors' : 'updates averaged';
       log(
         closed?.closedAt
           ? `   round ${open} closed: ${closed.clients} ${what}; ε so far ${s.epsilon.toFixed(1)} (${((Date.now() - started) / 1000).toFixed(0)} s)`
