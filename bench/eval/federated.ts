@@ -58,6 +58,13 @@ export async function runFederated(text: string, o: FederatedEvalOptions): Promi
     'baseline: previous-item transitions (sequences on the server)',
     evaluate(split, testC, 'test', transitionScorer(ds, split, pop), o.seed),
   );
+  // What user-level privacy can keep of them at best: the transitions several visitors made.
+  for (const m of [2, 4]) {
+    line(
+      `baseline: transitions made by ${m}+ visitors only (none of one visitor alone)`,
+      evaluate(split, testC, 'test', transitionScorer(ds, split, pop, m), o.seed),
+    );
+  }
 
   const ms = o.minutes * 60_000;
   const base: Omit<FederatedJob, 'tag' | 'deadline' | 'epsilon'> = {

@@ -154,6 +154,25 @@ describe('SASRec protocol', () => {
     expect(Array.from(p)).toEqual([0, 50, 50, 0]);
   });
 
+  it('keeps only the transitions enough distinct visitors made when asked (minVisitors)', () => {
+    // Visitor 0 makes a → b three times; visitors 1 and 2 make a → c once each. Each history ends
+    // at a for the test stage (… a, then validation v, test t).
+    const lines = ['v0 a', 'v0 b', 'v0 a', 'v0 b', 'v0 a', 'v0 b', 'v0 a', 'v0 v0', 'v0 t0'];
+    for (const u of [1, 2]) lines.push(`v${u} a`, `v${u} c`, `v${u} a`, `v${u} v${u}`, `v${u} t${u}`);
+    const ds = parsePairs(lines.join('\n'));
+    const split = splitLastTwo(ds);
+    const pop = popularity(ds, split);
+    const k = (id: string): number => ds.itemIds.indexOf(id);
+    const row = Int32Array.from([k('b'), k('c')]);
+    const all = transitionScorer(ds, split, pop)(Int32Array.from([0]), 'valid', row, 2);
+    expect(all[0]).toBeGreaterThan(all[1]!); // three a → b against two a → c
+    const two = transitionScorer(ds, split, pop, 2)(Int32Array.from([0]), 'valid', row, 2);
+    expect(two[0]).toBe(pop[k('b')]); // one visitor's a → b, however often: dropped
+    expect(two[1]).toBeGreaterThan(two[0]!); // two visitors' a → c: kept
+    const three = transitionScorer(ds, split, pop, 3)(Int32Array.from([0]), 'valid', row, 2);
+    expect(Array.from(three)).toEqual([pop[k('b')], pop[k('c')]]);
+  });
+
   it('never shows a scorer the item it has to find (no leak)', () => {
     const ds = handMade();
     const split = splitLastTwo(ds);
