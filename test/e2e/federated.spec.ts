@@ -6,6 +6,7 @@
  * credentials, cookies or referrer; the collector closes each round at `minClients` and publishes
  * the next round's model, which a newcomer's page then starts from, ranking first what the
  * devices read. A device without consent sends nothing, and a device sends at most once per round.
+ * A device whose model runs on the page (no Worker) sends its counts, and no training update.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,8 @@ const CATALOGUE = {
 };
 
 interface Device {
+  /** The page's console (its debug log with `&debug`). */
+  logs: string[];
   updates: { url: string; bytes: number; headers: Record<string, string> }[];
   fetched: string[];
   /** The page's last model scores, by item. */
@@ -31,10 +34,16 @@ interface Device {
   close(): Promise<void>;
 }
 
-/** A visitor's browser on the fixture whose script tag names the collector's model and the collector; `records` in its log first. */
-async function device(browser: Browser, baseURL: string, collect: string, records: number, extra = ''): Promise<Device> {
+/**
+ * A visitor's browser on the fixture whose script tag names the collector's model and the
+ * collector; `records` in its log first. With `noWorker`, the model's Worker script does not load
+ * (as under a policy that forbids it): the model runs on the page.
+ */
+async function device(browser: Browser, baseURL: string, collect: string, records: number, extra = '', noWorker = false): Promise<Device> {
   const context = await browser.newContext({ baseURL });
   const guard = await guardContext(context);
+  if (noWorker) await context.route('**/attnflow-worker.js', (r) => r.abort());
+  const logs: string[] = [];
   const updates: Device['updates'] = [];
   const fetched: string[] = [];
   context.on('request', (r: Request) => {
@@ -43,7 +52,10 @@ async function device(browser: Browser, baseURL: string, collect: string, record
     if (url.includes('/update?')) updates.push({ url, bytes: r.postDataBuffer()?.byteLength ?? 0, headers: r.headers() });
   });
   const page = await context.newPage();
-  if (process.env.ATTNFLOW_DEBUG) page.on('console', (m) => console.log('page:', m.text().slice(0, 300)));
+  page.on('console', (m) => {
+    logs.push(m.text());
+    if (process.env.ATTNFLOW_DEBUG) console.log('page:', m.text().slice(0, 300));
+  });
   // The log filled on a page without the script tag's collector, then the site's page.
   await page.goto(FIXTURE);
   // The visitor read the tech stories of the site's list (today-3, 7, 11, 15) over 89 days.
@@ -52,6 +64,7 @@ async function device(browser: Browser, baseURL: string, collect: string, record
   await page.waitForFunction(() => (window as any).__times.score, null, { timeout: 60_000 });
   await page.evaluate(() => (window as any).attnflow.flush());
   return {
+    logs,
     updates,
     fetched,
     scores: () => page.evaluate(() => (window as any).__scores),
@@ -136,9 +149,13 @@ test('devices train the site model from their logs, the collector closes the rou
     expect((statistics - 20 - 4 * 8) % 12).toBe(0);
     expect(statistics).toBeGreaterThanOrEqual(20 + 4 * 8 + 12);
     expect(statistics).toBeLessThanOrEqual(20 + 4 * 8 + 6 * 12);
-    const second = await device(browser, baseURL!, collect, 300);
+    // The second device's model runs on the page (its Worker blocked): counts cost it nothing, so
+    // it takes part in the statistics round all the same.
+    const second = await device(browser, baseURL!, collect, 300, '&debug', true);
     await until('round 2', async () => (await rounds()).round === 2);
     expect((await rounds()).rounds[1]).toMatchObject({ round: 1, kind: 'statistics', clients: 2 });
+    expect(second.logs.some((l) => /model on \w+ in the page/.test(l))).toBe(true);
+    expect((onlySent(second, 1) - 20 - 4 * 8) % 12).toBe(0);
     // At most once per round: another page of the first device sends nothing more for round 1.
     expect(first.updates).toHaveLength(1);
     await first.close();
@@ -157,6 +174,14 @@ test('devices train the site model from their logs, the collector closes the rou
     console.log(`SDK scripts in long frames after the model started, up to the update: ${long.length ? long.join(', ') : 'none'}`);
     expect(long.filter((x) => Number(x.split(' ')[1]) >= 50)).toEqual([]);
 
+    // A device whose model runs on the page joins no training round: training there would cost
+    // the page long tasks.
+    const onPage = await device(browser, baseURL!, collect, 300, '&debug', true);
+    await until('the page-model device to pass on round 2', async () =>
+      onPage.logs.some((l) => l.includes('federated round skipped: the model runs on the page')),
+    );
+    expect(onPage.updates).toEqual([]);
+    await onPage.close();
     const fourth = await device(browser, baseURL!, collect, 300);
     await until('round 3', async () => (await rounds()).round === 3);
     const summary = await rounds();
