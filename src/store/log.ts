@@ -45,7 +45,7 @@ export function createLog(o: StoreOptions): Log {
       if (!allowed || !id || forgotten.has(id) || (store && !store.keeps(id))) return;
       lastId = id;
       // Views of thousands of items are left to IndexedDB alone: their copy would be a long task.
-      if (reason && reason !== 'tick' && store?.storage() !== 'memory' && Object.keys(s.items).length <= COPY_MAX) {
+      if (reason && reason !== 'tick' && (!store || store.durable()) && Object.keys(s.items).length <= COPY_MAX) {
         withLocalStorage((ls) => {
           ls.setItem(prefix + id, JSON.stringify({ at: o.clock.epoch(), s }));
           copied.add(id);

@@ -24,6 +24,8 @@ export interface StoreOptions {
   flushIntervalMs?: number;
   /** Database name. Default 'attnflow'. */
   name?: string;
+  /** ms a database that opened may take to answer before the log goes to memory until it does. Default 3000. */
+  answerMs?: number;
   /** Called when a view is durable in IndexedDB (its localStorage copy can go). */
   saved?(viewId: string): void;
   /** Whether a view has a synchronous copy that survives the page (log.ts): its hide flush may then take several tasks. */
@@ -58,6 +60,8 @@ export interface State {
   dead?: boolean;
   /** IndexedDB is unavailable: the log is kept in memory. */
   inMemory?: boolean;
+  /** The database opened but does not answer yet (open.ts): in memory until it does, then written to it. */
+  waiting?: boolean;
   /** The next flush. */
   timer?: ReturnType<typeof setTimeout>;
   /** When retention last ran, epoch ms. */

@@ -22,7 +22,7 @@ import { exportLog, known } from './read';
 import { trim } from './retention';
 import { DB_NAME, type StoreName, type StoredView } from './schema';
 import { settle } from './settle';
-import { createState, type Db, type StoreOptions } from './state';
+import { createState, done, type Db, type StoreOptions } from './state';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
 import { createWrite } from './write';
 
@@ -52,6 +52,8 @@ export interface Store {
   trim(): Promise<void>;
   /** 'indexeddb', 'memory' or 'none' (gate closed). */
   storage(): AttentionExport['storage'];
+  /** Whether what is recorded reaches IndexedDB, now or once it answers (log.ts copies views to localStorage only then). */
+  durable(): boolean;
   /** The open database, or undefined in memory mode or while the gate is closed (for extras.ts). */
   db(): Promise<Db | undefined>;
   /** Memory mode's stores other than views (for extras.ts). */
@@ -126,7 +128,8 @@ export function createStore(o: StoreOptions): Store {
     options: o,
     db: () => getDb(c),
     forget: () => forget(c),
-    settled: () => flush().then(() => settle(c)),
+    // Behind the opening, whose recovery writes too.
+    settled: () => (c.allowed && c.opening ? c.opening : done).then(flush).then(() => settle(c)),
     known: (ids) => known(c, ids),
     export: () => exportLog(c),
     allow(yes) {
@@ -135,6 +138,7 @@ export function createStore(o: StoreOptions): Store {
       else clearTimeout(c.timer), (c.timer = undefined);
     },
     storage: () => (c.allowed ? (c.inMemory ? 'memory' : 'indexeddb') : 'none'),
+    durable: () => c.allowed && (!c.inMemory || !!c.waiting),
     keeps: (id) => c.allowed && !c.forgotten.has(id),
     stop() {
       stops.forEach((s) => s());

@@ -955,6 +955,37 @@ describe('closing tab', () => {
     expect(unsaved(ls)).toEqual([]);
   });
 
+  it('a database another page holds (a transaction left in the back/forward cache): memory and copies until it answers, then all written', async () => {
+    const ls = localStore();
+    // Another page's connection, its transaction on the views kept going until released.
+    const other = await openDB('attnflow', DB_VERSION, {
+      upgrade: (d, from, _to, tx) => void migrate(d as never, from, DB_VERSION, tx as never),
+    });
+    let hold = true;
+    const held = other.transaction('views', 'readwrite');
+    const spin = (): void => void (hold && held.store.count().then(spin));
+    spin();
+    const logs: string[] = [];
+    const l = mkLog({ answerMs: 50, log: (...a: unknown[]) => void logs.push(a.join(' ')) });
+    l.recordView(snap('v1', items(2, 10)), 'hide');
+    await l.flush();
+    const during = await l.export();
+    expect(during.storage).toBe('memory');
+    expect(during.records.map((r) => r.attentionMs)).toEqual([10, 11]);
+    expect(logs.some((x) => x.includes('does not answer'))).toBe(true);
+    // What it will write later is copied meanwhile, as with a database that answers.
+    l.recordView(snap('v1', items(2, 30)), 'hide');
+    expect(JSON.parse(ls.get('attnflow:unsaved:v1')!).s.items.i1.attentionMs).toBe(31);
+    hold = false;
+    await held.done;
+    other.close();
+    for (let i = 0; i < 100 && unsaved(ls).length; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await read()).records.map((r) => r.attentionMs)).toEqual([30, 31]);
+    expect(unsaved(ls)).toEqual([]);
+    expect((await l.export()).storage).toBe('indexeddb');
+    expect(logs.some((x) => x.includes('answers again'))).toBe(true);
+  });
+
   it('forget removes the copies too, also those of other tabs, and the forgotten view is not copied again', async () => {
     const ls = localStore();
     const l = mkLog();
