@@ -8,7 +8,7 @@
  * evicted) leaves the log in memory until it answers, then everything is written to it. Views a
  * closed tab left behind are written as it opens (`recover.ts`).
  */
-import { deleteDB, openDB } from 'idb';
+import { deleteDB, openDB, unwrap } from 'idb';
 import { recover } from './recover';
 import { DB_NAME, DB_VERSION, migrate, type AttnflowDB } from './schema';
 import { close, warn, wipe, type Db, type State } from './state';
@@ -27,6 +27,20 @@ const answers = (d: Db): Promise<void> =>
       resolve();
     }
   });
+
+/** Keeps every transaction on `d` in `c.live` until it completes or aborts (for `freeze`). */
+const track = (c: State, d: Db): void => {
+  const raw = unwrap(d) as IDBDatabase;
+  const transaction = raw.transaction;
+  raw.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    const tx = transaction.apply(this, args);
+    const end = () => c.live.delete(tx);
+    c.live.add(tx);
+    tx.addEventListener('complete', end);
+    tx.addEventListener('abort', end);
+    return tx;
+  };
+};
 
 /** Opens the database once; undefined where the log stays in memory. Never rejects. */
 export const open = (c: State): Promise<Db | undefined> =>
@@ -90,6 +104,7 @@ export const open = (c: State): Promise<Db | undefined> =>
               return resolve(undefined);
             }
             pending = undefined;
+            track(c, d);
             c.db = d;
             c.inMemory = false;
             if (waited) c.o.log('IndexedDB answers again: writing the log kept in memory');

@@ -62,6 +62,12 @@ export interface State {
   inMemory?: boolean;
   /** The database opened but does not answer yet (open.ts): in memory until it does, then written to it. */
   waiting?: boolean;
+  /**
+   * The transactions on the connection still going (open.ts tracks them), and whether the page is
+   * in the back/forward cache, where they were aborted (`freeze`).
+   */
+  live: Set<IDBTransaction>;
+  frozen?: boolean;
   /** The next flush. */
   timer?: ReturnType<typeof setTimeout>;
   /** When retention last ran, epoch ms. */
@@ -86,10 +92,33 @@ export const createState = (o: StoreOptions, flush: () => Promise<void>): State 
   allowed: false,
   trimmedAt: 0,
   folds: done,
+  live: new Set(),
 });
+
+/**
+ * The page enters the back/forward cache: its transactions still going are aborted. A browser may
+ * keep them there with the page (WebKit does), and every other page's transaction on the same
+ * stores would wait behind them until this page is restored or evicted. A write that has issued
+ * every put and committed (the hide flush's) cannot be aborted, and finishes. What the others would
+ * have written is still pending here (views, written when the page is shown again), copied to
+ * localStorage (the next page writes it) or derived again (the aggregates, the trim).
+ */
+export const freeze = (c: State): void => {
+  c.frozen = true;
+  for (const tx of c.live) {
+    try {
+      tx.abort();
+    } catch {
+      // Finishing already.
+    }
+  }
+  c.live.clear();
+};
 
 /** Reports an error, once per place and kind of error. */
 export const warn = (c: State, error: unknown, where: string): void => {
+  // The transactions `freeze` aborted: no error of the page's.
+  if (c.frozen && (!error || (error as Error).name === 'AbortError')) return;
   const k = where + (error as Error)?.name;
   if (!c.reported.has(k)) c.reported.add(k), c.o.report(error, `store ${where}`);
 };

@@ -22,7 +22,7 @@ import { exportLog, known } from './read';
 import { trim } from './retention';
 import { DB_NAME, type StoreName, type StoredView } from './schema';
 import { settle } from './settle';
-import { createState, done, type Db, type StoreOptions } from './state';
+import { createState, done, freeze, type Db, type StoreOptions } from './state';
 import { unsavedPrefix, withLocalStorage } from './unsaved';
 import { createWrite } from './write';
 
@@ -114,7 +114,16 @@ export function createStore(o: StoreOptions): Store {
   if (typeof document !== 'undefined') {
     stops.push(
       on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && void flushNow(1)),
-      on(window, 'pagehide', () => void flushNow(2)),
+      on(window, 'pagehide', (e) => {
+        void flushNow(2);
+        if ((e as PageTransitionEvent).persisted) freeze(c);
+      }),
+      // Shown again from the back/forward cache: what was cut short is written now.
+      on(window, 'pageshow', (e) => {
+        if (!(e as PageTransitionEvent).persisted || !c.frozen) return;
+        c.frozen = false;
+        void flushNow().then(() => settle(c));
+      }),
     );
   }
 
