@@ -34,7 +34,11 @@ const track = (c: State, d: Db): void => {
   const transaction = raw.transaction;
   raw.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
     const tx = transaction.apply(this, args);
-    const end = () => c.live.delete(tx);
+    const end = () => {
+      c.live.delete(tx);
+      tx.removeEventListener('complete', end);
+      tx.removeEventListener('abort', end);
+    };
     c.live.add(tx);
     tx.addEventListener('complete', end);
     tx.addEventListener('abort', end);
