@@ -94,7 +94,7 @@ export const open = (c: State): Promise<Db | undefined> =>
           pending = d;
           const wait = setTimeout(() => {
             c.inMemory = c.waiting = true;
-            c.o.log('IndexedDB does not answer (another page of the site holds it): the log is kept in memory until it does');
+            c.o.log('IndexedDB does not answer (another page holds it): the log is kept in memory until it does');
             resolve(undefined);
           }, c.o.answerMs ?? ANSWER_MS);
           answers(d).then(() => {
