@@ -118,11 +118,13 @@ export function createStore(o: StoreOptions): Store {
         void flushNow(2);
         if ((e as PageTransitionEvent).persisted) freeze(c);
       }),
-      // Shown again from the back/forward cache: what was cut short is written now.
+      // Shown again from the back/forward cache: what was cut short is written now. The aborted
+      // transactions' events may come after this one: they stay quiet until then.
       on(window, 'pageshow', (e) => {
         if (!(e as PageTransitionEvent).persisted || !c.frozen) return;
-        c.frozen = false;
-        void flushNow().then(() => settle(c));
+        void flushNow()
+          .then(() => settle(c))
+          .then(() => (c.frozen = false));
       }),
     );
   }
